@@ -1,0 +1,228 @@
+//! The control half of the engine: sends commands, reads meters, loads SoundFonts in
+//! the background and frees what the audio thread hands back.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::engine::{
+    Command, Engine, EngineConfig, Garbage, Level, Shared, SoundFontSynth, Timed, MAX_INPUTS,
+};
+
+/// Commands that can wait in the queue before the engine takes them.
+pub const COMMAND_QUEUE: usize = 1024;
+const GARBAGE_QUEUE: usize = 16;
+
+/// Where Debian puts General MIDI SoundFonts, best first.
+pub const SOUNDFONT_DIR: &str = "/usr/share/sounds/sf2";
+const SOUNDFONT_PREFERENCE: [&str; 3] = ["FluidR3_GM.sf2", "TimGM6mb.sf2", "default-GM.sf2"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("The engine is busy and did not take the command; try again in a moment.")]
+    QueueFull,
+    #[error("The audio engine has stopped.")]
+    EngineGone,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SoundFontError {
+    #[error("No SoundFont is installed (looked in {SOUNDFONT_DIR}). The built-in synth plays instead; install the package fluid-soundfont-gm for real instruments.")]
+    NoneInstalled,
+    #[error("Could not open the SoundFont {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("The file {path} is not a usable SoundFont ({message}). The built-in synth plays instead.")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// What the panel shows about the instruments.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SoundFontState {
+    /// The built-in synth plays.
+    BuiltIn,
+    Loading(PathBuf),
+    Ready(String),
+    Failed(String),
+}
+
+/// Everything the panel draws, read in one go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub inputs: Vec<Level>,
+    pub instruments: Level,
+    pub master: Level,
+    pub limiter_reduction_db: f32,
+    pub frames: u64,
+    pub sample_rate: u32,
+    pub midi_received: u64,
+    pub midi_malformed: u64,
+    pub xruns: u64,
+    pub latency_frames: u32,
+    pub voices: u32,
+    pub soundfont: SoundFontState,
+}
+
+/// The control side's handle on the engine. Cheap to clone: every clone sends to the same engine.
+#[derive(Clone)]
+pub struct Controller {
+    tx: Sender<Timed>,
+    garbage: Receiver<Garbage>,
+    shared: Arc<Shared>,
+    input_count: usize,
+    soundfont: Arc<Mutex<SoundFontState>>,
+}
+
+/// Makes the two halves: the engine goes to the audio thread, the controller stays.
+pub fn new_engine(config: &EngineConfig) -> (Controller, Engine) {
+    let (tx, rx) = crossbeam_channel::bounded(COMMAND_QUEUE);
+    let (gtx, grx) = crossbeam_channel::bounded(GARBAGE_QUEUE);
+    let shared = Arc::new(Shared::default());
+    let engine = Engine::new(config, rx, gtx, shared.clone());
+    let controller = Controller {
+        tx,
+        garbage: grx,
+        shared,
+        input_count: config.inputs.len().min(MAX_INPUTS),
+        soundfont: Arc::new(Mutex::new(SoundFontState::BuiltIn)),
+    };
+    (controller, engine)
+}
+
+impl Controller {
+    /// Sends a command to apply as soon as possible.
+    pub fn send(&self, command: Command) -> Result<(), ControlError> {
+        self.send_at(0, command)
+    }
+
+    /// Sends a command to apply at `frame` (frames since the engine started).
+    pub fn send_at(&self, frame: u64, command: Command) -> Result<(), ControlError> {
+        self.collect_garbage();
+        match self.tx.try_send(Timed { frame, command }) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(ControlError::QueueFull),
+            Err(TrySendError::Disconnected(_)) => Err(ControlError::EngineGone),
+        }
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Frees what the engine let go of (old SoundFonts). Called on every send and snapshot.
+    pub fn collect_garbage(&self) {
+        while let Ok(g) = self.garbage.try_recv() {
+            drop(g);
+        }
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.collect_garbage();
+        let s = &self.shared;
+        Snapshot {
+            inputs: s.inputs[..self.input_count].iter().map(|m| m.read()).collect(),
+            instruments: s.instruments.read(),
+            master: s.master.read(),
+            limiter_reduction_db: s.limiter_reduction_db.load(),
+            frames: s.frames.load(Relaxed),
+            sample_rate: s.sample_rate.load(Relaxed),
+            midi_received: s.midi_received.load(Relaxed),
+            midi_malformed: s.midi_malformed.load(Relaxed),
+            xruns: s.xruns.load(Relaxed),
+            latency_frames: s.latency_frames.load(Relaxed),
+            voices: s.voices_active.load(Relaxed),
+            soundfont: self.soundfont_state(),
+        }
+    }
+
+    pub fn soundfont_state(&self) -> SoundFontState {
+        match self.soundfont.lock() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set_soundfont_state(&self, state: SoundFontState) {
+        match self.soundfont.lock() {
+            Ok(mut s) => *s = state,
+            Err(p) => *p.into_inner() = state,
+        }
+    }
+
+    /// Loads a SoundFont on a thread of its own and swaps it in when ready; the
+    /// built-in synth plays until then. `None` picks the best one installed.
+    pub fn load_soundfont_in_background(&self, path: Option<PathBuf>) {
+        let path = match path.or_else(find_soundfont) {
+            Some(p) => p,
+            None => {
+                self.set_soundfont_state(SoundFontState::Failed(
+                    SoundFontError::NoneInstalled.to_string(),
+                ));
+                return;
+            }
+        };
+        self.set_soundfont_state(SoundFontState::Loading(path.clone()));
+        let me = self.clone();
+        let rate = self.shared.sample_rate.load(Relaxed);
+        std::thread::Builder::new()
+            .name("soundfont loader".into())
+            .spawn(move || match load_soundfont(&path, rate) {
+                Ok(sf) => {
+                    let name = sf.name.clone();
+                    if me.send(Command::InstallSoundFont(sf)).is_ok() {
+                        me.set_soundfont_state(SoundFontState::Ready(name));
+                    }
+                }
+                Err(e) => me.set_soundfont_state(SoundFontState::Failed(e.to_string())),
+            })
+            .ok();
+    }
+}
+
+/// The best General MIDI SoundFont installed on this machine.
+pub fn find_soundfont() -> Option<PathBuf> {
+    let dir = Path::new(SOUNDFONT_DIR);
+    for name in SOUNDFONT_PREFERENCE {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    let mut others: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("sf2")))
+        .collect();
+    others.sort();
+    others.into_iter().next()
+}
+
+/// Reads a SoundFont and builds a synth for it at `sample_rate` (slow: off the audio thread).
+pub fn load_soundfont(path: &Path, sample_rate: u32) -> Result<Box<SoundFontSynth>, SoundFontError> {
+    let file = std::fs::File::open(path).map_err(|source| SoundFontError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut reader = std::io::BufReader::new(file);
+    let font = rustysynth::SoundFont::new(&mut reader).map_err(|e| SoundFontError::Invalid {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let font = Arc::new(font);
+    let mut settings = rustysynth::SynthesizerSettings::new(sample_rate as i32);
+    settings.maximum_polyphony = 64;
+    let synth =
+        rustysynth::Synthesizer::new(&font, &settings).map_err(|e| SoundFontError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Box::new(SoundFontSynth { font, synth, name }))
+}

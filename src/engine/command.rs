@@ -1,0 +1,115 @@
+//! What the control side asks of the engine. Each command is stamped with the frame
+//! it applies at; frame 0 means "as soon as possible".
+
+use std::sync::Arc;
+
+/// The instruments a keyboard can play, a click away. Drums are always on channel 10.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Patch {
+    Piano,
+    EPiano,
+    Guitar,
+    Bass,
+    Strings,
+    Pad,
+    Organ,
+}
+
+impl Patch {
+    pub const ALL: [Patch; 7] = [
+        Patch::Piano,
+        Patch::EPiano,
+        Patch::Guitar,
+        Patch::Bass,
+        Patch::Strings,
+        Patch::Pad,
+        Patch::Organ,
+    ];
+
+    /// The General MIDI program number (0-based).
+    pub fn gm_program(self) -> u8 {
+        match self {
+            Patch::Piano => 0,
+            Patch::EPiano => 4,
+            Patch::Guitar => 25,
+            Patch::Bass => 33,
+            Patch::Strings => 48,
+            Patch::Pad => 89,
+            Patch::Organ => 16,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Patch::Piano => "piano",
+            Patch::EPiano => "epiano",
+            Patch::Guitar => "guitar",
+            Patch::Bass => "bass",
+            Patch::Strings => "strings",
+            Patch::Pad => "pad",
+            Patch::Organ => "organ",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Patch> {
+        Patch::ALL.into_iter().find(|p| p.key() == key)
+    }
+}
+
+/// A SoundFont synth built off the audio thread, ready to swap in.
+pub struct SoundFontSynth {
+    pub font: Arc<rustysynth::SoundFont>,
+    pub synth: rustysynth::Synthesizer,
+    pub name: String,
+}
+
+/// A control message for the engine. Small and cheap to move; big things come boxed.
+pub enum Command {
+    InputGain { input: u8, db: f32 },
+    /// -1 left .. +1 right (balance for a stereo input).
+    InputPan { input: u8, pan: f32 },
+    InputMute { input: u8, muted: bool },
+    /// Whether the input is heard through the speakers (it is metered either way).
+    InputMonitor { input: u8, on: bool },
+    InstrumentGain { db: f32 },
+    MasterGain { db: f32 },
+    /// The keyboard's instrument, on every channel but the drum channel.
+    Patch(Patch),
+    /// A MIDI message as if played on a keyboard (panel keys, scripts).
+    Midi { data: [u8; 3], len: u8 },
+    /// Silence every sounding note at once (the panic button).
+    AllNotesOff,
+    InstallSoundFont(Box<SoundFontSynth>),
+    RemoveSoundFont,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::InstallSoundFont(s) => write!(f, "InstallSoundFont({})", s.name),
+            Command::InputGain { input, db } => write!(f, "InputGain({input}, {db} dB)"),
+            Command::InputPan { input, pan } => write!(f, "InputPan({input}, {pan})"),
+            Command::InputMute { input, muted } => write!(f, "InputMute({input}, {muted})"),
+            Command::InputMonitor { input, on } => write!(f, "InputMonitor({input}, {on})"),
+            Command::InstrumentGain { db } => write!(f, "InstrumentGain({db} dB)"),
+            Command::MasterGain { db } => write!(f, "MasterGain({db} dB)"),
+            Command::Patch(p) => write!(f, "Patch({p:?})"),
+            Command::Midi { data, len } => write!(f, "Midi({:?})", &data[..*len as usize]),
+            Command::AllNotesOff => write!(f, "AllNotesOff"),
+            Command::RemoveSoundFont => write!(f, "RemoveSoundFont"),
+        }
+    }
+}
+
+/// A command and the frame it applies at.
+#[derive(Debug)]
+pub struct Timed {
+    pub frame: u64,
+    pub command: Command,
+}
+
+/// What the engine hands back to be dropped on the control side.
+pub enum Garbage {
+    SoundFont(Box<SoundFontSynth>),
+}

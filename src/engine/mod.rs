@@ -1,0 +1,562 @@
+//! THE AUDIO THREAD. Everything here can run inside `Engine::process` on a device
+//! callback: no allocation, no locks, no blocking, no logging, no panics.
+//!
+//! `Engine` is the audio half; `crate::Controller` is the control half. They talk
+//! through the command queue (in) and the shared meters and garbage queue (out).
+
+pub mod command;
+pub mod drums;
+pub mod instruments;
+pub mod limiter;
+pub mod midi;
+pub mod shared;
+pub mod smooth;
+pub mod synth;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+pub use command::{Command, Garbage, Patch, SoundFontSynth, Timed};
+use instruments::Instruments;
+use limiter::Limiter;
+pub use midi::{MidiEvent, MidiMessage, MidiParse};
+pub use shared::{Level, Shared, MAX_INPUTS};
+use smooth::{db_to_gain, pan_gains, Smoother};
+
+/// Frames the engine works on at once; longer device blocks are cut into pieces.
+pub const MAX_BLOCK_FRAMES: usize = 1024;
+/// Commands the engine can hold for a later frame.
+pub const PENDING_CAPACITY: usize = 256;
+/// Gain changes glide over this long.
+pub const RAMP_SECS: f32 = 0.02;
+
+/// One live input strip: a mono channel or a stereo pair of the device's inputs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InputConfig {
+    pub name: String,
+    /// Device input channel (0-based) for the left or only side.
+    pub channel: usize,
+    /// Second channel for a stereo input.
+    #[serde(default)]
+    pub right_channel: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    pub sample_rate: u32,
+    pub inputs: Vec<InputConfig>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 48_000,
+            inputs: vec![
+                InputConfig {
+                    name: "Input 1".into(),
+                    channel: 0,
+                    right_channel: None,
+                },
+                InputConfig {
+                    name: "Input 2".into(),
+                    channel: 1,
+                    right_channel: None,
+                },
+            ],
+        }
+    }
+}
+
+struct InputStrip {
+    channel: usize,
+    right_channel: Option<usize>,
+    gain: f32,
+    pan: f32,
+    muted: bool,
+    monitor: bool,
+    to_left: Smoother,
+    to_right: Smoother,
+    mean_square: f32,
+    block_peak: f32,
+    block_sum_sq: f32,
+}
+
+impl InputStrip {
+    fn new(cfg: &InputConfig, ramp: u32) -> Self {
+        let mut s = Self {
+            channel: cfg.channel,
+            right_channel: cfg.right_channel,
+            gain: 1.0,
+            pan: 0.0,
+            muted: false,
+            monitor: true,
+            to_left: Smoother::new(0.0, ramp),
+            to_right: Smoother::new(0.0, ramp),
+            mean_square: 0.0,
+            block_peak: 0.0,
+            block_sum_sq: 0.0,
+        };
+        let (l, r) = s.targets();
+        s.to_left.reset(l);
+        s.to_right.reset(r);
+        s
+    }
+
+    fn targets(&self) -> (f32, f32) {
+        let on = if self.muted || !self.monitor {
+            0.0
+        } else {
+            self.gain
+        };
+        let (l, r) = if self.right_channel.is_some() {
+            // Balance: turning one side down, never the other up.
+            ((1.0 - self.pan).min(1.0), (1.0 + self.pan).min(1.0))
+        } else {
+            pan_gains(self.pan)
+        };
+        (on * l, on * r)
+    }
+
+    fn retarget(&mut self) {
+        let (l, r) = self.targets();
+        self.to_left.set(l);
+        self.to_right.set(r);
+    }
+}
+
+/// The audio half of Samspill. Create with [`crate::new_engine`].
+pub struct Engine {
+    sample_rate: u32,
+    strips: Vec<InputStrip>,
+    instruments: Instruments,
+    instrument_gain: Smoother,
+    master: Smoother,
+    limiter: Limiter,
+    bus_l: Vec<f32>,
+    bus_r: Vec<f32>,
+    synth_l: Vec<f32>,
+    synth_r: Vec<f32>,
+    commands: Receiver<Timed>,
+    garbage: Sender<Garbage>,
+    garbage_held: Option<Garbage>,
+    pending: Vec<(u64, u64, Command)>,
+    seq: u64,
+    frame: u64,
+    shared: Arc<Shared>,
+    instrument_ms: f32,
+    master_ms: f32,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        config: &EngineConfig,
+        commands: Receiver<Timed>,
+        garbage: Sender<Garbage>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let sr = config.sample_rate.max(8000);
+        let ramp = (RAMP_SECS * sr as f32) as u32;
+        shared.sample_rate.store(sr, Relaxed);
+        Self {
+            sample_rate: sr,
+            strips: config
+                .inputs
+                .iter()
+                .take(MAX_INPUTS)
+                .map(|c| InputStrip::new(c, ramp))
+                .collect(),
+            instruments: Instruments::new(sr, MAX_BLOCK_FRAMES),
+            instrument_gain: Smoother::new(1.0, ramp),
+            master: Smoother::new(db_to_gain(-6.0), ramp),
+            limiter: Limiter::new(sr, MAX_BLOCK_FRAMES),
+            bus_l: vec![0.0; MAX_BLOCK_FRAMES],
+            bus_r: vec![0.0; MAX_BLOCK_FRAMES],
+            synth_l: vec![0.0; MAX_BLOCK_FRAMES],
+            synth_r: vec![0.0; MAX_BLOCK_FRAMES],
+            commands,
+            garbage,
+            garbage_held: None,
+            pending: Vec::with_capacity(PENDING_CAPACITY),
+            seq: 0,
+            frame: 0,
+            shared,
+            instrument_ms: 0.0,
+            master_ms: 0.0,
+        }
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Not rt: rebuilds what depends on the sample rate (a new device), keeping every
+    /// setting, the SoundFont and the frame count.
+    pub fn set_sample_rate(&mut self, sample_rate: u32) {
+        let sr = sample_rate.max(8000);
+        if sr == self.sample_rate {
+            return;
+        }
+        self.sample_rate = sr;
+        let ramp = (RAMP_SECS * sr as f32) as u32;
+        for s in &mut self.strips {
+            let (l, r) = s.targets();
+            s.to_left = Smoother::new(l, ramp);
+            s.to_right = Smoother::new(r, ramp);
+        }
+        self.instrument_gain = Smoother::new(self.instrument_gain.target(), ramp);
+        self.master = Smoother::new(self.master.target(), ramp);
+        self.limiter = Limiter::new(sr, MAX_BLOCK_FRAMES);
+        self.instruments.set_sample_rate(sr);
+        self.shared.sample_rate.store(sr, Relaxed);
+    }
+
+    /// Frames processed since start.
+    pub fn frame(&self) -> u64 {
+        self.frame
+    }
+
+    /// Frames from input to output that the engine itself adds (the limiter's look-ahead).
+    pub fn latency_frames(&self) -> usize {
+        self.limiter.latency_frames()
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// rt: the one entry point. `inputs` are the device's input channels (missing ones
+    /// read as silence); `midi` events are sorted by frame within this block.
+    pub fn process(
+        &mut self,
+        inputs: &[&[f32]],
+        out_left: &mut [f32],
+        out_right: &mut [f32],
+        midi: &[MidiEvent],
+    ) {
+        let frames = out_left.len().min(out_right.len());
+        let mut start = 0;
+        let mut midi_at = 0;
+        while start < frames {
+            let len = (frames - start).min(MAX_BLOCK_FRAMES);
+            let end = start + len;
+            let first = midi_at;
+            while midi_at < midi.len() && (midi[midi_at].frame as usize) < end {
+                midi_at += 1;
+            }
+            self.process_chunk(
+                inputs,
+                start,
+                &mut out_left[start..end],
+                &mut out_right[start..end],
+                &midi[first..midi_at],
+            );
+            start = end;
+        }
+        // Anything past the block's end is played at its last frame rather than lost.
+        for ev in &midi[midi_at..] {
+            self.midi(ev);
+        }
+        self.hand_back_garbage();
+    }
+
+    /// rt: one piece of at most MAX_BLOCK_FRAMES; `offset` is where it starts in the
+    /// caller's block (and in `inputs`), MIDI frames are relative to the caller's block.
+    fn process_chunk(
+        &mut self,
+        inputs: &[&[f32]],
+        offset: usize,
+        out_left: &mut [f32],
+        out_right: &mut [f32],
+        midi: &[MidiEvent],
+    ) {
+        let n = out_left.len();
+        let chunk_start = self.frame;
+        let chunk_end = chunk_start + n as u64;
+        self.take_commands();
+        // Due commands to the front, in time order (in-place sort: no allocation).
+        self.pending.sort_unstable_by_key(|(f, s, _)| (*f, *s));
+        let due = self.pending.partition_point(|(f, _, _)| *f < chunk_end);
+
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut commands = pending.drain(..due).peekable();
+        let mut midi_iter = midi.iter().peekable();
+        let mut pos = 0usize;
+        for s in &mut self.strips {
+            s.block_peak = 0.0;
+            s.block_sum_sq = 0.0;
+        }
+        loop {
+            let next_cmd = commands
+                .peek()
+                .map(|(f, _, _)| f.saturating_sub(chunk_start) as usize);
+            let next_midi = midi_iter
+                .peek()
+                .map(|e| (e.frame as usize).saturating_sub(offset));
+            let next = match (next_cmd, next_midi) {
+                (Some(c), Some(m)) => c.min(m),
+                (Some(c), None) => c,
+                (None, Some(m)) => m,
+                (None, None) => n,
+            }
+            .min(n);
+            if next > pos {
+                self.render(inputs, offset, pos, next);
+                pos = next;
+            }
+            if pos >= n && next_cmd.is_none() && next_midi.is_none() {
+                break;
+            }
+            // Apply everything due at `pos`: commands first, then notes.
+            while let Some((f, _, _)) = commands.peek() {
+                if (f.saturating_sub(chunk_start) as usize).min(n) <= pos {
+                    if let Some((_, _, cmd)) = commands.next() {
+                        self.apply(cmd);
+                    }
+                } else {
+                    break;
+                }
+            }
+            while let Some(ev) = midi_iter.peek() {
+                if ((ev.frame as usize).saturating_sub(offset)).min(n) <= pos {
+                    self.midi(ev);
+                    midi_iter.next();
+                } else {
+                    break;
+                }
+            }
+            if pos >= n && commands.peek().is_none() && midi_iter.peek().is_none() {
+                break;
+            }
+        }
+        drop(commands);
+        self.pending = pending;
+
+        // Master: limiter, meters, out.
+        let (bl, br) = (&mut self.bus_l[..n], &mut self.bus_r[..n]);
+        self.limiter.process(bl, br);
+        out_left.copy_from_slice(bl);
+        out_right.copy_from_slice(br);
+        self.frame = chunk_end;
+        self.publish(n);
+    }
+
+    /// rt: mixes frames `from..to` of this chunk into the bus.
+    fn render(&mut self, inputs: &[&[f32]], offset: usize, from: usize, to: usize) {
+        let bl = &mut self.bus_l[from..to];
+        let br = &mut self.bus_r[from..to];
+        bl.fill(0.0);
+        br.fill(0.0);
+        let input = |ch: usize| -> Option<&[f32]> {
+            inputs
+                .get(ch)
+                .and_then(|s| s.get(offset + from..offset + to))
+        };
+        for strip in &mut self.strips {
+            let left = input(strip.channel);
+            let right = strip.right_channel.and_then(input);
+            if let Some(l) = left {
+                strip.block_peak = l.iter().fold(strip.block_peak, |m, s| m.max(s.abs()));
+                strip.block_sum_sq += l.iter().map(|s| s * s).sum::<f32>();
+                let r = right.unwrap_or(l);
+                if right.is_some() {
+                    strip.block_peak = r.iter().fold(strip.block_peak, |m, s| m.max(s.abs()));
+                }
+                strip.to_left.mix_into(l, bl);
+                strip.to_right.mix_into(r, br);
+            } else {
+                // No such channel on this device: let the glides run on over silence.
+                for _ in from..to {
+                    strip.to_left.next();
+                    strip.to_right.next();
+                }
+            }
+        }
+        let sl = &mut self.synth_l[from..to];
+        let sr = &mut self.synth_r[from..to];
+        self.instruments.render(sl, sr);
+        if self.instrument_gain.is_settled() {
+            let g = self.instrument_gain.current();
+            bl.iter_mut().zip(sl.iter()).for_each(|(d, s)| *d += s * g);
+            br.iter_mut().zip(sr.iter()).for_each(|(d, s)| *d += s * g);
+        } else {
+            for i in 0..bl.len() {
+                let g = self.instrument_gain.next();
+                bl[i] += sl[i] * g;
+                br[i] += sr[i] * g;
+            }
+        }
+        if self.master.is_settled() {
+            self.master.apply(bl);
+            self.master.apply(br);
+        } else {
+            for (l, r) in bl.iter_mut().zip(br.iter_mut()) {
+                let g = self.master.next();
+                *l *= g;
+                *r *= g;
+            }
+        }
+    }
+
+    /// rt: moves commands from the queue into the pending list.
+    fn take_commands(&mut self) {
+        while self.pending.len() < self.pending.capacity() {
+            match self.commands.try_recv() {
+                Ok(Timed { frame, command }) => {
+                    self.seq += 1;
+                    self.pending.push((frame, self.seq, command));
+                }
+                Err(_) => break,
+            }
+        }
+        if self.pending.len() == self.pending.capacity() && !self.commands.is_empty() {
+            Shared::count(&self.shared.commands_overflowed);
+            // Make room: the latest-stamped command is applied now instead of later.
+            self.pending.sort_unstable_by_key(|(f, s, _)| (*f, *s));
+            if let Some((_, _, cmd)) = self.pending.pop() {
+                self.apply(cmd);
+            }
+        }
+    }
+
+    /// rt:
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::InputGain { input, db } => {
+                if let Some(s) = self.strips.get_mut(input as usize) {
+                    s.gain = db_to_gain(db.clamp(-120.0, 24.0));
+                    s.retarget();
+                }
+            }
+            Command::InputPan { input, pan } => {
+                if let Some(s) = self.strips.get_mut(input as usize) {
+                    s.pan = if pan.is_finite() {
+                        pan.clamp(-1.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                    s.retarget();
+                }
+            }
+            Command::InputMute { input, muted } => {
+                if let Some(s) = self.strips.get_mut(input as usize) {
+                    s.muted = muted;
+                    s.retarget();
+                }
+            }
+            Command::InputMonitor { input, on } => {
+                if let Some(s) = self.strips.get_mut(input as usize) {
+                    s.monitor = on;
+                    s.retarget();
+                }
+            }
+            Command::InstrumentGain { db } => {
+                self.instrument_gain.set(db_to_gain(db.clamp(-120.0, 12.0)))
+            }
+            Command::MasterGain { db } => self.master.set(db_to_gain(db.clamp(-120.0, 12.0))),
+            Command::Patch(p) => self.instruments.set_patch(p),
+            Command::Midi { data, len } => {
+                let ev = MidiEvent {
+                    frame: 0,
+                    data,
+                    len,
+                };
+                self.midi(&ev);
+            }
+            Command::AllNotesOff => self.instruments.all_notes_off(),
+            Command::InstallSoundFont(sf) => {
+                if let Some(old) = self.instruments.install(sf) {
+                    self.throw_away(Garbage::SoundFont(old));
+                }
+                self.shared.soundfont_active.store(1, Relaxed);
+            }
+            Command::RemoveSoundFont => {
+                if let Some(old) = self.instruments.remove_soundfont() {
+                    self.throw_away(Garbage::SoundFont(old));
+                }
+                self.shared.soundfont_active.store(0, Relaxed);
+            }
+        }
+    }
+
+    /// rt:
+    fn midi(&mut self, ev: &MidiEvent) {
+        match MidiMessage::parse(ev.bytes()) {
+            Ok(msg) => {
+                Shared::count(&self.shared.midi_received);
+                self.instruments.handle(msg);
+            }
+            Err(MidiParse::Malformed) => Shared::count(&self.shared.midi_malformed),
+            Err(MidiParse::Ignored) => {}
+        }
+    }
+
+    /// rt: hands something big back to the control side to be freed there.
+    fn throw_away(&mut self, g: Garbage) {
+        if self.garbage_held.is_none() {
+            self.garbage_held = Some(g);
+        } else if let Err(e) = self.garbage.try_send(g) {
+            // Both the queue and our one slot are full: keep the newest in the slot
+            // and send the older one first next time.
+            Shared::count(&self.shared.garbage_delayed);
+            let older = self.garbage_held.replace(e.into_inner());
+            if let Some(o) = older {
+                if let Err(e) = self.garbage.try_send(o) {
+                    // Nowhere to put it without freeing here; leak rather than free on the audio thread.
+                    std::mem::forget(e.into_inner());
+                }
+            }
+        }
+        self.hand_back_garbage();
+    }
+
+    /// rt:
+    fn hand_back_garbage(&mut self) {
+        if let Some(g) = self.garbage_held.take() {
+            if let Err(e) = self.garbage.try_send(g) {
+                self.garbage_held = Some(e.into_inner());
+            }
+        }
+    }
+
+    /// rt: meters and counters for the panel.
+    fn publish(&mut self, n: usize) {
+        let block_secs = n as f32 / self.sample_rate as f32;
+        let a = (-block_secs / 0.3).exp();
+        for (i, s) in self.strips.iter_mut().enumerate() {
+            let g = s.gain;
+            s.mean_square = s.mean_square * a + (s.block_sum_sq / n as f32) * g * g * (1.0 - a);
+            if let Some(m) = self.shared.inputs.get(i) {
+                m.peak.store(s.block_peak * g);
+                m.rms.store(s.mean_square.sqrt());
+            }
+        }
+        let (ip, ims) = peak_and_ms(&self.synth_l[..n], &self.synth_r[..n]);
+        self.instrument_ms = self.instrument_ms * a + ims * (1.0 - a);
+        self.shared.instruments.peak.store(ip);
+        self.shared.instruments.rms.store(self.instrument_ms.sqrt());
+        let (mp, mms) = peak_and_ms(&self.bus_l[..n], &self.bus_r[..n]);
+        self.master_ms = self.master_ms * a + mms * (1.0 - a);
+        self.shared.master.peak.store(mp);
+        self.shared.master.rms.store(self.master_ms.sqrt());
+        self.shared
+            .limiter_reduction_db
+            .store(smooth::gain_to_db(self.limiter.min_gain_in_block()));
+        self.shared.frames.store(self.frame, Relaxed);
+        self.shared
+            .voices_active
+            .store(self.instruments.active_voices() as u32, Relaxed);
+    }
+}
+
+/// rt: peak and mean square over both channels.
+fn peak_and_ms(l: &[f32], r: &[f32]) -> (f32, f32) {
+    let mut peak = 0f32;
+    let mut sum = 0f32;
+    for (a, b) in l.iter().zip(r) {
+        peak = peak.max(a.abs()).max(b.abs());
+        sum += a * a + b * b;
+    }
+    (peak, sum / (2 * l.len().max(1)) as f32)
+}

@@ -1,0 +1,80 @@
+//! What the audio thread tells the control side: meters and counters in atomics,
+//! written once per block and read whenever the panel draws.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// Most input strips an engine can have.
+pub const MAX_INPUTS: usize = 8;
+
+/// An f32 that can be shared without a lock.
+#[derive(Default, Debug)]
+pub struct AtomicF32(AtomicU32);
+
+impl AtomicF32 {
+    pub fn new(v: f32) -> Self {
+        Self(AtomicU32::new(v.to_bits()))
+    }
+    pub fn load(&self) -> f32 {
+        f32::from_bits(self.0.load(Relaxed))
+    }
+    pub fn store(&self, v: f32) {
+        self.0.store(v.to_bits(), Relaxed)
+    }
+}
+
+/// Peak of the last block and a running RMS (about 300 ms), both as linear gains.
+#[derive(Default, Debug)]
+pub struct Meter {
+    pub peak: AtomicF32,
+    pub rms: AtomicF32,
+}
+
+/// The levels a person reads off the panel.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Level {
+    pub peak: f32,
+    pub rms: f32,
+}
+
+impl Meter {
+    pub fn read(&self) -> Level {
+        Level {
+            peak: self.peak.load(),
+            rms: self.rms.load(),
+        }
+    }
+}
+
+/// Counters and meters shared between the engine and the control side.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub inputs: [Meter; MAX_INPUTS],
+    pub instruments: Meter,
+    pub master: Meter,
+    /// Gain reduction of the limiter in dB (0 = not limiting), lowest in the last block.
+    pub limiter_reduction_db: AtomicF32,
+    /// Frames processed since the engine started.
+    pub frames: AtomicU64,
+    pub midi_received: AtomicU64,
+    /// Bytes that were not MIDI: ignored and counted, never fatal.
+    pub midi_malformed: AtomicU64,
+    /// Commands applied late because the engine's pending list was full.
+    pub commands_overflowed: AtomicU64,
+    /// Things the engine let go of but could not hand back yet (the return queue was full).
+    pub garbage_delayed: AtomicU64,
+    pub voices_active: AtomicU32,
+    /// Set by the io layer: blocks where input or output ran dry or overflowed.
+    pub xruns: AtomicU64,
+    /// Set by the io layer: frames of latency from input to output, as the device reports it.
+    pub latency_frames: AtomicU32,
+    /// The sample rate the engine runs at now.
+    pub sample_rate: AtomicU32,
+    /// 0 = none yet, otherwise the engine holds a SoundFont synth.
+    pub soundfont_active: AtomicU32,
+}
+
+impl Shared {
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+}

@@ -1,0 +1,1 @@
+//! Live audio and MIDI: the backends behind one trait.

@@ -1,0 +1,14 @@
+//! Samspill: real-time audio jamming and listening for music-therapy rooms.
+//!
+//! Layers, pointing one way: `ui` and the binary → `session`, `io`, `render` → `engine`.
+//! `engine` is the audio thread and imports nothing that can block.
+
+pub mod controller;
+pub mod engine;
+pub mod io;
+pub mod render;
+pub mod session;
+pub mod ui;
+
+pub use controller::{new_engine, Controller, Snapshot, SoundFontState};
+pub use engine::{Command, Engine, EngineConfig, InputConfig, MidiEvent, Patch};

@@ -1,0 +1,120 @@
+//! Offline render: a TOML script feeds the engine WAV files as live inputs, MIDI files
+//! and notes as the keyboard, and timed commands, and gets what the speakers would play.
+//! Tests, benches and bug reports stand on it; users bounce sessions with it.
+
+pub mod script;
+pub mod smf;
+pub mod wav;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::controller::{load_soundfont, new_engine, SoundFontError};
+use crate::engine::{Command, MidiEvent, Shared};
+pub use script::{Script, ScriptCommand};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{file}, line {line}: {message}")]
+    Script {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("Could not open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("The audio file {path} is damaged or not a WAV file: {message}")]
+    Wav { path: PathBuf, message: String },
+    #[error("The MIDI file {path} cannot be played: {message}")]
+    Midi { path: PathBuf, message: String },
+    #[error(transparent)]
+    SoundFont(#[from] SoundFontError),
+    #[error("Could not write {path}: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+/// What the speakers would have played.
+pub struct Rendered {
+    pub sample_rate: u32,
+    pub left: Vec<f32>,
+    pub right: Vec<f32>,
+    /// The engine's meters and counters at the end.
+    pub shared: Arc<Shared>,
+    /// Frames of latency the engine added (the limiter's look-ahead).
+    pub latency_frames: usize,
+}
+
+/// Reads, checks and renders a script file.
+pub fn render_file(path: &Path) -> Result<Rendered, RenderError> {
+    render(&Script::load(path)?)
+}
+
+/// rt boundary: every `Engine::process` call runs under the allocation checker.
+pub fn render(script: &Script) -> Result<Rendered, RenderError> {
+    let sr = script.sample_rate;
+    let (mut inputs, channels) = script.load_inputs()?;
+    let (controller, mut engine) = new_engine(&script.engine_config(&channels));
+    if let Some(path) = &script.soundfont {
+        let sf = load_soundfont(path, sr)?;
+        // Before the first block, so the render is the same every time.
+        let _ = controller.send_at(0, Command::InstallSoundFont(sf));
+    }
+    let midi = script.load_midi()?;
+    let total = script.total_frames(&inputs, &midi);
+    let block = script.block_frames.max(1);
+    for ch in &mut inputs {
+        ch.resize(total, 0.0);
+    }
+
+    let mut left = vec![0f32; total];
+    let mut right = vec![0f32; total];
+    let mut events: Vec<MidiEvent> = Vec::with_capacity(4096);
+    let mut commands = script.commands.iter().peekable();
+    let mut midi_at = 0;
+    let mut start = 0usize;
+    let mut views: Vec<&[f32]> = Vec::with_capacity(inputs.len());
+    while start < total {
+        let end = (start + block).min(total);
+        while let Some(c) = commands.next_if(|c| c.frame < end as u64) {
+            if let Some(cmd) = c.to_command() {
+                // Queue full means the engine is behind: process, then try again.
+                let _ = controller.send_at(c.frame, cmd);
+            }
+        }
+        events.clear();
+        while midi_at < midi.len() && (midi[midi_at].0 as usize) < end {
+            let (frame, bytes, len) = midi[midi_at];
+            if events.len() < events.capacity() {
+                events.push(MidiEvent::new(
+                    (frame as usize).saturating_sub(start) as u32,
+                    &bytes[..len as usize],
+                ));
+            }
+            midi_at += 1;
+        }
+        views.clear();
+        for ch in &inputs {
+            views.push(&ch[start..end]);
+        }
+        let (l, r) = (&mut left[start..end], &mut right[start..end]);
+        assert_no_alloc::assert_no_alloc(|| engine.process(&views, l, r, &events));
+        start = end;
+    }
+    controller.collect_garbage();
+    Ok(Rendered {
+        sample_rate: sr,
+        left,
+        right,
+        shared: engine.shared().clone(),
+        latency_frames: engine.latency_frames(),
+    })
+}
+
+impl Rendered {
+    pub fn write_wav(&self, path: &Path) -> Result<(), RenderError> {
+        wav::write_wav(path, self.sample_rate, &self.left, &self.right)
+    }
+}

@@ -1,0 +1,52 @@
+//! The user's data: settings now; jam sessions, songs and playlists later.
+//! Everything lives in the user's data folder, readable by its owner only.
+
+pub mod settings;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The user's Samspill folder (e.g. ~/.local/share/samspill), made private if new.
+/// `SAMSPILL_DATA_DIR` overrides it (tests, portable installs).
+pub fn data_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("SAMSPILL_DATA_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => directories::ProjectDirs::from("no", "Samspill", "samspill")?
+            .data_dir()
+            .to_owned(),
+    };
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).ok()?;
+        set_private(&dir, 0o700);
+    }
+    Some(dir)
+}
+
+#[cfg(unix)]
+fn set_private(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+}
+
+#[cfg(not(unix))]
+fn set_private(_path: &Path, _mode: u32) {}
+
+/// Writes a file readable by its owner only, atomically (temp file, then rename),
+/// so a crash mid-write never leaves half a file.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    set_private(&tmp, 0o600);
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,177 @@
+//! Settings the user chose: audio host and devices, language, easy mode, instruments.
+//! Saved as TOML in the data folder; a damaged file is set aside, never fatal.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Patch;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AudioHost {
+    /// ALSA (and the laptop's own card) through cpal.
+    #[default]
+    Alsa,
+    /// A native JACK client.
+    Jack,
+    /// No device: an internal clock with silent output.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Language {
+    #[default]
+    #[serde(rename = "nb")]
+    Bokmal,
+    #[serde(rename = "en")]
+    English,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AudioSettings {
+    pub host: AudioHost,
+    /// Device names as `samspill devices` lists them; `None` = the system default.
+    pub output_device: Option<String>,
+    pub input_device: Option<String>,
+    pub sample_rate: u32,
+    /// Frames per period; powers of two only (others glitch on PipeWire).
+    pub buffer_frames: u32,
+    /// JACK client name.
+    pub jack_client_name: String,
+}
+
+impl Default for AudioSettings {
+    fn default() -> Self {
+        Self {
+            host: AudioHost::Alsa,
+            output_device: None,
+            input_device: None,
+            sample_rate: 48_000,
+            buffer_frames: 256,
+            jack_client_name: "samspill".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub audio: AudioSettings,
+    pub language: Language,
+    pub easy_mode: bool,
+    pub patch: Patch,
+    pub master_db: f32,
+    /// `None`: the best General MIDI SoundFont installed.
+    pub soundfont: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            audio: AudioSettings::default(),
+            language: Language::Bokmal,
+            easy_mode: false,
+            patch: Patch::Piano,
+            master_db: -6.0,
+            soundfont: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("Could not save the settings to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("There is no private data folder for Samspill on this machine.")]
+    NoDataDir,
+}
+
+impl Settings {
+    pub fn path() -> Option<PathBuf> {
+        super::data_dir().map(|d| d.join("settings.toml"))
+    }
+
+    /// Loads the settings; missing gives defaults, damaged is renamed aside and gives
+    /// defaults with a message saying so.
+    pub fn load() -> (Settings, Option<String>) {
+        match Self::path() {
+            Some(p) => Self::load_from(&p),
+            None => (Settings::default(), None),
+        }
+    }
+
+    pub fn load_from(path: &Path) -> (Settings, Option<String>) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Settings::default(), None)
+            }
+            Err(e) => {
+                return (
+                    Settings::default(),
+                    Some(format!("Could not read the settings ({e}); using defaults.")),
+                )
+            }
+        };
+        match toml::from_str::<Settings>(&text) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                let aside = path.with_extension("toml.damaged");
+                let _ = std::fs::rename(path, &aside);
+                (
+                    Settings::default(),
+                    Some(format!(
+                        "The settings file was damaged and has been set aside as {}; using defaults. ({})",
+                        aside.display(),
+                        e.message()
+                    )),
+                )
+            }
+        }
+    }
+
+    pub fn save(&self) -> Result<(), SettingsError> {
+        let path = Self::path().ok_or(SettingsError::NoDataDir)?;
+        self.save_to(&path)
+    }
+
+    pub fn save_to(&self, path: &Path) -> Result<(), SettingsError> {
+        let text = toml::to_string_pretty(self).unwrap_or_default();
+        super::write_private(path, text.as_bytes()).map_err(|source| SettingsError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_privately_and_damage_is_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("settings.toml");
+        let mut s = Settings::default();
+        s.language = Language::English;
+        s.audio.host = AudioHost::Jack;
+        s.save_to(&p).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        assert_eq!(Settings::load_from(&p), (s, None));
+        std::fs::write(&p, "audio = [[[ not toml").unwrap();
+        let (loaded, msg) = Settings::load_from(&p);
+        assert_eq!(loaded, Settings::default());
+        assert!(msg.unwrap().contains("damaged"));
+        assert!(dir.path().join("settings.toml.damaged").exists());
+    }
+}
