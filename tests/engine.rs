@@ -1,0 +1,134 @@
+//! The engine driven block by block, as a device callback would: glides, meters,
+//! frame-exact commands, hand-back of what the audio thread lets go of.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use samspill::engine::{Command, Engine, EngineConfig, InputConfig};
+use samspill::{new_engine, Controller};
+
+#[global_allocator]
+static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+fn mono_engine() -> (Controller, Engine) {
+    new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![InputConfig { name: "mic".into(), channel: 0, right_channel: None }],
+    })
+}
+
+/// Runs `input` through in `block`-frame pieces, under the allocation checker.
+fn run(engine: &mut Engine, input: &[f32], block: usize) -> (Vec<f32>, Vec<f32>) {
+    let (mut l, mut r) = (vec![0f32; input.len()], vec![0f32; input.len()]);
+    let before = assert_no_alloc::violation_count();
+    for ((i, ol), or) in input.chunks(block).zip(l.chunks_mut(block)).zip(r.chunks_mut(block)) {
+        assert_no_alloc::assert_no_alloc(|| engine.process(&[i], ol, or, &[]));
+    }
+    assert_eq!(assert_no_alloc::violation_count(), before, "the engine allocated");
+    (l, r)
+}
+
+fn max_jump(x: &[f32]) -> f32 {
+    x.windows(2).fold(0f32, |m, w| m.max((w[1] - w[0]).abs()))
+}
+
+#[test]
+fn muting_an_input_glides_out_instead_of_clicking() {
+    let (c, mut e) = mono_engine();
+    // A low tone: its own largest step is tiny, so a click would stand out.
+    let x = sine(50.0, 0.5, 1.0);
+    let steady = max_jump(&run(&mut e, &x[..secs(0.5)], 64).0);
+    c.send_at(secs(0.5) as u64 + 17, Command::InputMute { input: 0, muted: true }).unwrap();
+    let (l, _) = run(&mut e, &x[secs(0.5)..], 64);
+    assert!(max_jump(&l) <= steady * 1.5, "mute stepped: {} vs {steady}", max_jump(&l));
+    assert!(rms(&l[l.len() - 4800..]) < 1e-6, "muted input still heard");
+}
+
+#[test]
+fn a_command_lands_on_its_frame_whatever_the_block_size() {
+    let at = 10_007u64;
+    let render = |block: usize| {
+        let (c, mut e) = mono_engine();
+        c.send_at(at, Command::MasterGain { db: -60.0 }).unwrap();
+        run(&mut e, &vec![0.25; secs(0.5)], block).0
+    };
+    let a = render(64);
+    let b = render(500);
+    assert_eq!(a, b);
+    let latency = {
+        let (_, e) = mono_engine();
+        e.latency_frames()
+    };
+    // Unchanged up to the command (after the limiter's delay), gliding down after it.
+    let steady = a[at as usize - 1];
+    let first_change = latency + 10 + a[latency + 10..].iter().position(|s| *s < steady - 1e-6).unwrap();
+    assert_eq!(first_change, at as usize + latency);
+}
+
+#[test]
+fn meters_read_what_was_played() {
+    let (c, mut e) = mono_engine();
+    c.send(Command::InputGain { input: 0, db: -6.0 }).unwrap();
+    let x = sine(1000.0, 0.8, 1.0);
+    let (l, _) = run(&mut e, &x, 128);
+    let s = c.snapshot();
+    let input = s.inputs[0];
+    assert!((input.peak - 0.8 * 0.501).abs() < 0.01, "input peak {}", input.peak);
+    // RMS of a sine is peak / sqrt 2.
+    assert!((input.rms - 0.8 * 0.501 / 2f32.sqrt()).abs() < 0.01, "input rms {}", input.rms);
+    let out_peak = l[l.len() - 128..].iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!((s.master.peak - out_peak).abs() < 0.02, "master {} vs {out_peak}", s.master.peak);
+    assert_eq!(s.frames, x.len() as u64);
+    assert_eq!(s.limiter_reduction_db, 0.0);
+}
+
+#[test]
+fn an_input_the_device_lacks_is_silence_not_a_crash() {
+    let (_c, mut e) = new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![InputConfig { name: "gone".into(), channel: 7, right_channel: Some(8) }],
+    });
+    let (l, r) = run(&mut e, &sine(440.0, 0.5, 0.1), 64);
+    assert!(l.iter().chain(&r).all(|s| *s == 0.0));
+}
+
+#[test]
+fn odd_and_huge_blocks_and_garbage_midi_are_taken_in_stride() {
+    let (_c, mut e) = mono_engine();
+    let x = sine(300.0, 0.3, 0.5);
+    let mut seed = 12345u32;
+    let mut pos = 0;
+    let mut out = vec![0f32; 5000];
+    let mut out_r = vec![0f32; 5000];
+    while pos + 5000 < x.len() {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let n = 1 + (seed as usize % 4999);
+        let bytes = [(seed >> 8) as u8, (seed >> 16) as u8, (seed >> 24) as u8];
+        let midi = [samspill::MidiEvent::new((seed % 9000) as u32, &bytes)];
+        e.process(&[&x[pos..pos + n]], &mut out[..n], &mut out_r[..n], &midi);
+        assert!(out[..n].iter().all(|s| s.is_finite() && s.abs() <= 1.0));
+        pos += n;
+    }
+}
+
+#[test]
+fn a_replaced_soundfont_is_freed_on_the_control_side() {
+    let (c, mut e) = mono_engine();
+    let first = samspill::controller::load_soundfont(&test_soundfont(), SR).unwrap();
+    let font: Arc<rustysynth::SoundFont> = first.font.clone();
+    c.send(Command::InstallSoundFont(first)).unwrap();
+    run(&mut e, &[0.0; 256], 64);
+    // Ours, the SoundFontSynth's, and the one inside rustysynth's synthesizer.
+    assert_eq!(Arc::strong_count(&font), 3, "the engine should hold the first font");
+    let second = samspill::controller::load_soundfont(&test_soundfont(), SR).unwrap();
+    c.send(Command::InstallSoundFont(second)).unwrap();
+    // The swap happens inside the checked block: the old synth must not be freed there.
+    run(&mut e, &[0.0; 256], 64);
+    assert_eq!(Arc::strong_count(&font), 3, "handed back but not yet collected");
+    c.collect_garbage();
+    assert_eq!(Arc::strong_count(&font), 1, "the old font was not handed back");
+}
