@@ -216,16 +216,21 @@ impl Limiter {
                 self.prev_need = here;
             }
             let mut min_g = 1f32;
+            let len = self.delay[0].len();
+            let mut pos = self.delay_pos;
             for i in 0..n {
                 let g = self.gain_step(self.need[i]);
                 min_g = min_g.min(g);
-                for c in 0..CHANNELS {
-                    let buf: &mut [f32] = if c == 0 { left } else { right };
-                    let d = &mut self.delay[c];
-                    let pos = (self.delay_pos + i) % d.len();
-                    let out = d[pos] * g;
-                    d[pos] = buf[i];
-                    buf[i] = out;
+                let [dl, dr] = &mut self.delay;
+                let out_l = dl[pos] * g;
+                dl[pos] = left[i];
+                left[i] = out_l;
+                let out_r = dr[pos] * g;
+                dr[pos] = right[i];
+                right[i] = out_r;
+                pos += 1;
+                if pos == len {
+                    pos = 0;
                 }
                 self.last_gain = g;
             }
@@ -293,9 +298,13 @@ impl Limiter {
 /// rt: sends `buf` through a circular delay line starting at `pos`.
 fn delay_through(line: &mut [f32], pos: usize, buf: &mut [f32]) {
     let len = line.len();
-    for (i, s) in buf.iter_mut().enumerate() {
-        let p = (pos + i) % len;
-        std::mem::swap(&mut line[p], s);
+    let mut p = pos % len.max(1);
+    let mut done = 0;
+    while done < buf.len() {
+        let run = (len - p).min(buf.len() - done);
+        line[p..p + run].swap_with_slice(&mut buf[done..done + run]);
+        done += run;
+        p = (p + run) % len;
     }
 }
 
