@@ -215,11 +215,13 @@ pub fn load_soundfont(path: &Path, sample_rate: u32) -> Result<Box<SoundFontSynt
     let font = Arc::new(font);
     let mut settings = rustysynth::SynthesizerSettings::new(sample_rate as i32);
     settings.maximum_polyphony = 64;
-    let synth =
+    let mut synth =
         rustysynth::Synthesizer::new(&font, &settings).map_err(|e| SoundFontError::Invalid {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+    // GM SoundFonts are mixed for many channels at once; one keyboard needs more level.
+    synth.set_master_volume(1.0);
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -333,3 +333,20 @@ fn the_command_line_says_what_is_wrong_and_exits_non_zero() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!dir.path().join("o.wav").exists());
 }
+
+#[test]
+fn the_demo_song_renders_as_music() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/demo/demo.toml");
+    let out = samspill::render::render_file(&demo).unwrap_or_else(|e| panic!("{e}"));
+    let secs_long = out.left.len() as f64 / out.sample_rate as f64;
+    assert!((30.0..60.0).contains(&secs_long), "the demo is {secs_long:.1} s long");
+    let level = db(rms(&out.left));
+    assert!((-24.0..-10.0).contains(&level), "the demo plays at {level:.1} dBFS RMS");
+    let peak = out.left.iter().chain(&out.right).fold(0f32, |m, s| m.max(s.abs()));
+    assert!(peak <= 10f32.powf(-1.0 / 20.0), "peak {peak}");
+    // Bass and cymbals both there: a band, not a beep.
+    let mid = &out.left[secs(10.0)..secs(12.0)];
+    let low: f64 = (40..120).step_by(5).map(|f| magnitude_at(mid, f as f64)).sum();
+    let high: f64 = (6000..9000).step_by(150).map(|f| magnitude_at(mid, f as f64)).sum();
+    assert!(low > 1.0 && high > 0.05, "low {low:.2} high {high:.3}");
+}
