@@ -220,8 +220,9 @@ pub fn load_soundfont(path: &Path, sample_rate: u32) -> Result<Box<SoundFontSynt
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-    // GM SoundFonts are mixed for many channels at once; one keyboard needs more level.
-    synth.set_master_volume(1.0);
+    // GM SoundFonts are mixed for many channels at once; one keyboard needs more level
+    // (this brings a piano note near the built-in synth's).
+    synth.set_master_volume(2.0);
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

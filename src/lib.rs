@@ -12,3 +12,8 @@ pub mod ui;
 
 pub use controller::{new_engine, Controller, Snapshot, SoundFontState};
 pub use engine::{Command, Engine, EngineConfig, InputConfig, MidiEvent, Patch};
+
+// Unit tests run the audio path under the allocation checker too.
+#[cfg(test)]
+#[global_allocator]
+static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;

@@ -100,12 +100,12 @@ impl Instruments {
         }
     }
 
-    /// rt:
+    /// rt: the panic button: everything fades out within milliseconds.
     pub fn all_notes_off(&mut self) {
         if let Some(sf) = &mut self.soundfont {
             sf.synth.note_off_all(false);
         }
-        self.fallback.all_notes_off();
+        self.fallback.all_sound_off();
         self.drums.all_notes_off();
     }
 
