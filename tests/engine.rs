@@ -108,7 +108,7 @@ fn odd_and_huge_blocks_and_garbage_midi_are_taken_in_stride() {
         seed ^= seed << 5;
         let n = 1 + (seed as usize % 4999);
         let bytes = [(seed >> 8) as u8, (seed >> 16) as u8, (seed >> 24) as u8];
-        let midi = [samspill::MidiEvent::new((seed % 9000) as u32, &bytes)];
+        let midi = [samspill::MidiEvent::new(seed % 9000, &bytes)];
         e.process(&[&x[pos..pos + n]], &mut out[..n], &mut out_r[..n], &midi);
         assert!(out[..n].iter().all(|s| s.is_finite() && s.abs() <= 1.0));
         pos += n;

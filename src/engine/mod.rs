@@ -368,8 +368,8 @@ impl Engine {
             } else {
                 // No such channel on this device: let the glides run on over silence.
                 for _ in from..to {
-                    strip.to_left.next();
-                    strip.to_right.next();
+                    strip.to_left.next_value();
+                    strip.to_right.next_value();
                 }
             }
         }
@@ -382,7 +382,7 @@ impl Engine {
             br.iter_mut().zip(sr.iter()).for_each(|(d, s)| *d += s * g);
         } else {
             for i in 0..bl.len() {
-                let g = self.instrument_gain.next();
+                let g = self.instrument_gain.next_value();
                 bl[i] += sl[i] * g;
                 br[i] += sr[i] * g;
             }
@@ -392,7 +392,7 @@ impl Engine {
             self.master.apply(br);
         } else {
             for (l, r) in bl.iter_mut().zip(br.iter_mut()) {
-                let g = self.master.next();
+                let g = self.master.next_value();
                 *l *= g;
                 *r *= g;
             }

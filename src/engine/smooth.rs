@@ -52,7 +52,7 @@ impl Smoother {
 
     /// rt: the next value of the glide.
     #[inline]
-    pub fn next(&mut self) -> f32 {
+    pub fn next_value(&mut self) -> f32 {
         if self.left > 0 {
             self.left -= 1;
             self.current = if self.left == 0 {
@@ -73,7 +73,7 @@ impl Smoother {
                 buf.iter_mut().for_each(|s| *s *= g);
             }
         } else {
-            buf.iter_mut().for_each(|s| *s *= self.next());
+            buf.iter_mut().for_each(|s| *s *= self.next_value());
         }
     }
 
@@ -88,7 +88,7 @@ impl Smoother {
         } else {
             dst.iter_mut()
                 .zip(src)
-                .for_each(|(d, s)| *d += s * self.next());
+                .for_each(|(d, s)| *d += s * self.next_value());
         }
     }
 }
@@ -125,7 +125,7 @@ mod tests {
         s.set(1.0);
         let mut prev = 0.0;
         for _ in 0..100 {
-            let v = s.next();
+            let v = s.next_value();
             assert!((v - prev).abs() <= 0.0101);
             prev = v;
         }

@@ -157,9 +157,14 @@ mod tests {
     fn settings_round_trip_privately_and_damage_is_set_aside() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("settings.toml");
-        let mut s = Settings::default();
-        s.language = Language::English;
-        s.audio.host = AudioHost::Jack;
+        let s = Settings {
+            language: Language::English,
+            audio: AudioSettings {
+                host: AudioHost::Jack,
+                ..AudioSettings::default()
+            },
+            ..Settings::default()
+        };
         s.save_to(&p).unwrap();
         #[cfg(unix)]
         {

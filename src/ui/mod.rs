@@ -1,1 +1,67 @@
-//! The egui panel.
+//! The egui panel: a window that reads engine snapshots, sends commands and asks the
+//! device layer (through [`AudioControl`]) to reopen. It never touches audio buffers.
+//!
+//! [`Panel`] holds the state; the view modules draw it and return [`Action`]s.
+
+pub mod audio;
+pub mod i18n;
+pub mod meter;
+pub mod panel;
+pub mod play;
+pub mod settings_view;
+pub mod status;
+pub mod theme;
+
+pub use audio::{AudioControl, AudioState, AudioStatus};
+pub use i18n::{tr, Text};
+pub use panel::{Action, Panel, PanelState, View};
+
+use eframe::egui;
+
+use crate::controller::Controller;
+use crate::session::settings::{Language, Settings};
+
+/// The window's first size, in points.
+pub const WINDOW_SIZE: [f32; 2] = [1024.0, 720.0];
+
+/// How the panel's window is opened: glow (OpenGL, Mesa's software GL does), titled "Samspill".
+pub fn native_options() -> eframe::NativeOptions {
+    eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(tr(Language::Bokmal, Text::AppName))
+            .with_app_id("samspill")
+            .with_inner_size(WINDOW_SIZE)
+            .with_min_inner_size([640.0, 480.0]),
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    }
+}
+
+/// Opens a window running `make_app` until it is closed. A missing display or GL gives a
+/// plain message in `lang`, so the caller can say so and run headless instead.
+pub fn open_window(
+    options: eframe::NativeOptions,
+    lang: Language,
+    make_app: impl FnOnce(&eframe::CreationContext<'_>) -> Box<dyn eframe::App> + 'static,
+) -> Result<(), String> {
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        return Err(tr(lang, Text::NoDisplay).to_string());
+    }
+    eframe::run_native(
+        tr(lang, Text::AppName),
+        options,
+        Box::new(move |cc| Ok(make_app(cc))),
+    )
+    .map_err(|e| format!("{} {e}", tr(lang, Text::WindowFailed)))
+}
+
+/// The panel in a native window; returns when the window is closed.
+pub fn run_panel(
+    controller: Controller,
+    audio: Box<dyn AudioControl>,
+    settings: Settings,
+) -> Result<(), String> {
+    let lang = settings.language;
+    let panel = Panel::new(controller, audio, settings);
+    open_window(native_options(), lang, move |_| Box::new(panel))
+}

@@ -1,0 +1,260 @@
+//! Every word the panel shows, in Norwegian bokmål and English: one table, one lookup.
+//! Texts with `{n}` get a number put in by the caller.
+
+use crate::engine::Patch;
+use crate::session::settings::Language;
+
+/// One row per string key: `Key => ("bokmål", "English"),`. The enum, [`Text::ALL`] and
+/// the lookup all come from this one table, so a key cannot lack a text.
+macro_rules! text_table {
+    ($($key:ident => ($nb:expr, $en:expr $(,)?),)*) => {
+        /// A string key of the panel.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Text {
+            $($key,)*
+        }
+
+        impl Text {
+            pub const ALL: &'static [Text] = &[$(Text::$key,)*];
+
+            /// (bokmål, English).
+            fn texts(self) -> (&'static str, &'static str) {
+                match self {
+                    $(Text::$key => ($nb, $en),)*
+                }
+            }
+        }
+    };
+}
+
+text_table! {
+    AppName => ("Samspill", "Samspill"),
+    ViewPlay => ("Spill", "Play"),
+    ViewSettings => ("Innstillinger", "Settings"),
+    ChooseInstrument => ("Velg instrument", "Choose an instrument"),
+    PatchPiano => ("Piano", "Piano"),
+    PatchEPiano => ("El-piano", "Electric piano"),
+    PatchGuitar => ("Gitar", "Guitar"),
+    PatchBass => ("Bass", "Bass"),
+    PatchStrings => ("Strykere", "Strings"),
+    PatchPad => ("Pad", "Pad"),
+    PatchOrgan => ("Orgel", "Organ"),
+    StopAllNotes => ("Stopp alle toner", "Stop all notes"),
+    SoundFontBuiltIn => (
+        "Instrumentene bruker den innebygde lyden.",
+        "The instruments use the built-in sound.",
+    ),
+    SoundFontLoading => (
+        "Henter instrumentlydene …",
+        "Getting the instrument sounds …",
+    ),
+    SoundFontReady => ("Instrumentlyder:", "Instrument sounds:"),
+    SoundFontFailed => (
+        "Fant ikke instrumentlydene; den innebygde lyden spiller i stedet.",
+        "Could not find the instrument sounds; the built-in sound plays instead.",
+    ),
+    Levels => ("Lydnivå", "Sound levels"),
+    InputN => ("Inngang {n}", "Input {n}"),
+    Instruments => ("Instrumenter", "Instruments"),
+    Speakers => ("Høyttalere", "Speakers"),
+    Silent => ("stille", "silent"),
+    Limiter => ("Begrenser", "Limiter"),
+    LimiterHint => (
+        "Lyser når lyden er så sterk at den blir dempet for å skåne ørene og høyttalerne.",
+        "Lights up when the sound is so loud that it is turned down to protect ears and speakers.",
+    ),
+    Volume => ("Volum", "Volume"),
+    Quieter => ("Lavere", "Quieter"),
+    Louder => ("Høyere", "Louder"),
+    SoundSection => ("Lyd", "Sound"),
+    AudioSystem => ("Lydsystem", "Audio system"),
+    HostAlsa => ("ALSA", "ALSA"),
+    HostJack => ("JACK", "JACK"),
+    HostNone => ("Uten lydkort", "No audio device"),
+    HostNoneHint => (
+        "Uten lydkort blir ingenting spilt ut. Nyttig for å prøve panelet.",
+        "With no audio device nothing is played aloud. Useful for trying the panel.",
+    ),
+    JackDecides => (
+        "JACK bestemmer samplingsfrekvens og bufferstørrelse.",
+        "JACK decides the sample rate and the buffer size.",
+    ),
+    SoundOut => ("Lyd ut", "Sound out"),
+    SoundIn => ("Lyd inn", "Sound in"),
+    SystemDefault => ("Systemets standard", "System default"),
+    NotConnected => ("(ikke tilkoblet)", "(not connected)"),
+    NoneFound => ("Fant ingen.", "None found."),
+    SampleRate => ("Samplingsfrekvens", "Sample rate"),
+    BufferSize => ("Bufferstørrelse", "Buffer size"),
+    BufferHint => (
+        "Mindre gir kortere forsinkelse; større tåler en travel maskin bedre.",
+        "Smaller gives a shorter delay; larger copes better with a busy computer.",
+    ),
+    Latency => ("Forsinkelse:", "Latency:"),
+    MidiKeyboards => ("MIDI-keyboard", "MIDI keyboards"),
+    NoMidi => ("Fant ingen MIDI-keyboard.", "No MIDI keyboard found."),
+    LookAgain => ("Let på nytt", "Look again"),
+    Apply => ("Bruk", "Apply"),
+    ViewSection => ("Visning", "Display"),
+    Language => ("Språk", "Language"),
+    // Each language's name in itself, so anyone can find their own.
+    LanguageBokmal => ("Norsk bokmål", "Norsk bokmål"),
+    LanguageEnglish => ("English", "English"),
+    EasyMode => ("Enkel visning", "Easy mode"),
+    EasyModeHint => (
+        "Store knapper og stor tekst.",
+        "Large buttons and large text.",
+    ),
+    StatusStarting => ("Starter lyden …", "Starting the sound …"),
+    StatusRunning => ("Lyden er på", "Sound is on"),
+    StatusSilent => (
+        "Uten lydkort: ingenting blir spilt ut.",
+        "No audio device: nothing is played aloud.",
+    ),
+    StatusNoDevice => (
+        "Fant ikke noe lydkort. Koble det til, og trykk Bruk under Innstillinger.",
+        "No audio device was found. Plug it in and press Apply in Settings.",
+    ),
+    StatusDeviceLost => (
+        "Lydkortet ble koblet fra. Koble det til igjen, eller velg et annet under Innstillinger.",
+        "The audio device was unplugged. Plug it back in, or choose another in Settings.",
+    ),
+    StatusFailed => (
+        "Lyden kunne ikke starte. Prøv et annet valg under Innstillinger.",
+        "The sound could not start. Try another choice in Settings.",
+    ),
+    Stutters => (
+        "Lyden har hakket {n} ganger; en større buffer kan hjelpe.",
+        "The sound has stuttered {n} times; a larger buffer may help.",
+    ),
+    Applied => (
+        "De nye lydinnstillingene er i bruk.",
+        "The new sound settings are in use.",
+    ),
+    ApplyFailed => (
+        "Kunne ikke bytte lydinnstillinger:",
+        "Could not change the sound settings:",
+    ),
+    SaveFailed => (
+        "Kunne ikke lagre innstillingene:",
+        "Could not save the settings:",
+    ),
+    EngineBusy => (
+        "Lydmotoren rakk ikke å ta imot det; prøv igjen.",
+        "The sound engine could not take that just now; try again.",
+    ),
+    EngineStopped => ("Lydmotoren har stoppet.", "The sound engine has stopped."),
+    NoDisplay => (
+        "Fant ingen skjerm å vise panelet på (DISPLAY er ikke satt).",
+        "There is no screen to show the panel on (DISPLAY is not set).",
+    ),
+    WindowFailed => (
+        "Kunne ikke åpne panelvinduet:",
+        "Could not open the panel window:",
+    ),
+}
+
+/// The text for `key` in `lang`.
+pub fn tr(lang: Language, key: Text) -> &'static str {
+    let (nb, en) = key.texts();
+    match lang {
+        Language::Bokmal => nb,
+        Language::English => en,
+    }
+}
+
+/// The text for `key` with `{n}` replaced.
+pub fn tr_n(lang: Language, key: Text, n: impl std::fmt::Display) -> String {
+    tr(lang, key).replace("{n}", &n.to_string())
+}
+
+pub fn patch_text(patch: Patch) -> Text {
+    match patch {
+        Patch::Piano => Text::PatchPiano,
+        Patch::EPiano => Text::PatchEPiano,
+        Patch::Guitar => Text::PatchGuitar,
+        Patch::Bass => Text::PatchBass,
+        Patch::Strings => Text::PatchStrings,
+        Patch::Pad => Text::PatchPad,
+        Patch::Organ => Text::PatchOrgan,
+    }
+}
+
+pub fn language_text(lang: Language) -> Text {
+    match lang {
+        Language::Bokmal => Text::LanguageBokmal,
+        Language::English => Text::LanguageEnglish,
+    }
+}
+
+/// A number with `places` decimals, with a decimal comma in bokmål.
+pub fn decimal(lang: Language, value: f32, places: usize) -> String {
+    let s = format!("{value:.places$}");
+    match lang {
+        Language::Bokmal => s.replace('.', ","),
+        Language::English => s,
+    }
+}
+
+/// One buffer's worth of delay in milliseconds.
+pub fn latency_ms(frames: u32, sample_rate: u32) -> f32 {
+    frames as f32 * 1000.0 / sample_rate.max(1) as f32
+}
+
+/// "5,3 ms" / "5.3 ms".
+pub fn ms_text(lang: Language, frames: u32, sample_rate: u32) -> String {
+    format!("{} ms", decimal(lang, latency_ms(frames, sample_rate), 1))
+}
+
+/// "44,1 kHz" / "48 kHz".
+pub fn rate_text(lang: Language, sample_rate: u32) -> String {
+    let khz = sample_rate as f32 / 1000.0;
+    let places = if sample_rate.is_multiple_of(1000) {
+        0
+    } else {
+        1
+    };
+    format!("{} kHz", decimal(lang, khz, places))
+}
+
+/// "-6 dB", rounded to whole decibels (finer steps mean nothing to a listener).
+pub fn db_text(db: f32) -> String {
+    let r = db.round();
+    // Avoid "-0 dB".
+    let r = if r == 0.0 { 0.0 } else { r };
+    format!("{r:.0} dB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LANGS: [Language; 2] = [Language::Bokmal, Language::English];
+
+    #[test]
+    fn every_key_has_text_in_both_languages() {
+        for &key in Text::ALL {
+            for lang in LANGS {
+                assert!(
+                    !tr(lang, key).trim().is_empty(),
+                    "{key:?} is empty in {lang:?}"
+                );
+            }
+        }
+        for patch in Patch::ALL {
+            assert!(Text::ALL.contains(&patch_text(patch)));
+        }
+    }
+
+    #[test]
+    fn numbers_read_the_way_each_language_writes_them() {
+        assert_eq!(ms_text(Language::Bokmal, 256, 48_000), "5,3 ms");
+        assert_eq!(ms_text(Language::English, 256, 48_000), "5.3 ms");
+        assert_eq!(ms_text(Language::English, 64, 44_100), "1.5 ms");
+        assert_eq!(rate_text(Language::Bokmal, 44_100), "44,1 kHz");
+        assert_eq!(rate_text(Language::English, 48_000), "48 kHz");
+        assert_eq!(db_text(-6.2), "-6 dB");
+        assert_eq!(db_text(-0.3), "0 dB");
+        assert_eq!(tr_n(Language::English, Text::InputN, 2), "Input 2");
+    }
+}

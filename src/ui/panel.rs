@@ -1,0 +1,353 @@
+//! The panel's state and what its buttons do. Views draw from [`PanelState`] and hand
+//! back [`Action`]s; only [`Panel::act`] changes anything (engine, devices, settings).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eframe::egui::{self, RichText};
+
+use super::audio::{AudioControl, AudioStatus};
+use super::i18n::{tr, Text};
+use super::meter::PeakHold;
+use super::{play, settings_view, status, theme};
+use crate::controller::{ControlError, Controller, Snapshot};
+use crate::engine::{Command, Patch};
+use crate::session::settings::{AudioHost, AudioSettings, Language, Settings};
+
+/// Meters are redrawn this often; the engine publishes once per block anyway.
+const REDRAW: Duration = Duration::from_millis(40);
+pub const MASTER_MIN_DB: f32 = -60.0;
+pub const MASTER_MAX_DB: f32 = 6.0;
+/// What one press on "Quieter"/"Louder" changes.
+pub const MASTER_STEP_DB: f32 = 3.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    Play,
+    Settings,
+}
+
+/// A message for the status line, kept as a key so it follows a language switch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub problem: bool,
+    pub text: Text,
+    /// The words of a lower layer (a device or file error), shown after the text.
+    pub detail: String,
+}
+
+/// The device lists on the settings view; asked for on demand because enumerating is slow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Devices {
+    pub outputs: Vec<String>,
+    pub inputs: Vec<String>,
+    pub midi: Vec<String>,
+}
+
+/// Everything the views draw from.
+pub struct PanelState {
+    pub settings: Settings,
+    /// The sound settings being edited; used once "Apply" is pressed.
+    pub draft: AudioSettings,
+    pub view: View,
+    pub snapshot: Snapshot,
+    pub audio: AudioStatus,
+    pub devices: Devices,
+    pub input_holds: Vec<PeakHold>,
+    pub instruments_hold: PeakHold,
+    pub master_hold: PeakHold,
+    pub notice: Option<Notice>,
+}
+
+impl PanelState {
+    pub fn lang(&self) -> Language {
+        self.settings.language
+    }
+}
+
+/// What the user asked for, from any view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Show(View),
+    Patch(Patch),
+    MasterDb(f32),
+    /// Persist the settings (after a slider is let go, for instance).
+    Save,
+    AllNotesOff,
+    Language(Language),
+    EasyMode(bool),
+    Host(AudioHost),
+    OutputDevice(Option<String>),
+    InputDevice(Option<String>),
+    SampleRate(u32),
+    BufferFrames(u32),
+    LookForDevices,
+    ApplyAudio,
+}
+
+/// The panel: reads engine snapshots, sends commands, and asks the device layer to reopen.
+pub struct Panel {
+    controller: Controller,
+    audio: Box<dyn AudioControl>,
+    state: PanelState,
+    style: Arc<egui::Style>,
+    style_changed: bool,
+    /// `None`: the user's settings file ([`Settings::save`]).
+    settings_path: Option<PathBuf>,
+}
+
+impl Panel {
+    /// Makes the panel and brings the engine in line with the saved patch and volume.
+    pub fn new(controller: Controller, audio: Box<dyn AudioControl>, settings: Settings) -> Self {
+        let snapshot = controller.snapshot();
+        let state = PanelState {
+            draft: settings.audio.clone(),
+            view: View::Play,
+            input_holds: vec![PeakHold::default(); snapshot.inputs.len()],
+            snapshot,
+            audio: audio.status(),
+            devices: Devices::default(),
+            instruments_hold: PeakHold::default(),
+            master_hold: PeakHold::default(),
+            notice: None,
+            settings,
+        };
+        let mut panel = Self {
+            controller,
+            audio,
+            style: Arc::new(theme::style(state.settings.easy_mode)),
+            style_changed: true,
+            state,
+            settings_path: None,
+        };
+        let s = &panel.state.settings;
+        let (patch, db) = (s.patch, s.master_db);
+        panel.send(Command::Patch(patch));
+        panel.send(Command::MasterGain { db });
+        panel
+    }
+
+    /// Saves settings to `path` instead of the user's settings file (tests, portable use).
+    pub fn save_settings_to(mut self, path: PathBuf) -> Self {
+        self.settings_path = Some(path);
+        self
+    }
+
+    pub fn state(&self) -> &PanelState {
+        &self.state
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// Draws the whole panel into `ui` and carries out what was clicked.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let dt = ui.input(|i| i.stable_dt).clamp(0.0, 0.5);
+        self.read_engine(dt);
+        if self.style_changed {
+            // Tooltips and popups take the context's style, not this ui's.
+            let ctx = ui.ctx();
+            ctx.set_theme(egui::Theme::Light);
+            ctx.set_style_of(egui::Theme::Light, self.style.clone());
+            self.style_changed = false;
+        }
+        ui.set_style(self.style.clone());
+        let mut actions = Vec::new();
+        let state = &self.state;
+        egui::Panel::top("samspill-top")
+            .frame(egui::Frame::new().fill(theme::BAR).inner_margin(12))
+            .show(ui, |ui| top_bar(ui, state, &mut actions));
+        egui::Panel::bottom("samspill-status")
+            .frame(egui::Frame::new().fill(theme::BAR).inner_margin(12))
+            .show(ui, |ui| status::status_bar(ui, state));
+        egui::CentralPanel::default()
+            .frame(egui::Frame::new().fill(theme::BACKGROUND).inner_margin(16))
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .auto_shrink(false)
+                    .show(ui, |ui| match state.view {
+                        View::Play => play::draw(ui, state, &mut actions),
+                        View::Settings => settings_view::draw(ui, state, &mut actions),
+                    });
+            });
+        for action in actions {
+            self.act(action);
+        }
+        ui.ctx().request_repaint_after(REDRAW);
+    }
+
+    fn read_engine(&mut self, dt: f32) {
+        let s = &mut self.state;
+        s.snapshot = self.controller.snapshot();
+        s.audio = self.audio.status();
+        s.input_holds
+            .resize(s.snapshot.inputs.len(), PeakHold::default());
+        for (hold, level) in s.input_holds.iter_mut().zip(&s.snapshot.inputs) {
+            hold.update(level.peak, dt);
+        }
+        s.instruments_hold.update(s.snapshot.instruments.peak, dt);
+        s.master_hold.update(s.snapshot.master.peak, dt);
+    }
+
+    /// Carries out one user action.
+    pub fn act(&mut self, action: Action) {
+        match action {
+            Action::Show(view) => {
+                if view == View::Settings && self.state.view != View::Settings {
+                    self.state.draft = self.state.settings.audio.clone();
+                    self.look_for_devices();
+                }
+                self.state.view = view;
+            }
+            Action::Patch(patch) => {
+                if self.send(Command::Patch(patch)) {
+                    self.state.settings.patch = patch;
+                    self.save();
+                }
+            }
+            Action::MasterDb(db) => {
+                let db = db.clamp(MASTER_MIN_DB, MASTER_MAX_DB);
+                if self.send(Command::MasterGain { db }) {
+                    self.state.settings.master_db = db;
+                }
+            }
+            Action::Save => self.save(),
+            Action::AllNotesOff => {
+                self.send(Command::AllNotesOff);
+            }
+            Action::Language(lang) => {
+                self.state.settings.language = lang;
+                self.save();
+            }
+            Action::EasyMode(on) => {
+                self.state.settings.easy_mode = on;
+                self.style = Arc::new(theme::style(on));
+                self.style_changed = true;
+                self.save();
+            }
+            Action::Host(host) => {
+                let d = &mut self.state.draft;
+                if d.host != host {
+                    d.host = host;
+                    // Device names belong to a host.
+                    d.output_device = None;
+                    d.input_device = None;
+                    self.look_for_devices();
+                }
+            }
+            Action::OutputDevice(name) => self.state.draft.output_device = name,
+            Action::InputDevice(name) => self.state.draft.input_device = name,
+            Action::SampleRate(rate) => self.state.draft.sample_rate = rate,
+            Action::BufferFrames(frames) => self.state.draft.buffer_frames = frames,
+            Action::LookForDevices => self.look_for_devices(),
+            Action::ApplyAudio => self.apply_audio(),
+        }
+    }
+
+    fn look_for_devices(&mut self) {
+        let host = self.state.draft.host;
+        self.state.devices = Devices {
+            outputs: self.audio.output_devices(host),
+            inputs: self.audio.input_devices(host),
+            midi: self.audio.midi_ports(),
+        };
+    }
+
+    fn apply_audio(&mut self) {
+        let draft = self.state.draft.clone();
+        match self.audio.apply(&draft) {
+            Ok(()) => {
+                self.state.settings.audio = draft;
+                self.state.notice = Some(Notice {
+                    problem: false,
+                    text: Text::Applied,
+                    detail: String::new(),
+                });
+                self.save();
+            }
+            Err(detail) => {
+                self.state.notice = Some(Notice {
+                    problem: true,
+                    text: Text::ApplyFailed,
+                    detail,
+                });
+            }
+        }
+        self.state.audio = self.audio.status();
+    }
+
+    /// Sends a command; a refusal goes to the status line. True if the engine took it.
+    fn send(&mut self, command: Command) -> bool {
+        match self.controller.send(command) {
+            Ok(()) => true,
+            Err(e) => {
+                let text = match e {
+                    ControlError::QueueFull => Text::EngineBusy,
+                    ControlError::EngineGone => Text::EngineStopped,
+                };
+                self.state.notice = Some(Notice {
+                    problem: true,
+                    text,
+                    detail: String::new(),
+                });
+                false
+            }
+        }
+    }
+
+    /// Saves the settings; a failure is shown, never fatal: the panel works on unsaved.
+    fn save(&mut self) {
+        let s = &self.state.settings;
+        let result = match &self.settings_path {
+            Some(path) => s.save_to(path),
+            None => s.save(),
+        };
+        if let Err(e) = result {
+            self.state.notice = Some(Notice {
+                problem: true,
+                text: Text::SaveFailed,
+                detail: e.to_string(),
+            });
+        }
+    }
+}
+
+impl eframe::App for Panel {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        theme::BACKGROUND.to_normalized_gamma_f32()
+    }
+}
+
+/// The name and the two views, as large tabs.
+fn top_bar(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(tr(lang, Text::AppName))
+                .heading()
+                .strong()
+                .color(theme::ACCENT),
+        );
+        ui.add_space(ui.spacing().item_spacing.x * 2.0);
+        for (view, text) in [
+            (View::Play, Text::ViewPlay),
+            (View::Settings, Text::ViewSettings),
+        ] {
+            let selected = state.view == view;
+            // Plain text: a selected button draws it white on the accent colour.
+            let tab = egui::Button::new(tr(lang, text))
+                .selected(selected)
+                .min_size(egui::vec2(ui.spacing().interact_size.y * 3.0, 0.0));
+            if ui.add(tab).clicked() && !selected {
+                actions.push(Action::Show(view));
+            }
+        }
+    });
+}

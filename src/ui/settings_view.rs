@@ -1,0 +1,204 @@
+//! The "Settings" view: the sound (host, devices, rate, buffer with its delay in ms,
+//! MIDI keyboards, Apply) and the display (language, easy mode).
+
+use eframe::egui::{self, Align, Layout, RichText};
+
+use super::i18n::{language_text, ms_text, rate_text, tr, Text};
+use super::panel::{Action, PanelState};
+use super::theme::{self, Sizes};
+use crate::session::settings::{AudioHost, Language};
+
+pub const SAMPLE_RATES: [u32; 3] = [44_100, 48_000, 96_000];
+/// Powers of two only: other sizes glitch on PipeWire.
+pub const BUFFER_SIZES: [u32; 6] = [64, 128, 256, 512, 1024, 2048];
+
+pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
+    let sizes = theme::sizes(state.settings.easy_mode);
+    // Language and size first: what anyone may need; the sound is for whoever sets up.
+    section(ui, &sizes, tr(state.lang(), Text::ViewSection), |ui| {
+        display(ui, state, &sizes, actions)
+    });
+    ui.add_space(sizes.gap);
+    section(ui, &sizes, tr(state.lang(), Text::SoundSection), |ui| {
+        sound(ui, state, &sizes, actions)
+    });
+}
+
+fn section(ui: &mut egui::Ui, sizes: &Sizes, title: &str, body: impl FnOnce(&mut egui::Ui)) {
+    egui::Frame::new()
+        .fill(theme::BAR)
+        .corner_radius(12)
+        .inner_margin(sizes.gap * 1.5)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.heading(title);
+            ui.add_space(sizes.gap * 0.5);
+            body(ui);
+        });
+}
+
+/// A labelled row: the name in a fixed column, the choices flowing after it.
+fn row(ui: &mut egui::Ui, sizes: &Sizes, name: &str, body: impl FnOnce(&mut egui::Ui)) {
+    ui.horizontal(|ui| {
+        let width = sizes.meter_label_width * 1.5;
+        ui.allocate_ui_with_layout(
+            egui::vec2(width, sizes.control_height),
+            Layout::left_to_right(Align::Center),
+            |ui| {
+                ui.set_min_width(width);
+                ui.label(RichText::new(name).strong());
+            },
+        );
+        ui.vertical(|ui| ui.horizontal_wrapped(body));
+    });
+}
+
+fn choice(ui: &mut egui::Ui, selected: bool, text: &str) -> bool {
+    ui.add(egui::Button::new(text).selected(selected)).clicked() && !selected
+}
+
+fn hint(ui: &mut egui::Ui, text: &str) {
+    ui.label(RichText::new(text).small().color(theme::WEAK_TEXT));
+}
+
+fn sound(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let draft = &state.draft;
+    row(ui, sizes, tr(lang, Text::AudioSystem), |ui| {
+        for (host, text) in [
+            (AudioHost::Alsa, Text::HostAlsa),
+            (AudioHost::Jack, Text::HostJack),
+            (AudioHost::None, Text::HostNone),
+        ] {
+            if choice(ui, draft.host == host, tr(lang, text)) {
+                actions.push(Action::Host(host));
+            }
+        }
+    });
+    if draft.host == AudioHost::None {
+        hint(ui, tr(lang, Text::HostNoneHint));
+    } else {
+        device_row(
+            ui,
+            state,
+            sizes,
+            Text::SoundOut,
+            &state.devices.outputs,
+            &draft.output_device,
+            &mut |d| actions.push(Action::OutputDevice(d)),
+        );
+        device_row(
+            ui,
+            state,
+            sizes,
+            Text::SoundIn,
+            &state.devices.inputs,
+            &draft.input_device,
+            &mut |d| actions.push(Action::InputDevice(d)),
+        );
+    }
+    if draft.host == AudioHost::Jack {
+        hint(ui, tr(lang, Text::JackDecides));
+    } else {
+        row(ui, sizes, tr(lang, Text::SampleRate), |ui| {
+            let mut rates = SAMPLE_RATES.to_vec();
+            if !rates.contains(&draft.sample_rate) {
+                rates.push(draft.sample_rate);
+            }
+            for rate in rates {
+                if choice(ui, draft.sample_rate == rate, &rate_text(lang, rate)) {
+                    actions.push(Action::SampleRate(rate));
+                }
+            }
+        });
+        row(ui, sizes, tr(lang, Text::BufferSize), |ui| {
+            for frames in BUFFER_SIZES {
+                if choice(ui, draft.buffer_frames == frames, &frames.to_string()) {
+                    actions.push(Action::BufferFrames(frames));
+                }
+            }
+            ui.add_space(sizes.gap);
+            let latency = format!(
+                "{} {}",
+                tr(lang, Text::Latency),
+                ms_text(lang, draft.buffer_frames, draft.sample_rate)
+            );
+            ui.label(RichText::new(latency).strong().color(theme::ACCENT));
+        });
+        hint(ui, tr(lang, Text::BufferHint));
+    }
+    ui.add_space(sizes.gap * 0.5);
+    row(ui, sizes, tr(lang, Text::MidiKeyboards), |ui| {
+        if state.devices.midi.is_empty() {
+            ui.label(tr(lang, Text::NoMidi));
+        }
+        for port in &state.devices.midi {
+            ui.label(RichText::new(port).color(theme::TEXT));
+        }
+    });
+    ui.add_space(sizes.gap);
+    ui.horizontal(|ui| {
+        let apply = egui::Button::new(
+            RichText::new(tr(lang, Text::Apply))
+                .strong()
+                .color(egui::Color32::WHITE),
+        )
+        .fill(theme::ACCENT)
+        .min_size(egui::vec2(sizes.patch_button.x * 1.3, sizes.control_height));
+        if ui.add(apply).clicked() {
+            actions.push(Action::ApplyAudio);
+        }
+        if ui.button(tr(lang, Text::LookAgain)).clicked() {
+            actions.push(Action::LookForDevices);
+        }
+    });
+}
+
+/// Devices to choose from; the one in the settings stays listed even when unplugged.
+fn device_row(
+    ui: &mut egui::Ui,
+    state: &PanelState,
+    sizes: &Sizes,
+    name: Text,
+    found: &[String],
+    chosen: &Option<String>,
+    pick: &mut dyn FnMut(Option<String>),
+) {
+    let lang = state.lang();
+    row(ui, sizes, tr(lang, name), |ui| {
+        if choice(ui, chosen.is_none(), tr(lang, Text::SystemDefault)) {
+            pick(None);
+        }
+        for device in found {
+            if choice(ui, chosen.as_deref() == Some(device.as_str()), device) {
+                pick(Some(device.clone()));
+            }
+        }
+        if let Some(missing) = chosen.as_ref().filter(|c| !found.contains(c)) {
+            let text = format!("{missing} {}", tr(lang, Text::NotConnected));
+            choice(ui, true, &text);
+        }
+        if found.is_empty() {
+            hint(ui, tr(lang, Text::NoneFound));
+        }
+    });
+}
+
+/// Language and size on one row, so the sound settings below fit a small screen.
+fn display(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let easy = state.settings.easy_mode;
+    row(ui, sizes, tr(lang, Text::Language), |ui| {
+        for l in [Language::Bokmal, Language::English] {
+            if choice(ui, lang == l, tr(lang, language_text(l))) {
+                actions.push(Action::Language(l));
+            }
+        }
+        ui.add_space(sizes.gap * 3.0);
+        let toggle = egui::Button::new(tr(lang, Text::EasyMode)).selected(easy);
+        if ui.add(toggle).clicked() {
+            actions.push(Action::EasyMode(!easy));
+        }
+        hint(ui, tr(lang, Text::EasyModeHint));
+    });
+}

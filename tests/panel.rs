@@ -1,0 +1,460 @@
+//! The panel as a therapist uses it, driven through egui_kittest (no window, no GPU):
+//! controls are found by their words in bokmål and English, clicked, and the effect is
+//! checked where it matters: in the engine's output, the device layer, the saved file.
+
+use std::sync::{Arc, Mutex};
+
+use eframe::egui::{self, accesskit::Role};
+use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::Harness;
+use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
+use samspill::ui::i18n::Text;
+use samspill::ui::{tr, AudioControl, AudioState, AudioStatus, Panel, View};
+use samspill::{new_engine, Command, Controller, Engine, EngineConfig, Patch};
+
+// Every block this binary renders runs `Engine::process` under this checker.
+#[global_allocator]
+static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+const SR: u32 = 48_000;
+const BLOCK: usize = 256;
+const OUTPUTS: [&str; 2] = ["Focusrite Scarlett 2i2", "HDA Intel PCH"];
+const INPUTS: [&str; 1] = ["Focusrite Scarlett 2i2"];
+const MIDI: [&str; 1] = ["Roland A-49"];
+
+/// The device layer as a test double: fixed device lists, a status we set, and a
+/// record of every `apply`.
+#[derive(Clone, Default)]
+struct FakeDevices {
+    status: Arc<Mutex<AudioStatus>>,
+    applied: Arc<Mutex<Vec<AudioSettings>>>,
+    refuse: Arc<Mutex<Option<String>>>,
+}
+
+impl AudioControl for FakeDevices {
+    fn status(&self) -> AudioStatus {
+        self.status.lock().unwrap().clone()
+    }
+    fn output_devices(&self, host: AudioHost) -> Vec<String> {
+        match host {
+            AudioHost::None => vec![],
+            _ => OUTPUTS.map(String::from).to_vec(),
+        }
+    }
+    fn input_devices(&self, host: AudioHost) -> Vec<String> {
+        match host {
+            AudioHost::None => vec![],
+            _ => INPUTS.map(String::from).to_vec(),
+        }
+    }
+    fn midi_ports(&self) -> Vec<String> {
+        MIDI.map(String::from).to_vec()
+    }
+    fn apply(&mut self, settings: &AudioSettings) -> Result<(), String> {
+        if let Some(why) = self.refuse.lock().unwrap().clone() {
+            return Err(why);
+        }
+        self.applied.lock().unwrap().push(settings.clone());
+        let mut s = self.status.lock().unwrap();
+        s.buffer_frames = settings.buffer_frames;
+        s.sample_rate = settings.sample_rate;
+        Ok(())
+    }
+}
+
+/// A panel on a real engine, with the engine played by hand block by block.
+struct Room {
+    harness: Harness<'static, Panel>,
+    engine: Engine,
+    controller: Controller,
+    devices: FakeDevices,
+    dir: tempfile::TempDir,
+    /// Samples of the test tone played so far (keeps its phase across calls).
+    tone_at: usize,
+}
+
+fn room() -> Room {
+    room_with(Settings::default())
+}
+
+fn room_with(settings: Settings) -> Room {
+    let (controller, engine) = new_engine(&EngineConfig::default());
+    let devices = FakeDevices::default();
+    *devices.status.lock().unwrap() = AudioStatus {
+        state: AudioState::Running,
+        host: AudioHost::Alsa,
+        device: OUTPUTS[0].into(),
+        sample_rate: SR,
+        buffer_frames: 256,
+        latency_frames: 512,
+        detail: String::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let panel = Panel::new(controller.clone(), Box::new(devices.clone()), settings)
+        .save_settings_to(dir.path().join("settings.toml"));
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1024.0, 720.0))
+        .build_ui_state(|ui, panel: &mut Panel| panel.show(ui), panel);
+    Room {
+        harness,
+        engine,
+        controller,
+        devices,
+        dir,
+        tone_at: 0,
+    }
+}
+
+impl Room {
+    /// Scrolls the control into view, like a person would, and clicks it.
+    fn click(&mut self, label: &str) {
+        self.harness.get_by_label(label).scroll_to_me();
+        self.harness.run();
+        self.harness.get_by_label(label).click();
+        self.harness.run();
+    }
+
+    fn has(&self, label: &str) -> bool {
+        self.harness.query_all_by_label(label).next().is_some()
+    }
+
+    /// Runs the engine for `secs`, with a 440 Hz tone of `tone_amp` on input 1 (0 = silence),
+    /// and returns the left output; then lets the panel draw what the engine published.
+    fn play(&mut self, secs: f64, tone_amp: f32) -> Vec<f32> {
+        let blocks = (secs * SR as f64 / BLOCK as f64).ceil() as usize;
+        let mut out = Vec::with_capacity(blocks * BLOCK);
+        let (mut input, mut left, mut right) = ([0f32; BLOCK], [0f32; BLOCK], [0f32; BLOCK]);
+        let silence = [0f32; BLOCK];
+        for _ in 0..blocks {
+            for (i, s) in input.iter_mut().enumerate() {
+                let t = (self.tone_at + i) as f32 / SR as f32;
+                *s = tone_amp * (std::f32::consts::TAU * 440.0 * t).sin();
+            }
+            self.tone_at += BLOCK;
+            let engine = &mut self.engine;
+            assert_no_alloc::assert_no_alloc(|| {
+                engine.process(&[&input, &silence], &mut left, &mut right, &[]);
+            });
+            out.extend_from_slice(&left);
+        }
+        self.harness.run();
+        out
+    }
+
+    fn saved(&self) -> Settings {
+        let (s, problem) = Settings::load_from(&self.dir.path().join("settings.toml"));
+        assert!(problem.is_none(), "{problem:?}");
+        s
+    }
+
+    /// Every text on screen: labels' values and controls' names.
+    fn texts(&self) -> Vec<String> {
+        self.harness
+            .root()
+            .children_recursive()
+            .filter_map(|n| {
+                let a = n.accesskit_node();
+                if a.role() == Role::Label {
+                    a.value()
+                } else {
+                    a.label()
+                }
+            })
+            .filter(|t| !t.trim().is_empty())
+            .collect()
+    }
+}
+
+fn rms(x: &[f32]) -> f32 {
+    (x.iter().map(|s| s * s).sum::<f32>() / x.len().max(1) as f32).sqrt()
+}
+
+fn note_on() -> Command {
+    Command::Midi {
+        data: [0x90, 60, 100],
+        len: 3,
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Words that appear in one language's texts and nowhere in the other's.
+fn words_only_in(lang: Language) -> std::collections::HashSet<String> {
+    let other = match lang {
+        Language::Bokmal => Language::English,
+        Language::English => Language::Bokmal,
+    };
+    let theirs: std::collections::HashSet<String> = Text::ALL
+        .iter()
+        .flat_map(|&k| words(tr(other, k)))
+        .collect();
+    Text::ALL
+        .iter()
+        .flat_map(|&k| words(tr(lang, k)))
+        .filter(|w| !theirs.contains(w))
+        .collect()
+}
+
+fn assert_all_in(room: &Room, lang: Language) {
+    let foreign = words_only_in(match lang {
+        Language::Bokmal => Language::English,
+        Language::English => Language::Bokmal,
+    });
+    for text in room.texts() {
+        for w in words(&text) {
+            assert!(
+                !foreign.contains(&w),
+                "{lang:?} screen shows {text:?}, whose word {w:?} is from the other language"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_panel_speaks_bokmal_first_and_every_label_changes_with_the_language() {
+    let mut room = room();
+    assert!(room.has("Spill") && room.has("Innstillinger") && room.has("Gitar"));
+    assert!(room.has("Stopp alle toner") && room.has("Høyttalere"));
+    assert_all_in(&room, Language::Bokmal);
+
+    room.click("Innstillinger");
+    assert_eq!(room.harness.state().state().view, View::Settings);
+    assert!(room.has("Bufferstørrelse") && room.has("Bruk"));
+    assert_all_in(&room, Language::Bokmal);
+
+    room.click("English");
+    assert_eq!(room.harness.state().settings().language, Language::English);
+    assert!(room.has("Settings") && room.has("Buffer size") && room.has("Apply"));
+    assert!(!room.has("Innstillinger"));
+    assert_all_in(&room, Language::English);
+
+    room.click("Play");
+    assert!(room.has("Guitar") && room.has("Stop all notes") && room.has("Speakers"));
+    assert!(!room.has("Gitar") && !room.has("Spill"));
+    assert_all_in(&room, Language::English);
+    assert_eq!(
+        room.saved().language,
+        Language::English,
+        "the choice is kept"
+    );
+
+    room.click("Settings");
+    room.click("Norsk bokmål");
+    assert!(room.has("Innstillinger"));
+    assert_all_in(&room, Language::Bokmal);
+}
+
+#[test]
+fn the_meters_show_the_tone_on_input_one_and_silence_on_input_two() {
+    let mut room = room();
+    room.play(0.5, 0.25);
+    let snap = room.controller.snapshot();
+    assert!(
+        snap.inputs[0].peak > 0.2 && snap.inputs[1].peak == 0.0,
+        "{snap:?}"
+    );
+    // A 0.25 tone peaks at -12 dB; input 2 and the instruments read "silent".
+    assert!(room.has("-12 dB"), "{:?}", room.texts());
+    assert_eq!(room.harness.get_all_by_label("stille").count(), 2);
+    assert!(snap.master.rms > 0.0, "the tone reaches the speakers");
+}
+
+/// What the keyboard plays for half a second after `setup` and a middle C.
+fn keyboard_after(setup: impl FnOnce(&mut Room)) -> Vec<f32> {
+    let mut room = room();
+    setup(&mut room);
+    room.controller.send(note_on()).unwrap();
+    room.play(0.5, 0.0)
+}
+
+#[test]
+fn choosing_guitar_on_the_panel_changes_what_the_keyboard_plays() {
+    let piano = keyboard_after(|_| {});
+    let by_panel = keyboard_after(|r| r.click("Gitar"));
+    let by_command = keyboard_after(|r| r.controller.send(Command::Patch(Patch::Guitar)).unwrap());
+    assert!(rms(&piano) > 0.01, "the note sounds");
+    let diff = |a: &[f32], b: &[f32]| {
+        let d: Vec<f32> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+        rms(&d)
+    };
+    assert!(
+        diff(&by_panel, &by_command) < 1e-6,
+        "the panel's click is the Patch(Guitar) command"
+    );
+    assert!(
+        diff(&by_panel, &piano) > 0.1 * rms(&piano),
+        "guitar sounds unlike piano"
+    );
+
+    let mut room = room();
+    room.click("Gitar");
+    assert_eq!(room.harness.state().settings().patch, Patch::Guitar);
+    assert_eq!(room.saved().patch, Patch::Guitar);
+}
+
+#[test]
+fn quieter_and_the_volume_slider_turn_the_speakers_down() {
+    let mut room = room();
+    let before = rms(&room.play(1.0, 0.25)[SR as usize / 2..]);
+    let meter_before = room.controller.snapshot().master.rms;
+    for _ in 0..5 {
+        room.click("Lavere");
+    }
+    assert_eq!(room.harness.state().settings().master_db, -21.0);
+    assert!(room.has("-21 dB"));
+    // Two seconds: the meter's RMS averages over about 300 ms.
+    let after = rms(&room.play(2.0, 0.25)[SR as usize..]);
+    let drop_db = 20.0 * (after / before).log10();
+    assert!(
+        (drop_db + 15.0).abs() < 0.5,
+        "five presses: -15 dB, got {drop_db:.2}"
+    );
+    let meter = room.controller.snapshot().master.rms;
+    let meter_drop_db = 20.0 * (meter / meter_before).log10();
+    assert!(
+        (meter_drop_db + 15.0).abs() < 1.0,
+        "the meter follows: {meter_drop_db:.2}"
+    );
+    assert_eq!(room.saved().master_db, -21.0);
+
+    // The slider is reached by its name, "Volum", and set like a screen reader would.
+    room.harness
+        .get_by_label("Volum")
+        .set_value_accesskit(-40.0);
+    room.harness.run();
+    assert_eq!(room.harness.state().settings().master_db, -40.0);
+    let quiet = rms(&room.play(1.0, 0.25)[SR as usize / 2..]);
+    assert!((20.0 * (quiet / before).log10() + 34.0).abs() < 0.5);
+}
+
+#[test]
+fn stop_all_notes_silences_a_held_note() {
+    let mut room = room();
+    room.controller.send(note_on()).unwrap();
+    assert!(rms(&room.play(0.3, 0.0)) > 0.01);
+    room.click("Stopp alle toner");
+    let after = room.play(1.0, 0.0);
+    assert!(
+        rms(&after[SR as usize / 2..]) < 1e-4,
+        "silent once the release is over"
+    );
+    assert_eq!(room.controller.snapshot().voices, 0);
+}
+
+#[test]
+fn easy_mode_makes_every_control_at_least_48_px_tall() {
+    let mut room = room();
+    let controls = |room: &Room| -> Vec<(String, egui::Rect)> {
+        room.harness
+            .root()
+            .children_recursive()
+            .filter(|n| egui::accessibility::is_input(n.accesskit_node().role()))
+            .map(|n| (n.accesskit_node().label().unwrap_or_default(), n.rect()))
+            .collect()
+    };
+    let normal_gitar = room.harness.get_by_label("Gitar").rect().height();
+    room.click("Innstillinger");
+    room.click("Enkel visning");
+    assert!(room.harness.state().settings().easy_mode);
+    assert!(room.saved().easy_mode);
+    for view in ["Innstillinger", "Spill"] {
+        if view == "Spill" {
+            room.click("Spill");
+        }
+        let found = controls(&room);
+        assert!(found.len() > 10, "{view}: {found:?}");
+        for (name, rect) in found {
+            assert!(rect.height() >= 48.0, "{view}: {name:?} is {rect:?}");
+        }
+    }
+    assert!(room.harness.get_by_label("Gitar").rect().height() > normal_gitar);
+}
+
+#[test]
+fn apply_reopens_the_device_with_the_chosen_buffer_and_saves_it() {
+    let mut room = room();
+    room.click("Innstillinger");
+    assert!(room.has("Forsinkelse: 5,3 ms"), "256 frames at 48 kHz");
+    assert!(room.has("Roland A-49"), "the MIDI keyboard is listed");
+    room.click("512");
+    assert!(room.has("Forsinkelse: 10,7 ms"));
+    room.click(OUTPUTS[1]);
+    assert!(
+        room.devices.applied.lock().unwrap().is_empty(),
+        "nothing before Apply"
+    );
+    assert_eq!(room.saved().audio.buffer_frames, 256);
+
+    room.click("Bruk");
+    let applied = room.devices.applied.lock().unwrap().clone();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].buffer_frames, 512);
+    assert_eq!(applied[0].output_device.as_deref(), Some(OUTPUTS[1]));
+    assert_eq!(applied[0].host, AudioHost::Alsa);
+    assert_eq!(room.saved().audio, applied[0]);
+    assert!(room.has("De nye lydinnstillingene er i bruk."));
+
+    room.click("English");
+    assert!(room.has("Latency: 10.7 ms"));
+    room.click("256");
+    assert!(room.has("Latency: 5.3 ms"));
+}
+
+#[test]
+fn a_refused_apply_is_explained_and_the_old_settings_are_kept() {
+    let mut room = room();
+    *room.devices.refuse.lock().unwrap() = Some("The device is busy.".into());
+    room.click("Innstillinger");
+    room.click("1024");
+    room.click("Bruk");
+    assert!(room.has("Kunne ikke bytte lydinnstillinger: The device is busy."));
+    assert_eq!(room.harness.state().settings().audio.buffer_frames, 256);
+}
+
+#[test]
+fn an_unplugged_device_is_explained_in_plain_words() {
+    let mut room = room();
+    room.devices.status.lock().unwrap().state = AudioState::DeviceLost;
+    room.harness.run();
+    let lost = tr(Language::Bokmal, Text::StatusDeviceLost);
+    assert!(room.has(lost), "{:?}", room.texts());
+    room.devices.status.lock().unwrap().state = AudioState::Running;
+    room.harness.run();
+    assert!(room
+        .harness
+        .query_by_label_contains("Lyden er på")
+        .is_some());
+}
+
+#[test]
+fn a_settings_file_that_cannot_be_written_is_shown_not_fatal() {
+    let (controller, _engine) = new_engine(&EngineConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where the file should be: saving fails.
+    let path = dir.path().join("settings.toml");
+    std::fs::create_dir(&path).unwrap();
+    let panel = Panel::new(
+        controller,
+        Box::new(FakeDevices::default()),
+        Settings::default(),
+    )
+    .save_settings_to(path);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1024.0, 720.0))
+        .build_ui_state(|ui, panel: &mut Panel| panel.show(ui), panel);
+    harness.get_by_label("Orgel").click();
+    harness.run();
+    assert_eq!(
+        harness.state().settings().patch,
+        Patch::Organ,
+        "still chosen"
+    );
+    assert!(harness
+        .query_by_label_contains("Kunne ikke lagre innstillingene")
+        .is_some());
+}

@@ -1,0 +1,280 @@
+//! The panel in a real window: Xvfb, eframe's glow renderer on Mesa's software GL, and
+//! a screenshot taken by eframe itself, written to target/panel-screenshot.png (Play)
+//! and target/panel-screenshot-settings.png. A missing package fails the test by name.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
+use samspill::ui::{self, Action, AudioControl, AudioState, AudioStatus, Panel, View};
+use samspill::{new_engine, Command, EngineConfig};
+use winit::platform::x11::EventLoopBuilderExtX11;
+
+const PACKAGES: &str = "xvfb libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libegl-mesa0 \
+                        libxkbcommon-x11-0 libx11-6 libx11-xcb1 libxcursor1 libxrandr2 libxi6";
+
+/// An Xvfb server of our own, stopped when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let mut child = Process::new("Xvfb")
+            // Xvfb picks a free display and writes its number to stdout when ready.
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "Could not start Xvfb ({e}). Install the packages: apt-get install {PACKAGES}"
+                )
+            });
+        let mut line = String::new();
+        let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        let number = line.trim();
+        if read.is_err() || number.is_empty() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "Xvfb did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Xvfb {
+            display: format!(":{number}"),
+            child,
+        }
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A working device layer for the picture: a USB interface, running.
+struct ShowroomDevices;
+
+impl AudioControl for ShowroomDevices {
+    fn status(&self) -> AudioStatus {
+        AudioStatus {
+            state: AudioState::Running,
+            host: AudioHost::Alsa,
+            device: "Focusrite Scarlett 2i2".into(),
+            sample_rate: 48_000,
+            buffer_frames: 256,
+            latency_frames: 512,
+            detail: String::new(),
+        }
+    }
+    fn output_devices(&self, _host: AudioHost) -> Vec<String> {
+        vec!["Focusrite Scarlett 2i2".into(), "HDA Intel PCH".into()]
+    }
+    fn input_devices(&self, _host: AudioHost) -> Vec<String> {
+        vec!["Focusrite Scarlett 2i2".into()]
+    }
+    fn midi_ports(&self) -> Vec<String> {
+        vec!["Roland A-49".into()]
+    }
+    fn apply(&mut self, _settings: &AudioSettings) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+type Shot = Arc<Mutex<Option<Arc<egui::ColorImage>>>>;
+
+/// What is photographed, in order: the file name, and what is clicked first.
+const SHOTS: [(&str, &[Action]); 4] = [
+    ("panel-screenshot.png", &[]),
+    (
+        "panel-screenshot-settings.png",
+        &[Action::Show(View::Settings)],
+    ),
+    (
+        "panel-screenshot-easy.png",
+        &[Action::EasyMode(true), Action::Show(View::Play)],
+    ),
+    (
+        "panel-screenshot-english.png",
+        &[Action::EasyMode(false), Action::Language(Language::English)],
+    ),
+];
+
+/// Runs the panel and photographs each of [`SHOTS`], then closes the window.
+struct Photographer {
+    panel: Panel,
+    started: Instant,
+    /// How many shots' clicks are done.
+    clicked: usize,
+    /// Shared with the test, which reads them once the window is closed.
+    shots: Arc<Mutex<Vec<Shot>>>,
+}
+
+impl eframe::App for Photographer {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.panel.show(ui);
+        let ctx = ui.ctx().clone();
+        let secs = self.started.elapsed().as_secs_f32();
+        let mut shots = self.shots.lock().unwrap();
+        let taken = shots.iter().filter(|s| s.lock().unwrap().is_some()).count();
+        // The first after the meters have had a while to move, then one a second; the
+        // clicks for a shot come half a second before it, so the picture shows them settled.
+        let next = shots.len();
+        let at = 1.5 + next as f32;
+        if next < SHOTS.len() && self.clicked == next && secs > at - 0.5 {
+            for action in SHOTS[next].1 {
+                self.panel.act(action.clone());
+            }
+            self.clicked += 1;
+        }
+        if next < SHOTS.len() && taken == next && secs > at {
+            let slot: Shot = Arc::default();
+            let fill = slot.clone();
+            ctx.request_screenshot(move |image| *fill.lock().unwrap() = Some(image));
+            shots.push(slot);
+        }
+        if taken == SHOTS.len() || secs > 60.0 {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+        ctx.request_repaint_after(Duration::from_millis(30));
+    }
+}
+
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target folder")
+        .to_owned()
+}
+
+fn write_png(image: &egui::ColorImage, path: &Path) {
+    let [w, h] = image.size;
+    let bytes: Vec<u8> = image.pixels.iter().flat_map(|p| p.to_array()).collect();
+    let png = image::RgbaImage::from_raw(w as u32, h as u32, bytes).expect("a whole image");
+    png.save(path)
+        .unwrap_or_else(|e| panic!("could not write {}: {e}", path.display()));
+}
+
+/// Distinct colours in the picture: a blank or broken window has one or two.
+fn colours(path: &Path) -> (u32, u32, usize) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()))
+        .to_rgba8();
+    let distinct: std::collections::HashSet<[u8; 4]> = img.pixels().map(|p| p.0).collect();
+    (img.width(), img.height(), distinct.len())
+}
+
+#[test]
+fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
+    // Safe here: this binary has one test, and nothing else reads the environment yet.
+    std::env::remove_var("DISPLAY");
+    let no_screen = ui::open_window(ui::native_options(), Default::default(), |_| {
+        unreachable!("no window without a display")
+    });
+    assert_eq!(
+        no_screen,
+        Err("Fant ingen skjerm å vise panelet på (DISPLAY er ikke satt).".to_string()),
+        "without a display the caller gets a plain message and can run headless"
+    );
+
+    let xvfb = Xvfb::start();
+    std::env::set_var("DISPLAY", &xvfb.display);
+    std::env::set_var("WINIT_X11_SCALE_FACTOR", "1");
+    std::env::set_var("LIBGL_ALWAYS_SOFTWARE", "1");
+
+    // The engine on its own thread, as a device would drive it: a tone on input 1, a chord.
+    let (controller, mut engine) = new_engine(&EngineConfig::default());
+    for key in [60u8, 64, 67] {
+        controller
+            .send(Command::Midi {
+                data: [0x90, key, 90],
+                len: 3,
+            })
+            .unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let audio_thread = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut input, mut left, mut right) = ([0f32; 256], [0f32; 256], [0f32; 256]);
+            let silence = [0f32; 256];
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                for s in input.iter_mut() {
+                    *s = 0.3 * (std::f32::consts::TAU * 220.0 * n as f32 / 48_000.0).sin();
+                    n += 1;
+                }
+                engine.process(&[&input, &silence], &mut left, &mut right, &[]);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let settings_file = tempfile::tempdir().unwrap();
+    let panel = Panel::new(controller, Box::new(ShowroomDevices), Settings::default())
+        .save_settings_to(settings_file.path().join("settings.toml"));
+    let mut options = ui::native_options();
+    // libtest runs tests off the main thread; X11 allows that when asked.
+    options.event_loop_builder = Some(Box::new(|builder| {
+        builder.with_any_thread(true);
+    }));
+    let shots: Arc<Mutex<Vec<Shot>>> = Arc::default();
+    let photographer = Photographer {
+        panel,
+        started: Instant::now(),
+        clicked: 0,
+        shots: shots.clone(),
+    };
+    let result = ui::open_window(options, Default::default(), move |_| Box::new(photographer));
+    stop.store(true, Ordering::Relaxed);
+    audio_thread.join().unwrap();
+    drop(xvfb);
+    if let Err(e) = result {
+        panic!("{e}\nThe window needs Mesa's software GL and X11 libraries: apt-get install {PACKAGES}");
+    }
+
+    let shots = shots.lock().unwrap().clone();
+    let images: Vec<Arc<egui::ColorImage>> = shots
+        .iter()
+        .filter_map(|s| s.lock().unwrap().clone())
+        .collect();
+    assert_eq!(
+        images.len(),
+        SHOTS.len(),
+        "eframe took every screenshot before the window closed"
+    );
+    for (image, (name, _)) in images.iter().zip(SHOTS) {
+        let path = target_dir().join(name);
+        let _ = std::fs::remove_file(&path);
+        write_png(image, &path);
+        let (w, h, distinct) = colours(&path);
+        assert_eq!(
+            [w as f32, h as f32],
+            ui::WINDOW_SIZE,
+            "{name} has the window's size"
+        );
+        assert!(
+            distinct > 50,
+            "{name} is nearly one flat colour ({distinct} colours)"
+        );
+        eprintln!("Wrote {}", path.display());
+    }
+}
