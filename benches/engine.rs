@@ -74,16 +74,21 @@ fn hold_16_notes(mut note_on: impl FnMut(u8)) {
     }
 }
 
-fn rig_with_voices() -> Option<Rig> {
+/// The SoundFont installed, with `notes` organ notes held; instruments at -18 dB so the
+/// limiter stays out of it and the difference is the synth's alone.
+fn rig_with_voices(notes: bool) -> Option<Rig> {
     let (font, settings) = soundfont_16_voices()?;
     let synth = rustysynth::Synthesizer::new(&font, &settings).ok()?;
     let mut rig = Rig::new(0.2);
     let c = &rig._controller;
     c.send(Command::InstallSoundFont(Box::new(SoundFontSynth { font, synth, name: "bench".into() }))).ok()?;
     c.send(Command::Patch(samspill::Patch::Organ)).ok()?;
-    hold_16_notes(|k| {
-        let _ = c.send(Command::Midi { data: [0x90, k, 100], len: 3 });
-    });
+    c.send(Command::InstrumentGain { db: -18.0 }).ok()?;
+    if notes {
+        hold_16_notes(|k| {
+            let _ = c.send(Command::Midi { data: [0x90, k, 100], len: 3 });
+        });
+    }
     for _ in 0..100 {
         rig.block();
     }
@@ -96,8 +101,11 @@ fn benches(c: &mut Criterion) {
     g.bench_function("2 stereo inputs + limiter (-14 dBFS)", |b| b.iter(|| quiet.block()));
     let mut hot = Rig::new(2.0);
     g.bench_function("2 stereo inputs + limiter (limiting)", |b| b.iter(|| hot.block()));
-    if let Some(mut rig) = rig_with_voices() {
+    if let Some(mut rig) = rig_with_voices(true) {
         g.bench_function("inputs + limiter + 16 SoundFont voices", |b| b.iter(|| rig.block()));
+    }
+    if let Some(mut rig) = rig_with_voices(false) {
+        g.bench_function("inputs + limiter + SoundFont, 0 voices", |b| b.iter(|| rig.block()));
     }
     if let Some((font, settings)) = soundfont_16_voices() {
         let mut synth = rustysynth::Synthesizer::new(&font, &settings).unwrap();
@@ -156,7 +164,7 @@ fn main() {
     println!("\nworst blocks over 10 s of audio:");
     worst_block("2 stereo inputs + limiter (-14 dBFS)", &mut Rig::new(0.2));
     worst_block("2 stereo inputs + limiter (limiting)", &mut Rig::new(2.0));
-    if let Some(mut rig) = rig_with_voices() {
+    if let Some(mut rig) = rig_with_voices(true) {
         worst_block("inputs + limiter + 16 SoundFont voices", &mut rig);
     }
 }

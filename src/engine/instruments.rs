@@ -109,8 +109,9 @@ impl Instruments {
         self.drums.all_notes_off();
     }
 
-    /// rt: renders `left.len()` frames into the buffers (overwriting them).
-    pub fn render(&mut self, left: &mut [f32], right: &mut [f32]) {
+    /// rt: renders `left.len()` frames into the buffers (overwriting them); false when
+    /// nothing sounds (the buffers are then silent and need not be mixed).
+    pub fn render(&mut self, left: &mut [f32], right: &mut [f32]) -> bool {
         let n = left.len().min(right.len()).min(self.scratch_l.len());
         let (left, right) = (&mut left[..n], &mut right[..n]);
         match &mut self.soundfont {
@@ -130,10 +131,16 @@ impl Instruments {
             None => {
                 left.fill(0.0);
                 right.fill(0.0);
+                if self.fallback.active_voices() + self.drums.active_voices() == 0 {
+                    // Still lets the synth settle its glides.
+                    self.fallback.render_add(left, right);
+                    return false;
+                }
                 self.fallback.render_add(left, right);
                 self.drums.render_add(left, right);
             }
         }
+        true
     }
 
     pub fn active_voices(&self) -> usize {

@@ -147,6 +147,9 @@ pub struct Engine {
     shared: Arc<Shared>,
     instrument_ms: f32,
     master_ms: f32,
+    /// Whether the instruments made any sound in this chunk (else their meter reads 0).
+    instruments_sounding: bool,
+    meter_decay_per_frame: f32,
 }
 
 impl Engine {
@@ -184,6 +187,8 @@ impl Engine {
             shared,
             instrument_ms: 0.0,
             master_ms: 0.0,
+            instruments_sounding: false,
+            meter_decay_per_frame: meter_decay(sr),
         }
     }
 
@@ -209,6 +214,7 @@ impl Engine {
         self.master = Smoother::new(self.master.target(), ramp);
         self.limiter = Limiter::new(sr, MAX_BLOCK_FRAMES);
         self.instruments.set_sample_rate(sr);
+        self.meter_decay_per_frame = meter_decay(sr);
         self.shared.sample_rate.store(sr, Relaxed);
     }
 
@@ -287,6 +293,7 @@ impl Engine {
             s.block_peak = 0.0;
             s.block_sum_sq = 0.0;
         }
+        self.instruments_sounding = false;
         loop {
             let next_cmd = commands
                 .peek()
@@ -375,8 +382,15 @@ impl Engine {
         }
         let sl = &mut self.synth_l[from..to];
         let sr = &mut self.synth_r[from..to];
-        self.instruments.render(sl, sr);
-        if self.instrument_gain.is_settled() {
+        let sounding = self.instruments.render(sl, sr);
+        self.instruments_sounding |= sounding;
+        if !sounding {
+            if !self.instrument_gain.is_settled() {
+                for _ in from..to {
+                    self.instrument_gain.next_value();
+                }
+            }
+        } else if self.instrument_gain.is_settled() {
             let g = self.instrument_gain.current();
             bl.iter_mut().zip(sl.iter()).for_each(|(d, s)| *d += s * g);
             br.iter_mut().zip(sr.iter()).for_each(|(d, s)| *d += s * g);
@@ -522,8 +536,8 @@ impl Engine {
 
     /// rt: meters and counters for the panel.
     fn publish(&mut self, n: usize) {
-        let block_secs = n as f32 / self.sample_rate as f32;
-        let a = (-block_secs / 0.3).exp();
+        // exp(-t / 300 ms) for this block, without a transcendental per block.
+        let a = self.meter_decay_per_frame.powi(n as i32);
         for (i, s) in self.strips.iter_mut().enumerate() {
             let g = s.gain;
             s.mean_square = s.mean_square * a + (s.block_sum_sq / n as f32) * g * g * (1.0 - a);
@@ -532,7 +546,11 @@ impl Engine {
                 m.rms.store(s.mean_square.sqrt());
             }
         }
-        let (ip, ims) = peak_and_ms(&self.synth_l[..n], &self.synth_r[..n]);
+        let (ip, ims) = if self.instruments_sounding {
+            peak_and_ms(&self.synth_l[..n], &self.synth_r[..n])
+        } else {
+            (0.0, 0.0)
+        };
         self.instrument_ms = self.instrument_ms * a + ims * (1.0 - a);
         self.shared.instruments.peak.store(ip);
         self.shared.instruments.rms.store(self.instrument_ms.sqrt());
@@ -548,6 +566,11 @@ impl Engine {
             .voices_active
             .store(self.instruments.active_voices() as u32, Relaxed);
     }
+}
+
+/// RMS meters average over about 300 ms.
+fn meter_decay(sample_rate: u32) -> f32 {
+    (-1.0 / (0.3 * sample_rate as f64)).exp() as f32
 }
 
 /// rt: peak and mean square over both channels.

@@ -1135,6 +1135,16 @@ impl Channel {
         self.target_r = g * theta.sin() * std::f32::consts::SQRT_2;
     }
 
+    /// rt: jumps every glide to its target (only while nothing sounds).
+    fn settle(&mut self) {
+        if self.bend != self.bend_target {
+            self.bend = self.bend_target;
+            self.ratio = (self.bend / 12.0).exp2();
+        }
+        self.gain_l = self.target_l;
+        self.gain_r = self.target_r;
+    }
+
     /// rt: glides bend and gains for the next `len` frames.
     fn begin_chunk(&mut self, len: usize, bend_k: f32, gain_k: f32) -> ChunkCtx {
         if self.bend != self.bend_target {
@@ -1224,6 +1234,13 @@ impl FallbackSynth {
 
     /// rt: adds the synth's output into the buffers.
     pub fn render_add(&mut self, left: &mut [f32], right: &mut [f32]) {
+        // Nothing sounding: glides have nobody to glide for, so they land at once.
+        if !self.voices.iter().chain(self.fading.iter()).any(|v| v.active) {
+            for ch in &mut self.channels {
+                ch.settle();
+            }
+            return;
+        }
         let sr = self.sample_rate;
         for (cl, cr) in left.chunks_mut(CHUNK).zip(right.chunks_mut(CHUNK)) {
             let len = cl.len().min(cr.len());
