@@ -74,7 +74,7 @@ fn hold_16_notes(mut note_on: impl FnMut(u8)) {
     }
 }
 
-/// The SoundFont installed, with `notes` organ notes held; instruments at -18 dB so the
+/// The SoundFont installed, with `notes` organ notes held; instruments at -30 dB so the
 /// limiter stays out of it and the difference is the synth's alone.
 fn rig_with_voices(notes: bool) -> Option<Rig> {
     let (font, settings) = soundfont_16_voices()?;
@@ -83,7 +83,7 @@ fn rig_with_voices(notes: bool) -> Option<Rig> {
     let c = &rig._controller;
     c.send(Command::InstallSoundFont(Box::new(SoundFontSynth { font, synth, name: "bench".into() }))).ok()?;
     c.send(Command::Patch(samspill::Patch::Organ)).ok()?;
-    c.send(Command::InstrumentGain { db: -18.0 }).ok()?;
+    c.send(Command::InstrumentGain { db: -30.0 }).ok()?;
     if notes {
         hold_16_notes(|k| {
             let _ = c.send(Command::Midi { data: [0x90, k, 100], len: 3 });
