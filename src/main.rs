@@ -24,12 +24,87 @@ enum Cmd {
         #[arg(short, long, default_value = "out.wav")]
         output: PathBuf,
     },
+    /// Run the live engine without a window, steered by lines on stdin (`master -6`,
+    /// `note 60 100`, `quit`). Options left out come from the saved settings.
+    Headless {
+        /// Audio host.
+        #[arg(long, value_enum)]
+        host: Option<HostArg>,
+        /// JACK client name.
+        #[arg(long, value_name = "NAME")]
+        jack_name: Option<String>,
+        /// A SoundFont file, or `none` for the built-in synth.
+        #[arg(long, value_name = "PATH|none")]
+        soundfont: Option<String>,
+        /// Number of input strips (device input channels 1..N).
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        inputs: usize,
+        /// Sample rate in Hz (ALSA and no device; JACK uses the server's).
+        #[arg(long, value_name = "HZ")]
+        rate: Option<u32>,
+        /// Frames per buffer: 64, 128, 256, 512, 1024 or 2048.
+        #[arg(long, value_name = "FRAMES")]
+        buffer: Option<u32>,
+        /// ALSA output device, as `samspill devices` lists it.
+        #[arg(long, value_name = "NAME")]
+        device: Option<String>,
+        /// ALSA input device, as `samspill devices` lists it.
+        #[arg(long, value_name = "NAME")]
+        input_device: Option<String>,
+        /// JACK: connect to the system's capture and playback ports.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// List audio devices, the JACK server and MIDI keyboards.
+    Devices,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum HostArg {
+    Jack,
+    Alsa,
+    None,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Cmd::Render { script, output }) => render(&script, &output),
+        Some(Cmd::Headless {
+            host,
+            jack_name,
+            soundfont,
+            inputs,
+            rate,
+            buffer,
+            device,
+            input_device,
+            connect,
+        }) => {
+            use samspill::io::headless::{run, HeadlessOptions, SoundFontChoice};
+            use samspill::session::settings::AudioHost;
+            run(HeadlessOptions {
+                host: host.map(|h| match h {
+                    HostArg::Jack => AudioHost::Jack,
+                    HostArg::Alsa => AudioHost::Alsa,
+                    HostArg::None => AudioHost::None,
+                }),
+                jack_name,
+                soundfont: soundfont
+                    .as_deref()
+                    .map_or(SoundFontChoice::Default, SoundFontChoice::from_arg),
+                inputs,
+                sample_rate: rate,
+                buffer_frames: buffer,
+                output_device: device,
+                input_device,
+                connect,
+            })
+        }
+        Some(Cmd::Devices) => {
+            print!("{}", samspill::io::list_devices());
+            Ok(())
+        }
         None => Err("The panel is not built yet; try `samspill render`.".to_string()),
     };
     match result {

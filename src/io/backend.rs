@@ -1,0 +1,109 @@
+//! The one small trait every way of reaching the speakers implements, so nothing above
+//! `io` knows which one runs.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use super::engine_cell::EngineCell;
+use super::error::IoError;
+use super::midi_queue::{IoCounters, TimedMidi};
+use crate::engine::Shared;
+
+/// Which backend drives the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackendKind {
+    Alsa,
+    Jack,
+    /// The internal clock: no device, output discarded.
+    Clock,
+}
+
+/// What a running stream reports about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamInfo {
+    pub backend: BackendKind,
+    /// The output device (ALSA), the client name (JACK), or empty (clock).
+    pub device: String,
+    pub sample_rate: u32,
+    pub buffer_frames: u32,
+    /// Input channels the engine reads from the device.
+    pub input_channels: usize,
+    /// Why the inputs are silent although the output runs (ALSA input device failed).
+    pub input_problem: Option<String>,
+}
+
+/// Why a stream stopped by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostReason {
+    /// The device was unplugged or disappeared.
+    DeviceGone,
+    /// The JACK server quit or threw us out.
+    ServerGone,
+    /// The JACK server changed its sample rate under us.
+    RateChanged,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Running,
+    Lost(LostReason),
+}
+
+/// A flag a callback can raise without allocating or locking.
+#[derive(Debug, Default)]
+pub struct LostFlag(AtomicU8);
+
+impl LostFlag {
+    /// rt: (and async-signal safe) marks the stream as lost.
+    pub fn raise(&self, reason: LostReason) {
+        let code = match reason {
+            LostReason::DeviceGone => 1,
+            LostReason::ServerGone => 2,
+            LostReason::RateChanged => 3,
+        };
+        let _ = self
+            .0
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    pub fn health(&self) -> Health {
+        match self.0.load(Ordering::Acquire) {
+            0 => Health::Running,
+            1 => Health::Lost(LostReason::DeviceGone),
+            2 => Health::Lost(LostReason::ServerGone),
+            _ => Health::Lost(LostReason::RateChanged),
+        }
+    }
+}
+
+/// Everything a stream needs to drive the engine; cheap to clone.
+#[derive(Clone)]
+pub struct StreamContext {
+    pub engine: Arc<EngineCell>,
+    pub shared: Arc<Shared>,
+    pub counters: Arc<IoCounters>,
+    /// MIDI from the sequencer threads (ALSA, clock); JACK brings its own.
+    pub midi: Receiver<TimedMidi>,
+    /// Device input channels the engine's strips read (channel 0..n).
+    pub input_channels: usize,
+}
+
+/// A stream that drives the engine until it is dropped. Dropping it stops the callbacks;
+/// the engine stays in its cell for the next stream.
+pub trait AudioStream: Send {
+    fn info(&self) -> StreamInfo;
+    fn health(&self) -> Health;
+}
+
+/// One way of reaching the outside world: ALSA, JACK or the internal clock.
+pub trait Backend {
+    /// Opens and starts a stream. The engine's sample rate is set before the first block.
+    fn open(&self, ctx: &StreamContext) -> Result<Box<dyn AudioStream>, IoError>;
+}
+
+/// Milliseconds a buffer of `frames` lasts.
+pub(crate) fn buffer_ms(frames: u32, rate: u32) -> f64 {
+    frames as f64 * 1000.0 / rate.max(1) as f64
+}

@@ -1,0 +1,409 @@
+//! A native JACK client: one process callback with audio ports `in_1`.., `out_left`,
+//! `out_right` and a MIDI port `midi_in` whose events reach the engine at their exact frame.
+//! The latency the engine adds (the limiter's look-ahead) is reported on the ports, so
+//! other JACK programs can line up with Samspill.
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use jack::jack_sys as j;
+use jack::{
+    AsyncClient, AudioIn, AudioOut, Client, ClientOptions, ClientStatus, Control, Frames, MidiIn,
+    NotificationHandler, Port, PortFlags, ProcessHandler, ProcessScope,
+};
+
+use super::alsa_cpal::MAX_INPUT_CHANNELS;
+use super::backend::{
+    AudioStream, Backend, BackendKind, Health, LostFlag, LostReason, StreamContext, StreamInfo,
+};
+use super::engine_cell::EngineCell;
+use super::error::IoError;
+use super::midi_queue::{IoCounters, MAX_MIDI_PER_BLOCK};
+use crate::engine::{MidiEvent, Shared};
+
+/// Port names other JACK programs connect to (as `<client>:<port>`).
+pub const PORT_OUT_LEFT: &str = "out_left";
+pub const PORT_OUT_RIGHT: &str = "out_right";
+pub const PORT_MIDI_IN: &str = "midi_in";
+
+/// The name of input port `i` (0-based): `in_1`, `in_2`, ...
+pub fn input_port_name(i: usize) -> String {
+    format!("in_{}", i + 1)
+}
+
+/// Connects to a running JACK server as `name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JackBackend {
+    pub client_name: String,
+    /// Connect to the system's capture and playback ports when they exist.
+    pub autoconnect: bool,
+}
+
+/// libjack prints to the terminal by default; Samspill reports in its own words.
+fn quiet_jack() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| jack::set_logger(jack::LoggerType::None));
+}
+
+/// Opens a client without starting a server.
+pub(crate) fn open_client(name: &str) -> Result<Client, IoError> {
+    quiet_jack();
+    if name.is_empty() || name.len() > 60 || name.contains(':') {
+        return Err(IoError::Jack(format!(
+            "\"{name}\" cannot be a JACK client name (use letters and digits, at most 60)."
+        )));
+    }
+    match Client::new(name, ClientOptions::NO_START_SERVER) {
+        Ok((c, _)) => Ok(c),
+        Err(jack::Error::LibraryError(_)) => Err(IoError::JackMissing),
+        Err(jack::Error::ClientError(s))
+            if s.intersects(ClientStatus::SERVER_FAILED | ClientStatus::SERVER_ERROR) =>
+        {
+            Err(IoError::JackNotRunning)
+        }
+        Err(e) => Err(IoError::Jack(e.to_string())),
+    }
+}
+
+/// What the JACK side knows about the whole graph's latency, kept for the latency callback.
+struct LatencyCtx {
+    inputs: Vec<*mut j::jack_port_t>,
+    outputs: Vec<*mut j::jack_port_t>,
+    engine_frames: u32,
+    in_capture: AtomicU32,
+    out_playback: AtomicU32,
+    shared: Arc<Shared>,
+}
+
+// The port pointers stay valid while the client is open and are only read through JACK.
+unsafe impl Send for LatencyCtx {}
+unsafe impl Sync for LatencyCtx {}
+
+fn latency_span(
+    ports: &[*mut j::jack_port_t],
+    mode: j::jack_latency_callback_mode_t,
+) -> (u32, u32) {
+    let mut lo = u32::MAX;
+    let mut hi = 0;
+    for &p in ports {
+        let mut r = j::jack_latency_range_t { min: 0, max: 0 };
+        // Safety: `p` is one of our registered ports and the client is open.
+        unsafe { j::jack_port_get_latency_range(p, mode, &mut r) };
+        lo = lo.min(r.min);
+        hi = hi.max(r.max);
+    }
+    if lo == u32::MAX {
+        (0, 0)
+    } else {
+        (lo, hi)
+    }
+}
+
+impl LatencyCtx {
+    /// Not rt (JACK's notification thread): passes latency through the engine.
+    fn update(&self, mode: j::jack_latency_callback_mode_t) {
+        let e = self.engine_frames;
+        let (from, to, seen) = if mode == j::JackCaptureLatency {
+            (&self.inputs, &self.outputs, &self.in_capture)
+        } else {
+            (&self.outputs, &self.inputs, &self.out_playback)
+        };
+        let (lo, hi) = latency_span(from, mode);
+        let mut r = j::jack_latency_range_t {
+            min: lo + e,
+            max: hi + e,
+        };
+        for &p in to {
+            // Safety: as above.
+            unsafe { j::jack_port_set_latency_range(p, mode, &mut r) };
+        }
+        seen.store(hi, Relaxed);
+        self.shared.latency_frames.store(
+            self.in_capture.load(Relaxed) + e + self.out_playback.load(Relaxed),
+            Relaxed,
+        );
+    }
+}
+
+unsafe extern "C" fn on_latency(mode: j::jack_latency_callback_mode_t, arg: *mut c_void) {
+    // Safety: `arg` is the LatencyCtx box, which outlives the client (see JackStream::drop).
+    if let Some(ctx) = unsafe { (arg as *const LatencyCtx).as_ref() } {
+        ctx.update(mode);
+    }
+}
+
+struct Notes {
+    lost: Arc<LostFlag>,
+    shared: Arc<Shared>,
+    rate: u32,
+}
+
+impl NotificationHandler for Notes {
+    unsafe fn shutdown(&mut self, _status: ClientStatus, _reason: &str) {
+        self.lost.raise(LostReason::ServerGone);
+    }
+
+    fn sample_rate(&mut self, _: &Client, rate: Frames) -> Control {
+        if rate != self.rate {
+            self.lost.raise(LostReason::RateChanged);
+        }
+        Control::Continue
+    }
+
+    fn xrun(&mut self, _: &Client) -> Control {
+        Shared::count(&self.shared.xruns);
+        Control::Continue
+    }
+}
+
+struct Process {
+    engine: Arc<EngineCell>,
+    ins: Vec<Port<AudioIn>>,
+    out_left: Port<AudioOut>,
+    out_right: Port<AudioOut>,
+    midi: Port<MidiIn>,
+    events: Vec<MidiEvent>,
+    counters: Arc<IoCounters>,
+    buffer_frames: Arc<AtomicU32>,
+}
+
+impl ProcessHandler for Process {
+    /// rt: JACK's process callback, checked for allocations in debug builds.
+    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
+        assert_no_alloc::assert_no_alloc(|| self.run(ps));
+        Control::Continue
+    }
+
+    fn buffer_size(&mut self, _: &Client, frames: Frames) -> Control {
+        self.buffer_frames.store(frames, Relaxed);
+        Control::Continue
+    }
+}
+
+impl Process {
+    /// rt: the whole JACK cycle: MIDI at its frames, inputs, engine, outputs.
+    fn run(&mut self, ps: &ProcessScope) {
+        let n = ps.n_frames() as usize;
+        let last = n.saturating_sub(1) as u32;
+        self.events.clear();
+        for m in self.midi.iter(ps) {
+            if self.events.len() == self.events.capacity() {
+                self.counters.midi_dropped.fetch_add(1, Relaxed);
+                continue;
+            }
+            // JACK hands events sorted by time; `min` guards against a broken client.
+            self.events.push(MidiEvent::new(m.time.min(last), m.bytes));
+        }
+        self.counters
+            .midi_delivered
+            .fetch_add(self.events.len() as u64, Relaxed);
+        let mut ins: [&[f32]; MAX_INPUT_CHANNELS] = [&[]; MAX_INPUT_CHANNELS];
+        for (slot, port) in ins.iter_mut().zip(&self.ins) {
+            *slot = port.as_slice(ps);
+        }
+        let l = self.out_left.as_mut_slice(ps);
+        let r = self.out_right.as_mut_slice(ps);
+        match self.engine.lend() {
+            Some(mut e) => e.process(&ins[..self.ins.len()], l, r, &self.events),
+            None => {
+                l.fill(0.0);
+                r.fill(0.0);
+            }
+        }
+    }
+}
+
+struct JackStream {
+    client: Option<AsyncClient<Notes, Process>>,
+    /// Read by JACK's latency callback: dropped only after the client is closed.
+    latency: Option<Box<LatencyCtx>>,
+    lost: Arc<LostFlag>,
+    name: String,
+    rate: u32,
+    buffer_frames: Arc<AtomicU32>,
+    input_channels: usize,
+}
+
+impl AudioStream for JackStream {
+    fn info(&self) -> StreamInfo {
+        StreamInfo {
+            backend: BackendKind::Jack,
+            device: self.name.clone(),
+            sample_rate: self.rate,
+            buffer_frames: self.buffer_frames.load(Relaxed),
+            input_channels: self.input_channels,
+            input_problem: None,
+        }
+    }
+    fn health(&self) -> Health {
+        self.lost.health()
+    }
+}
+
+impl Drop for JackStream {
+    fn drop(&mut self) {
+        // Deactivates and closes the client; after this no callback can run.
+        drop(self.client.take());
+        drop(self.latency.take());
+    }
+}
+
+fn port_error(port: &str, e: jack::Error) -> IoError {
+    IoError::Jack(format!("could not make the port {port} ({e})"))
+}
+
+impl Backend for JackBackend {
+    fn open(&self, ctx: &StreamContext) -> Result<Box<dyn AudioStream>, IoError> {
+        let client = open_client(&self.client_name)?;
+        let rate = client.sample_rate();
+        let buffer_frames = Arc::new(AtomicU32::new(client.buffer_size()));
+        let engine_frames = ctx
+            .engine
+            .with(Duration::from_secs(2), |e| {
+                e.set_sample_rate(rate);
+                e.latency_frames() as u32
+            })
+            .ok_or(IoError::EngineBusy)?;
+
+        let n_in = ctx.input_channels.min(MAX_INPUT_CHANNELS);
+        let mut ins = Vec::with_capacity(n_in);
+        for i in 0..n_in {
+            let name = input_port_name(i);
+            ins.push(
+                client
+                    .register_port(&name, AudioIn::default())
+                    .map_err(|e| port_error(&name, e))?,
+            );
+        }
+        let out_left = client
+            .register_port(PORT_OUT_LEFT, AudioOut::default())
+            .map_err(|e| port_error(PORT_OUT_LEFT, e))?;
+        let out_right = client
+            .register_port(PORT_OUT_RIGHT, AudioOut::default())
+            .map_err(|e| port_error(PORT_OUT_RIGHT, e))?;
+        let midi = client
+            .register_port(PORT_MIDI_IN, MidiIn::default())
+            .map_err(|e| port_error(PORT_MIDI_IN, e))?;
+
+        let mut in_names: Vec<String> = ins.iter().filter_map(|p| p.name().ok()).collect();
+        let out_names: Vec<String> = [&out_left, &out_right]
+            .iter()
+            .filter_map(|p| p.name().ok())
+            .collect();
+        let midi_name = midi.name().unwrap_or_default();
+
+        let latency = Box::new(LatencyCtx {
+            inputs: ins.iter().map(|p| p.raw()).chain([midi.raw()]).collect(),
+            outputs: vec![out_left.raw(), out_right.raw()],
+            engine_frames,
+            in_capture: AtomicU32::new(0),
+            out_playback: AtomicU32::new(0),
+            shared: ctx.shared.clone(),
+        });
+        ctx.shared.latency_frames.store(engine_frames, Relaxed);
+        // Safety: the callback only reads the box, which JackStream keeps until the
+        // client is closed; it is registered before activation as JACK requires.
+        let rc = unsafe {
+            j::jack_set_latency_callback(
+                client.raw(),
+                Some(on_latency),
+                &*latency as *const LatencyCtx as *mut c_void,
+            )
+        };
+        if rc != 0 {
+            return Err(IoError::Jack("could not set the latency callback".into()));
+        }
+
+        let lost = Arc::new(LostFlag::default());
+        let name = client.name().to_string();
+        let notes = Notes {
+            lost: lost.clone(),
+            shared: ctx.shared.clone(),
+            rate,
+        };
+        let process = Process {
+            engine: ctx.engine.clone(),
+            ins,
+            out_left,
+            out_right,
+            midi,
+            events: Vec::with_capacity(MAX_MIDI_PER_BLOCK),
+            counters: ctx.counters.clone(),
+            buffer_frames: buffer_frames.clone(),
+        };
+        let active = match client.activate_async(notes, process) {
+            Ok(a) => a,
+            Err(e) => {
+                // A failed activation leaks the client inside the jack crate, callbacks
+                // registered; keep what they point to alive too.
+                Box::leak(latency);
+                return Err(IoError::Jack(format!("could not start ({e})")));
+            }
+        };
+        if self.autoconnect {
+            in_names.push(midi_name);
+            autoconnect(active.as_client(), &in_names, &out_names);
+        }
+        Ok(Box::new(JackStream {
+            client: Some(active),
+            latency: Some(latency),
+            lost,
+            name,
+            rate,
+            buffer_frames,
+            input_channels: n_in,
+        }))
+    }
+}
+
+/// Connects system capture → our inputs (audio, then MIDI) and our outputs → system
+/// playback, as far as both sides have ports. Nothing here is required to work.
+fn autoconnect(client: &Client, ins: &[String], outs: &[String]) {
+    let physical =
+        |kind: &str, dir: PortFlags| client.ports(None, Some(kind), PortFlags::IS_PHYSICAL | dir);
+    let audio_ins: Vec<&String> = ins.iter().filter(|n| !n.ends_with(PORT_MIDI_IN)).collect();
+    for (src, dst) in physical("audio", PortFlags::IS_OUTPUT)
+        .iter()
+        .zip(audio_ins)
+    {
+        let _ = client.connect_ports_by_name(src, dst);
+    }
+    for (src, dst) in outs
+        .iter()
+        .zip(physical("audio", PortFlags::IS_INPUT).iter())
+    {
+        let _ = client.connect_ports_by_name(src, dst);
+    }
+    if let Some(midi_in) = ins.iter().find(|n| n.ends_with(PORT_MIDI_IN)) {
+        for src in physical("midi", PortFlags::IS_OUTPUT) {
+            let _ = client.connect_ports_by_name(&src, midi_in);
+        }
+    }
+}
+
+/// Whether a JACK server answers, and how it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JackServer {
+    Running {
+        sample_rate: u32,
+        buffer_frames: u32,
+    },
+    NotRunning,
+    NotInstalled,
+    Refused(String),
+}
+
+/// Asks the JACK server (the one `JACK_DEFAULT_SERVER` names, if set) without starting one.
+pub fn probe_jack() -> JackServer {
+    match open_client("samspill-probe") {
+        Ok(c) => JackServer::Running {
+            sample_rate: c.sample_rate(),
+            buffer_frames: c.buffer_size(),
+        },
+        Err(IoError::JackNotRunning) => JackServer::NotRunning,
+        Err(IoError::JackMissing) => JackServer::NotInstalled,
+        Err(e) => JackServer::Refused(e.to_string()),
+    }
+}
