@@ -31,8 +31,16 @@ impl Rig {
         let config = EngineConfig {
             sample_rate: SR,
             inputs: vec![
-                InputConfig { name: "guitar".into(), channel: 0, right_channel: Some(1) },
-                InputConfig { name: "keys".into(), channel: 2, right_channel: Some(3) },
+                InputConfig {
+                    name: "guitar".into(),
+                    channel: 0,
+                    right_channel: Some(1),
+                },
+                InputConfig {
+                    name: "keys".into(),
+                    channel: 2,
+                    right_channel: Some(3),
+                },
             ],
         };
         let (controller, engine) = new_engine(&config);
@@ -46,14 +54,22 @@ impl Rig {
                     .collect()
             })
             .collect();
-        Rig { engine, _controller: controller, inputs, out_l: vec![0.0; BLOCK], out_r: vec![0.0; BLOCK], pos: 0 }
+        Rig {
+            engine,
+            _controller: controller,
+            inputs,
+            out_l: vec![0.0; BLOCK],
+            out_r: vec![0.0; BLOCK],
+            pos: 0,
+        }
     }
 
     #[inline]
     fn block(&mut self) {
         let p = self.pos;
         let views: [&[f32]; 4] = std::array::from_fn(|c| &self.inputs[c][p..p + BLOCK]);
-        self.engine.process(&views, &mut self.out_l, &mut self.out_r, &[]);
+        self.engine
+            .process(&views, &mut self.out_l, &mut self.out_r, &[]);
         self.pos = (p + BLOCK) % (SR as usize - BLOCK);
         black_box(&self.out_l);
     }
@@ -81,12 +97,20 @@ fn rig_with_voices(notes: bool) -> Option<Rig> {
     let synth = rustysynth::Synthesizer::new(&font, &settings).ok()?;
     let mut rig = Rig::new(0.2);
     let c = &rig._controller;
-    c.send(Command::InstallSoundFont(Box::new(SoundFontSynth { font, synth, name: "bench".into() }))).ok()?;
+    c.send(Command::InstallSoundFont(Box::new(SoundFontSynth {
+        font,
+        synth,
+        name: "bench".into(),
+    })))
+    .ok()?;
     c.send(Command::Patch(samspill::Patch::Organ)).ok()?;
     c.send(Command::InstrumentGain { db: -30.0 }).ok()?;
     if notes {
         hold_16_notes(|k| {
-            let _ = c.send(Command::Midi { data: [0x90, k, 100], len: 3 });
+            let _ = c.send(Command::Midi {
+                data: [0x90, k, 100],
+                len: 3,
+            });
         });
     }
     for _ in 0..100 {
@@ -98,14 +122,22 @@ fn rig_with_voices(notes: bool) -> Option<Rig> {
 fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine 64 frames @48k");
     let mut quiet = Rig::new(0.2);
-    g.bench_function("2 stereo inputs + limiter (-14 dBFS)", |b| b.iter(|| quiet.block()));
+    g.bench_function("2 stereo inputs + limiter (-14 dBFS)", |b| {
+        b.iter(|| quiet.block())
+    });
     let mut hot = Rig::new(2.0);
-    g.bench_function("2 stereo inputs + limiter (limiting)", |b| b.iter(|| hot.block()));
+    g.bench_function("2 stereo inputs + limiter (limiting)", |b| {
+        b.iter(|| hot.block())
+    });
     if let Some(mut rig) = rig_with_voices(true) {
-        g.bench_function("inputs + limiter + 16 SoundFont voices", |b| b.iter(|| rig.block()));
+        g.bench_function("inputs + limiter + 16 SoundFont voices", |b| {
+            b.iter(|| rig.block())
+        });
     }
     if let Some(mut rig) = rig_with_voices(false) {
-        g.bench_function("inputs + limiter + SoundFont, 0 voices", |b| b.iter(|| rig.block()));
+        g.bench_function("inputs + limiter + SoundFont, 0 voices", |b| {
+            b.iter(|| rig.block())
+        });
     }
     if let Some((font, settings)) = soundfont_16_voices() {
         let mut synth = rustysynth::Synthesizer::new(&font, &settings).unwrap();

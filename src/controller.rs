@@ -36,7 +36,9 @@ pub enum SoundFontError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("The file {path} is not a usable SoundFont ({message}). The built-in synth plays instead.")]
+    #[error(
+        "The file {path} is not a usable SoundFont ({message}). The built-in synth plays instead."
+    )]
     Invalid { path: PathBuf, message: String },
 }
 
@@ -124,7 +126,10 @@ impl Controller {
         self.collect_garbage();
         let s = &self.shared;
         Snapshot {
-            inputs: s.inputs[..self.input_count].iter().map(|m| m.read()).collect(),
+            inputs: s.inputs[..self.input_count]
+                .iter()
+                .map(|m| m.read())
+                .collect(),
             instruments: s.instruments.read(),
             master: s.master.read(),
             limiter_reduction_db: s.limiter_reduction_db.load(),
@@ -202,7 +207,10 @@ pub fn find_soundfont() -> Option<PathBuf> {
 }
 
 /// Reads a SoundFont and builds a synth for it at `sample_rate` (slow: off the audio thread).
-pub fn load_soundfont(path: &Path, sample_rate: u32) -> Result<Box<SoundFontSynth>, SoundFontError> {
+pub fn load_soundfont(
+    path: &Path,
+    sample_rate: u32,
+) -> Result<Box<SoundFontSynth>, SoundFontError> {
     let file = std::fs::File::open(path).map_err(|source| SoundFontError::Unreadable {
         path: path.to_owned(),
         source,

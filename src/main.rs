@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 #[derive(Parser)]
-#[command(name = "samspill", version, about = "Play, loop, record and listen together")]
+#[command(
+    name = "samspill",
+    version,
+    about = "Play, loop, record and listen together"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -105,7 +109,7 @@ fn main() -> ExitCode {
             print!("{}", samspill::io::list_devices());
             Ok(())
         }
-        None => Err("The panel is not built yet; try `samspill render`.".to_string()),
+        None => panel_or_headless(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,6 +118,52 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The panel when there is a display; otherwise the same engine, headless.
+fn panel_or_headless() -> Result<(), String> {
+    use samspill::io::headless::{run, HeadlessOptions, SoundFontChoice};
+    use samspill::io::{AudioSystem, IoOptions};
+    use samspill::session::settings::Settings;
+    use samspill::{new_engine, EngineConfig};
+
+    let headless = || {
+        run(HeadlessOptions {
+            host: None,
+            jack_name: None,
+            soundfont: SoundFontChoice::Default,
+            inputs: 2,
+            sample_rate: None,
+            buffer_frames: None,
+            output_device: None,
+            input_device: None,
+            connect: false,
+        })
+    };
+    if std::env::var_os("DISPLAY").is_none() {
+        eprintln!(
+            "samspill: no display here, so no window; running headless (type `quit` to stop)."
+        );
+        return headless();
+    }
+    let (settings, note) = Settings::load();
+    if let Some(n) = note {
+        eprintln!("samspill: {n}");
+    }
+    let config = EngineConfig {
+        sample_rate: settings.audio.sample_rate,
+        ..EngineConfig::default()
+    };
+    let (controller, engine) = new_engine(&config);
+    let options = IoOptions {
+        input_channels: config.inputs.len(),
+        ..IoOptions::default()
+    };
+    let system = AudioSystem::start(engine, &settings.audio, options).map_err(|e| e.to_string())?;
+    // After the device is open, so the SoundFont is built for the rate it runs at.
+    controller.load_soundfont_in_background(settings.soundfont.clone());
+    let audio = Box::new(samspill::ui::LiveAudio::new(system));
+    samspill::ui::run_panel(controller, audio, settings)
 }
 
 fn render(script: &std::path::Path, output: &std::path::Path) -> Result<(), String> {

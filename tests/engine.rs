@@ -15,7 +15,11 @@ static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisab
 fn mono_engine() -> (Controller, Engine) {
     new_engine(&EngineConfig {
         sample_rate: SR,
-        inputs: vec![InputConfig { name: "mic".into(), channel: 0, right_channel: None }],
+        inputs: vec![InputConfig {
+            name: "mic".into(),
+            channel: 0,
+            right_channel: None,
+        }],
     })
 }
 
@@ -23,10 +27,18 @@ fn mono_engine() -> (Controller, Engine) {
 fn run(engine: &mut Engine, input: &[f32], block: usize) -> (Vec<f32>, Vec<f32>) {
     let (mut l, mut r) = (vec![0f32; input.len()], vec![0f32; input.len()]);
     let before = assert_no_alloc::violation_count();
-    for ((i, ol), or) in input.chunks(block).zip(l.chunks_mut(block)).zip(r.chunks_mut(block)) {
+    for ((i, ol), or) in input
+        .chunks(block)
+        .zip(l.chunks_mut(block))
+        .zip(r.chunks_mut(block))
+    {
         assert_no_alloc::assert_no_alloc(|| engine.process(&[i], ol, or, &[]));
     }
-    assert_eq!(assert_no_alloc::violation_count(), before, "the engine allocated");
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        before,
+        "the engine allocated"
+    );
     (l, r)
 }
 
@@ -40,9 +52,20 @@ fn muting_an_input_glides_out_instead_of_clicking() {
     // A low tone: its own largest step is tiny, so a click would stand out.
     let x = sine(50.0, 0.5, 1.0);
     let steady = max_jump(&run(&mut e, &x[..secs(0.5)], 64).0);
-    c.send_at(secs(0.5) as u64 + 17, Command::InputMute { input: 0, muted: true }).unwrap();
+    c.send_at(
+        secs(0.5) as u64 + 17,
+        Command::InputMute {
+            input: 0,
+            muted: true,
+        },
+    )
+    .unwrap();
     let (l, _) = run(&mut e, &x[secs(0.5)..], 64);
-    assert!(max_jump(&l) <= steady * 1.5, "mute stepped: {} vs {steady}", max_jump(&l));
+    assert!(
+        max_jump(&l) <= steady * 1.5,
+        "mute stepped: {} vs {steady}",
+        max_jump(&l)
+    );
     assert!(rms(&l[l.len() - 4800..]) < 1e-6, "muted input still heard");
 }
 
@@ -63,7 +86,12 @@ fn a_command_lands_on_its_frame_whatever_the_block_size() {
     };
     // Unchanged up to the command (after the limiter's delay), gliding down after it.
     let steady = a[at as usize - 1];
-    let first_change = latency + 10 + a[latency + 10..].iter().position(|s| *s < steady - 1e-6).unwrap();
+    let first_change = latency
+        + 10
+        + a[latency + 10..]
+            .iter()
+            .position(|s| *s < steady - 1e-6)
+            .unwrap();
     assert_eq!(first_change, at as usize + latency);
 }
 
@@ -75,11 +103,23 @@ fn meters_read_what_was_played() {
     let (l, _) = run(&mut e, &x, 128);
     let s = c.snapshot();
     let input = s.inputs[0];
-    assert!((input.peak - 0.8 * 0.501).abs() < 0.01, "input peak {}", input.peak);
+    assert!(
+        (input.peak - 0.8 * 0.501).abs() < 0.01,
+        "input peak {}",
+        input.peak
+    );
     // RMS of a sine is peak / sqrt 2.
-    assert!((input.rms - 0.8 * 0.501 / 2f32.sqrt()).abs() < 0.01, "input rms {}", input.rms);
+    assert!(
+        (input.rms - 0.8 * 0.501 / 2f32.sqrt()).abs() < 0.01,
+        "input rms {}",
+        input.rms
+    );
     let out_peak = l[l.len() - 128..].iter().fold(0f32, |m, v| m.max(v.abs()));
-    assert!((s.master.peak - out_peak).abs() < 0.02, "master {} vs {out_peak}", s.master.peak);
+    assert!(
+        (s.master.peak - out_peak).abs() < 0.02,
+        "master {} vs {out_peak}",
+        s.master.peak
+    );
     assert_eq!(s.frames, x.len() as u64);
     assert_eq!(s.limiter_reduction_db, 0.0);
 }
@@ -88,7 +128,11 @@ fn meters_read_what_was_played() {
 fn an_input_the_device_lacks_is_silence_not_a_crash() {
     let (_c, mut e) = new_engine(&EngineConfig {
         sample_rate: SR,
-        inputs: vec![InputConfig { name: "gone".into(), channel: 7, right_channel: Some(8) }],
+        inputs: vec![InputConfig {
+            name: "gone".into(),
+            channel: 7,
+            right_channel: Some(8),
+        }],
     });
     let (l, r) = run(&mut e, &sine(440.0, 0.5, 0.1), 64);
     assert!(l.iter().chain(&r).all(|s| *s == 0.0));
@@ -123,12 +167,24 @@ fn a_replaced_soundfont_is_freed_on_the_control_side() {
     c.send(Command::InstallSoundFont(first)).unwrap();
     run(&mut e, &[0.0; 256], 64);
     // Ours, the SoundFontSynth's, and the one inside rustysynth's synthesizer.
-    assert_eq!(Arc::strong_count(&font), 3, "the engine should hold the first font");
+    assert_eq!(
+        Arc::strong_count(&font),
+        3,
+        "the engine should hold the first font"
+    );
     let second = samspill::controller::load_soundfont(&test_soundfont(), SR).unwrap();
     c.send(Command::InstallSoundFont(second)).unwrap();
     // The swap happens inside the checked block: the old synth must not be freed there.
     run(&mut e, &[0.0; 256], 64);
-    assert_eq!(Arc::strong_count(&font), 3, "handed back but not yet collected");
+    assert_eq!(
+        Arc::strong_count(&font),
+        3,
+        "handed back but not yet collected"
+    );
     c.collect_garbage();
-    assert_eq!(Arc::strong_count(&font), 1, "the old font was not handed back");
+    assert_eq!(
+        Arc::strong_count(&font),
+        1,
+        "the old font was not handed back"
+    );
 }

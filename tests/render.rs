@@ -46,7 +46,10 @@ fn a_440_hz_note_has_its_spectral_peak_at_440_hz() {
     ] {
         let out = render_text(dir.path(), &note_script(soundfont, patch));
         let window = &out.left[secs(0.4)..secs(1.4)];
-        assert!(rms(window) > 0.003, "{soundfont}/{patch}: the note is silent");
+        assert!(
+            rms(window) > 0.003,
+            "{soundfont}/{patch}: the note is silent"
+        );
         let peak = spectral_peak_hz(window, 100.0, 2000.0);
         assert!(
             (peak - 440.0).abs() < 2.0,
@@ -136,10 +139,7 @@ gain_db = 20
 }
 
 fn full_script(dir: &std::path::Path, soundfont: &str) -> String {
-    write_wav(
-        &dir.join("voice.wav"),
-        &[sine(220.0, 0.3, 2.0)],
-    );
+    write_wav(&dir.join("voice.wav"), &[sine(220.0, 0.3, 2.0)]);
     write_wav(
         &dir.join("guitar.wav"),
         &[sine(330.0, 0.5, 2.5), sine(331.0, 0.5, 2.5)],
@@ -219,7 +219,10 @@ fn a_whole_session_renders_without_a_single_allocation_on_the_audio_path() {
     // First prove the checker counts: an allocation inside it must show up.
     let before = assert_no_alloc::violation_count();
     assert_no_alloc::assert_no_alloc(|| std::hint::black_box(vec![1u8; 16]));
-    assert!(assert_no_alloc::violation_count() > before, "the allocation checker is not active");
+    assert!(
+        assert_no_alloc::violation_count() > before,
+        "the allocation checker is not active"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let sf = test_soundfont();
@@ -235,7 +238,10 @@ fn a_whole_session_renders_without_a_single_allocation_on_the_audio_path() {
         assert!(rms(&out.left) > 0.01);
         let shared = &out.shared;
         use std::sync::atomic::Ordering::Relaxed;
-        assert!(shared.midi_malformed.load(Relaxed) >= 1, "the bad MIDI bytes were not counted");
+        assert!(
+            shared.midi_malformed.load(Relaxed) >= 1,
+            "the bad MIDI bytes were not counted"
+        );
     }
 }
 
@@ -279,16 +285,30 @@ fn block_size_does_not_change_what_is_heard() {
 fn broken_scripts_name_the_line_and_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("sample_rate = 48000\npatch = \"kazoo\"\n", 2, "unknown patch"),
+        (
+            "sample_rate = 48000\npatch = \"kazoo\"\n",
+            2,
+            "unknown patch",
+        ),
         ("[[note]]\nat_secs = 1\nkey = 60\n", 1, "length_secs"),
-        ("length_secs = 1\n\n[[command]]\nat_secs = 1\n", 3, "does nothing"),
+        (
+            "length_secs = 1\n\n[[command]]\nat_secs = 1\n",
+            3,
+            "does nothing",
+        ),
         ("[[input]]\nfile = \"nope.wav\"\n", 1, "does not exist"),
         ("x = = 1\n", 1, ""),
-        ("[[command]]\nat_secs = 1\ninput = 3\nmute = true\n", 1, "input 3 does not exist"),
+        (
+            "[[command]]\nat_secs = 1\ninput = 3\nmute = true\n",
+            1,
+            "input 3 does not exist",
+        ),
     ];
     for (text, line, words) in cases {
         match Script::parse(text, "s.toml", dir.path()) {
-            Err(RenderError::Script { line: l, message, .. }) => {
+            Err(RenderError::Script {
+                line: l, message, ..
+            }) => {
                 assert_eq!(l, line, "{text:?}: {message}");
                 assert!(message.contains(words), "{text:?}: {message}");
             }
@@ -301,7 +321,11 @@ fn broken_scripts_name_the_line_and_the_problem() {
 #[test]
 fn damaged_files_give_a_clear_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.wav"), b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
+    std::fs::write(
+        dir.path().join("bad.wav"),
+        b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk",
+    )
+    .unwrap();
     let e = render(&script(dir.path(), "[[input]]\nfile = \"bad.wav\"\n"))
         .err()
         .expect("a corrupt WAV was accepted");
@@ -329,7 +353,10 @@ fn the_command_line_says_what_is_wrong_and_exits_non_zero() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("line 1") && stderr.contains("unknown patch"), "{stderr}");
+    assert!(
+        stderr.contains("line 1") && stderr.contains("unknown patch"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!dir.path().join("o.wav").exists());
 }
@@ -339,14 +366,30 @@ fn the_demo_song_renders_as_music() {
     let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/demo/demo.toml");
     let out = samspill::render::render_file(&demo).unwrap_or_else(|e| panic!("{e}"));
     let secs_long = out.left.len() as f64 / out.sample_rate as f64;
-    assert!((30.0..60.0).contains(&secs_long), "the demo is {secs_long:.1} s long");
+    assert!(
+        (30.0..60.0).contains(&secs_long),
+        "the demo is {secs_long:.1} s long"
+    );
     let level = db(rms(&out.left));
-    assert!((-24.0..-10.0).contains(&level), "the demo plays at {level:.1} dBFS RMS");
-    let peak = out.left.iter().chain(&out.right).fold(0f32, |m, s| m.max(s.abs()));
+    assert!(
+        (-24.0..-10.0).contains(&level),
+        "the demo plays at {level:.1} dBFS RMS"
+    );
+    let peak = out
+        .left
+        .iter()
+        .chain(&out.right)
+        .fold(0f32, |m, s| m.max(s.abs()));
     assert!(peak <= 10f32.powf(-1.0 / 20.0), "peak {peak}");
     // Bass and cymbals both there: a band, not a beep.
     let mid = &out.left[secs(10.0)..secs(12.0)];
-    let low: f64 = (40..120).step_by(5).map(|f| magnitude_at(mid, f as f64)).sum();
-    let high: f64 = (6000..9000).step_by(150).map(|f| magnitude_at(mid, f as f64)).sum();
+    let low: f64 = (40..120)
+        .step_by(5)
+        .map(|f| magnitude_at(mid, f as f64))
+        .sum();
+    let high: f64 = (6000..9000)
+        .step_by(150)
+        .map(|f| magnitude_at(mid, f as f64))
+        .sum();
     assert!(low > 1.0 && high > 0.05, "low {low:.2} high {high:.3}");
 }

@@ -66,18 +66,37 @@ pub struct SoundFontSynth {
 
 /// A control message for the engine. Small and cheap to move; big things come boxed.
 pub enum Command {
-    InputGain { input: u8, db: f32 },
+    InputGain {
+        input: u8,
+        db: f32,
+    },
     /// -1 left .. +1 right (balance for a stereo input).
-    InputPan { input: u8, pan: f32 },
-    InputMute { input: u8, muted: bool },
+    InputPan {
+        input: u8,
+        pan: f32,
+    },
+    InputMute {
+        input: u8,
+        muted: bool,
+    },
     /// Whether the input is heard through the speakers (it is metered either way).
-    InputMonitor { input: u8, on: bool },
-    InstrumentGain { db: f32 },
-    MasterGain { db: f32 },
+    InputMonitor {
+        input: u8,
+        on: bool,
+    },
+    InstrumentGain {
+        db: f32,
+    },
+    MasterGain {
+        db: f32,
+    },
     /// The keyboard's instrument, on every channel but the drum channel.
     Patch(Patch),
     /// A MIDI message as if played on a keyboard (panel keys, scripts).
-    Midi { data: [u8; 3], len: u8 },
+    Midi {
+        data: [u8; 3],
+        len: u8,
+    },
     /// Silence every sounding note at once (the panic button).
     AllNotesOff,
     InstallSoundFont(Box<SoundFontSynth>),

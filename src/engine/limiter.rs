@@ -355,7 +355,10 @@ mod tests {
             let tail = &l[l.len() - 4800..];
             let peak = os.true_peak(tail);
             // The short interpolator reads high notes up to ~6 % hot: safe, never low.
-            assert!((peak / 0.3 - 1.0).abs() < 0.08, "{freq} Hz: quiet tail peak {peak}");
+            assert!(
+                (peak / 0.3 - 1.0).abs() < 0.08,
+                "{freq} Hz: quiet tail peak {peak}"
+            );
         }
     }
 

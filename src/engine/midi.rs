@@ -31,14 +31,39 @@ impl MidiEvent {
 /// A channel message. Channels are 0-based (channel 10 in a manual is `9` here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MidiMessage {
-    NoteOff { channel: u8, key: u8, velocity: u8 },
-    NoteOn { channel: u8, key: u8, velocity: u8 },
-    PolyPressure { channel: u8, key: u8, pressure: u8 },
-    Control { channel: u8, controller: u8, value: u8 },
-    Program { channel: u8, program: u8 },
-    ChannelPressure { channel: u8, pressure: u8 },
+    NoteOff {
+        channel: u8,
+        key: u8,
+        velocity: u8,
+    },
+    NoteOn {
+        channel: u8,
+        key: u8,
+        velocity: u8,
+    },
+    PolyPressure {
+        channel: u8,
+        key: u8,
+        pressure: u8,
+    },
+    Control {
+        channel: u8,
+        controller: u8,
+        value: u8,
+    },
+    Program {
+        channel: u8,
+        program: u8,
+    },
+    ChannelPressure {
+        channel: u8,
+        pressure: u8,
+    },
     /// -8192 ..= 8191, 0 is centre.
-    PitchBend { channel: u8, value: i16 },
+    PitchBend {
+        channel: u8,
+        value: i16,
+    },
 }
 
 /// Why bytes were not turned into a message.
@@ -177,7 +202,10 @@ mod tests {
     fn strange_bytes_are_refused_not_fatal() {
         assert_eq!(MidiMessage::parse(&[]), Err(MidiParse::Malformed));
         assert_eq!(MidiMessage::parse(&[0x40, 1, 2]), Err(MidiParse::Malformed));
-        assert_eq!(MidiMessage::parse(&[0x90, 200, 2]), Err(MidiParse::Malformed));
+        assert_eq!(
+            MidiMessage::parse(&[0x90, 200, 2]),
+            Err(MidiParse::Malformed)
+        );
         assert_eq!(MidiMessage::parse(&[0x90, 60]), Err(MidiParse::Malformed));
         assert_eq!(MidiMessage::parse(&[0xF8]), Err(MidiParse::Ignored));
         for a in 0..=255u8 {
@@ -192,10 +220,17 @@ mod tests {
     #[test]
     fn pitch_bend_round_trips() {
         for v in [-8192i16, -1, 0, 1, 8191] {
-            let (b, n) = MidiMessage::PitchBend { channel: 3, value: v }.to_bytes();
+            let (b, n) = MidiMessage::PitchBend {
+                channel: 3,
+                value: v,
+            }
+            .to_bytes();
             assert_eq!(
                 MidiMessage::parse(&b[..n]),
-                Ok(MidiMessage::PitchBend { channel: 3, value: v })
+                Ok(MidiMessage::PitchBend {
+                    channel: 3,
+                    value: v
+                })
             );
         }
     }

@@ -1235,7 +1235,12 @@ impl FallbackSynth {
     /// rt: adds the synth's output into the buffers.
     pub fn render_add(&mut self, left: &mut [f32], right: &mut [f32]) {
         // Nothing sounding: glides have nobody to glide for, so they land at once.
-        if !self.voices.iter().chain(self.fading.iter()).any(|v| v.active) {
+        if !self
+            .voices
+            .iter()
+            .chain(self.fading.iter())
+            .any(|v| v.active)
+        {
             for ch in &mut self.channels {
                 ch.settle();
             }

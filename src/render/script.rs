@@ -226,7 +226,10 @@ impl Script {
         };
         if let Some(l) = &raw.length_secs {
             if !(l.get_ref().is_finite() && *l.get_ref() > 0.0 && *l.get_ref() < 24.0 * 3600.0) {
-                return Err(err(at(l.span()), "length_secs must be a positive number of seconds".into()));
+                return Err(err(
+                    at(l.span()),
+                    "length_secs must be a positive number of seconds".into(),
+                ));
             }
         }
         let soundfont = match &raw.soundfont {
@@ -257,16 +260,24 @@ impl Script {
 
         let mut commands = Vec::new();
         if let Some(p) = &raw.patch {
-            let patch = Patch::from_key(p.get_ref()).ok_or_else(|| {
-                err(at(p.span()), unknown_patch(p.get_ref()))
-            })?;
-            commands.push(ScriptCommand { frame: 0, action: Action::Patch(patch) });
+            let patch = Patch::from_key(p.get_ref())
+                .ok_or_else(|| err(at(p.span()), unknown_patch(p.get_ref())))?;
+            commands.push(ScriptCommand {
+                frame: 0,
+                action: Action::Patch(patch),
+            });
         }
         if let Some(db) = raw.master_db {
-            commands.push(ScriptCommand { frame: 0, action: Action::MasterGain(db) });
+            commands.push(ScriptCommand {
+                frame: 0,
+                action: Action::MasterGain(db),
+            });
         }
         if let Some(db) = raw.instrument_db {
-            commands.push(ScriptCommand { frame: 0, action: Action::InstrumentGain(db) });
+            commands.push(ScriptCommand {
+                frame: 0,
+                action: Action::InstrumentGain(db),
+            });
         }
 
         if raw.input.len() > MAX_INPUTS {
@@ -281,16 +292,32 @@ impl Script {
             let r = inp.get_ref();
             let path = base.join(&r.file);
             if !path.is_file() {
-                return Err(err(line, format!("the input file {} does not exist", path.display())));
+                return Err(err(
+                    line,
+                    format!("the input file {} does not exist", path.display()),
+                ));
             }
             let start_secs = check_secs(r.start_secs, line, "start_secs")?;
             let idx = i as u8;
-            commands.push(ScriptCommand { frame: 0, action: Action::InputGain(idx, r.gain_db) });
-            commands.push(ScriptCommand { frame: 0, action: Action::InputPan(idx, r.pan) });
+            commands.push(ScriptCommand {
+                frame: 0,
+                action: Action::InputGain(idx, r.gain_db),
+            });
+            commands.push(ScriptCommand {
+                frame: 0,
+                action: Action::InputPan(idx, r.pan),
+            });
             if !r.monitor {
-                commands.push(ScriptCommand { frame: 0, action: Action::InputMonitor(idx, false) });
+                commands.push(ScriptCommand {
+                    frame: 0,
+                    action: Action::InputMonitor(idx, false),
+                });
             }
-            inputs.push(InputSpec { path, start_secs, line });
+            inputs.push(InputSpec {
+                path,
+                start_secs,
+                line,
+            });
         }
         let mut midi_files = Vec::new();
         for m in &raw.midi {
@@ -298,7 +325,10 @@ impl Script {
             let r = m.get_ref();
             let path = base.join(&r.file);
             if !path.is_file() {
-                return Err(err(line, format!("the MIDI file {} does not exist", path.display())));
+                return Err(err(
+                    line,
+                    format!("the MIDI file {} does not exist", path.display()),
+                ));
             }
             let start_secs = check_secs(r.start_secs, line, "start_secs")?;
             midi_files.push(MidiSpec { path, start_secs });
@@ -317,11 +347,18 @@ impl Script {
             }
             let ch = r.channel - 1;
             notes.push((frame_of(r.at_secs), [0x90 | ch, r.key, r.velocity], 3));
-            notes.push((frame_of(r.at_secs + r.length_secs), [0x80 | ch, r.key, 64], 3));
+            notes.push((
+                frame_of(r.at_secs + r.length_secs),
+                [0x80 | ch, r.key, 64],
+                3,
+            ));
         }
         for c in &raw.command {
             let line = at(c.span());
-            commands.push(parse_command(c.get_ref(), line, sample_rate, raw.input.len()).map_err(|m| err(line, m))?);
+            commands.push(
+                parse_command(c.get_ref(), line, sample_rate, raw.input.len())
+                    .map_err(|m| err(line, m))?,
+            );
         }
         commands.sort_by_key(|c| c.frame);
         notes.sort_by_key(|n| n.0);
@@ -350,7 +387,11 @@ impl Script {
             .map(|(i, spec)| {
                 let nch = channels_per_input.get(i).copied().unwrap_or(1);
                 let cfg = InputConfig {
-                    name: spec.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    name: spec
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                     channel,
                     right_channel: (nch > 1).then_some(channel + 1),
                 };
@@ -375,7 +416,11 @@ impl Script {
                 return Err(RenderError::Script {
                     file: self.file.clone(),
                     line: spec.line,
-                    message: format!("{} has {} channels; inputs are mono or stereo", spec.path.display(), wav.channels.len()),
+                    message: format!(
+                        "{} has {} channels; inputs are mono or stereo",
+                        spec.path.display(),
+                        wav.channels.len()
+                    ),
                 });
             }
             counts.push(wav.channels.len());
@@ -416,10 +461,18 @@ impl Script {
 
 fn unknown_patch(name: &str) -> String {
     let known: Vec<&str> = Patch::ALL.iter().map(|p| p.key()).collect();
-    format!("unknown patch \"{name}\"; choose one of {}", known.join(", "))
+    format!(
+        "unknown patch \"{name}\"; choose one of {}",
+        known.join(", ")
+    )
 }
 
-fn parse_command(c: &RawCommand, _line: usize, sample_rate: u32, inputs: usize) -> Result<ScriptCommand, String> {
+fn parse_command(
+    c: &RawCommand,
+    _line: usize,
+    sample_rate: u32,
+    inputs: usize,
+) -> Result<ScriptCommand, String> {
     let frame = match (c.at_secs, c.at_frame) {
         (Some(s), None) if s.is_finite() && s >= 0.0 => (s * sample_rate as f64).round() as u64,
         (None, Some(f)) => f,
@@ -430,7 +483,9 @@ fn parse_command(c: &RawCommand, _line: usize, sample_rate: u32, inputs: usize) 
     let input = || -> Result<u8, String> {
         match c.input {
             Some(i) if (1..=inputs).contains(&i) => Ok((i - 1) as u8),
-            Some(i) => Err(format!("input {i} does not exist (the script has {inputs})")),
+            Some(i) => Err(format!(
+                "input {i} does not exist (the script has {inputs})"
+            )),
             None => Err("this command needs input = N (1-based)".into()),
         }
     };
@@ -442,7 +497,9 @@ fn parse_command(c: &RawCommand, _line: usize, sample_rate: u32, inputs: usize) 
         actions.push(Action::InstrumentGain(db));
     }
     if let Some(p) = &c.patch {
-        actions.push(Action::Patch(Patch::from_key(p).ok_or_else(|| unknown_patch(p))?));
+        actions.push(Action::Patch(
+            Patch::from_key(p).ok_or_else(|| unknown_patch(p))?,
+        ));
     }
     if let Some(db) = c.gain_db {
         actions.push(Action::InputGain(input()?, db));

@@ -68,7 +68,12 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
 }
 
 /// Writes stereo 32-bit float WAV: exactly what the engine produced.
-pub fn write_wav(path: &Path, sample_rate: u32, left: &[f32], right: &[f32]) -> Result<(), RenderError> {
+pub fn write_wav(
+    path: &Path,
+    sample_rate: u32,
+    left: &[f32],
+    right: &[f32],
+) -> Result<(), RenderError> {
     let spec = hound::WavSpec {
         channels: 2,
         sample_rate,

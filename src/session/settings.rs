@@ -114,7 +114,9 @@ impl Settings {
             Err(e) => {
                 return (
                     Settings::default(),
-                    Some(format!("Could not read the settings ({e}); using defaults.")),
+                    Some(format!(
+                        "Could not read the settings ({e}); using defaults."
+                    )),
                 )
             }
         };

@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod i18n;
+pub mod live;
 pub mod meter;
 pub mod panel;
 pub mod play;
@@ -14,6 +15,7 @@ pub mod theme;
 
 pub use audio::{AudioControl, AudioState, AudioStatus};
 pub use i18n::{tr, Text};
+pub use live::LiveAudio;
 pub use panel::{Action, Panel, PanelState, View};
 
 use eframe::egui;
