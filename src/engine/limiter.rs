@@ -103,6 +103,9 @@ pub struct Limiter {
     delay_pos: usize,
     /// Needed gain per frame of the current block.
     need: Vec<f32>,
+    /// Interval peaks of the current block, and a scratch row for the interpolator.
+    peak: Vec<f32>,
+    acc: Vec<f32>,
     /// Monotonic queue for the sliding minimum: (frame number, gain).
     minq: Vec<(u64, f32)>,
     minq_head: usize,
@@ -133,6 +136,8 @@ impl Limiter {
             delay: std::array::from_fn(|_| vec![0.0; Self::latency_for(look)]),
             delay_pos: 0,
             need: vec![1.0; max_block],
+            peak: vec![0.0; max_block],
+            acc: vec![0.0; max_block],
             minq: vec![(0, 1.0); qcap],
             minq_head: 0,
             minq_len: 0,
@@ -202,11 +207,9 @@ impl Limiter {
             }
             // The interval between samples m and m+1, m lagging the block by HALF_TAPS,
             // sets the need of both its ends.
+            self.interval_peaks(n);
             for i in 0..n {
-                let mut peak = 0f32;
-                for c in 0..CHANNELS {
-                    peak = peak.max(self.os.interval_peak(&self.hist[c][i..i + TAPS]));
-                }
+                let peak = self.peak[i];
                 let here = if peak > self.target {
                     self.target / peak
                 } else {
@@ -239,6 +242,34 @@ impl Limiter {
         self.delay_pos = (self.delay_pos + n) % self.delay[0].len();
         for h in &mut self.hist {
             h.copy_within(n..n + carry, 0);
+        }
+    }
+
+    /// rt: the largest |value| on each interval of the block, over both channels, into
+    /// `self.peak`. Written tap by tap over the whole block so it vectorises.
+    fn interval_peaks(&mut self, n: usize) {
+        let peak = &mut self.peak[..n];
+        let acc = &mut self.acc[..n];
+        peak.fill(0.0);
+        for h in &self.hist {
+            let (a, b) = (
+                &h[HALF_TAPS - 1..HALF_TAPS - 1 + n],
+                &h[HALF_TAPS..HALF_TAPS + n],
+            );
+            for ((p, x), y) in peak.iter_mut().zip(a).zip(b) {
+                *p = p.max(x.abs()).max(y.abs());
+            }
+            for row in &self.os.taps {
+                acc.fill(0.0);
+                for (j, t) in row.iter().enumerate() {
+                    for (a, x) in acc.iter_mut().zip(&h[j..j + n]) {
+                        *a += t * x;
+                    }
+                }
+                for (p, a) in peak.iter_mut().zip(acc.iter()) {
+                    *p = p.max(a.abs());
+                }
+            }
         }
     }
 
