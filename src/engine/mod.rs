@@ -8,6 +8,7 @@ pub mod command;
 pub mod drums;
 pub mod instruments;
 pub mod limiter;
+pub mod looper;
 pub mod midi;
 pub mod shared;
 pub mod smooth;

@@ -1,0 +1,212 @@
+//! The looper's time grid (a cycle set by the first loop or by a tempo), quantizing of
+//! record start and stop to it, and the click that marks it.
+
+/// What sets the cycle that later loops snap to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SyncMode {
+    /// Loops are free; record start and stop are immediate.
+    Off,
+    /// The first loop recorded sets the cycle; its start is the grid's origin.
+    FirstLoop,
+    /// A tempo sets it: one bar is one cycle.
+    Tempo { bpm: f32, beats_per_bar: u32 },
+}
+
+/// Which grid point a quantized record start (or stop) waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantize {
+    Off,
+    Beat,
+    Bar,
+    Cycle,
+}
+
+/// rt-safe grid arithmetic in whole frames, so runs are repeatable bit for bit.
+#[derive(Clone, Copy, Debug)]
+pub struct Grid {
+    pub mode: SyncMode,
+    /// Frame (of the looper's clock) where a cycle starts.
+    pub origin: u64,
+    /// Frames per cycle (= one bar); 0 while no cycle is set.
+    pub cycle_frames: u64,
+    pub beats_per_bar: u32,
+}
+
+impl Grid {
+    pub fn new(mode: SyncMode, sample_rate: u32) -> Self {
+        let mut g = Self {
+            mode: SyncMode::Off,
+            origin: 0,
+            cycle_frames: 0,
+            beats_per_bar: 4,
+        };
+        g.set_mode(mode, sample_rate, 0);
+        g
+    }
+
+    /// rt: a tempo grid starts at `now`; a first-loop grid waits for the first loop.
+    pub fn set_mode(&mut self, mode: SyncMode, sample_rate: u32, now: u64) {
+        self.mode = mode;
+        match mode {
+            SyncMode::Off | SyncMode::FirstLoop => {
+                self.cycle_frames = 0;
+                self.beats_per_bar = 4;
+            }
+            SyncMode::Tempo { bpm, beats_per_bar } => {
+                let bpb = beats_per_bar.clamp(1, 32);
+                let bpm = if bpm.is_finite() {
+                    bpm.clamp(20.0, 400.0)
+                } else {
+                    120.0
+                };
+                let beat = (sample_rate as f64 * 60.0 / bpm as f64).round() as u64;
+                self.beats_per_bar = bpb;
+                self.cycle_frames = beat.max(1) * bpb as u64;
+                self.origin = now;
+            }
+        }
+    }
+
+    /// Whether later loops snap to a cycle.
+    pub fn active(&self) -> bool {
+        self.mode != SyncMode::Off && self.cycle_frames > 0
+    }
+
+    pub fn bar_frames(&self) -> u64 {
+        self.cycle_frames
+    }
+
+    /// Start frame of beat `j` (counting from the origin, any j).
+    fn beat_start(&self, j: u64) -> u64 {
+        let b = self.beats_per_bar.max(1) as u64;
+        self.origin + (j / b) * self.cycle_frames + (j % b) * self.cycle_frames / b
+    }
+
+    /// rt: the first grid point of kind `q` at or after `now` (`now` itself if off).
+    pub fn next(&self, now: u64, q: Quantize) -> u64 {
+        if !self.active() || q == Quantize::Off || now <= self.origin {
+            return if self.active() && q != Quantize::Off {
+                self.origin
+            } else {
+                now
+            };
+        }
+        let t = now - self.origin;
+        match q {
+            Quantize::Off => now,
+            Quantize::Bar | Quantize::Cycle => {
+                self.origin + t.div_ceil(self.cycle_frames) * self.cycle_frames
+            }
+            Quantize::Beat => {
+                let b = self.beats_per_bar.max(1) as u64;
+                // The beat we are in, then step forward until at or past `now`.
+                let mut j =
+                    (t / self.cycle_frames) * b + (t % self.cycle_frames) * b / self.cycle_frames;
+                while self.beat_start(j) < now {
+                    j += 1;
+                }
+                self.beat_start(j)
+            }
+        }
+    }
+
+    /// rt: the loop length a synced recording of `len` frames is stretched to: the
+    /// shortest of cycle/4, cycle/2 or a whole number of cycles that is at least `len`.
+    pub fn snap_len(&self, len: u64) -> u64 {
+        if !self.active() {
+            return len;
+        }
+        let c = self.cycle_frames;
+        for d in [4, 2] {
+            if c % d == 0 && len <= c / d {
+                return c / d;
+            }
+        }
+        len.div_ceil(c).max(1) * c
+    }
+
+    /// rt: whether frame `f` starts a beat, and whether that beat starts a bar.
+    fn beat_at(&self, f: u64) -> Option<bool> {
+        if !self.active() || f < self.origin {
+            return None;
+        }
+        let t = f - self.origin;
+        let b = self.beats_per_bar.max(1) as u64;
+        let in_bar = t % self.cycle_frames;
+        let j = in_bar * b / self.cycle_frames;
+        (j * self.cycle_frames / b == in_bar).then_some(j == 0)
+    }
+}
+
+/// A metronome: a short, decaying, low-passed sine blip on every beat, higher and
+/// louder on the downbeat. A rotating phasor, so no `sin` per sample.
+#[derive(Clone, Debug)]
+pub struct Click {
+    /// Phasor (cos, sin) and its per-frame rotation.
+    re: f32,
+    im: f32,
+    rot_re: f32,
+    rot_im: f32,
+    env: f32,
+    decay: f32,
+    lp: f32,
+    lp_coef: f32,
+    accent_hz: f32,
+    beat_hz: f32,
+    sample_rate: f32,
+}
+
+impl Click {
+    pub fn new(sample_rate: u32) -> Self {
+        let sr = sample_rate.max(8000) as f32;
+        Self {
+            re: 0.0,
+            im: 0.0,
+            rot_re: 1.0,
+            rot_im: 0.0,
+            env: 0.0,
+            // About 25 ms to -60 dB.
+            decay: (-6.9 / (0.025 * sr)).exp(),
+            lp: 0.0,
+            lp_coef: 1.0 - (-2.0 * std::f32::consts::PI * 4000.0 / sr).exp(),
+            accent_hz: 1760.0,
+            beat_hz: 1320.0,
+            sample_rate: sr,
+        }
+    }
+
+    /// rt: starts a blip.
+    fn strike(&mut self, accent: bool) {
+        let hz = if accent { self.accent_hz } else { self.beat_hz };
+        let w = 2.0 * std::f32::consts::PI * hz / self.sample_rate;
+        self.rot_re = w.cos();
+        self.rot_im = w.sin();
+        // Start at phase 0 of a sine: the blip begins at zero, no step.
+        self.re = 1.0;
+        self.im = 0.0;
+        self.env = if accent { 0.5 } else { 0.3 };
+    }
+
+    /// rt: adds the click for the frames starting at looper frame `now` into `l` and `r`.
+    pub fn render(&mut self, grid: &Grid, now: u64, gain: f32, l: &mut [f32], r: &mut [f32]) {
+        for (i, (a, b)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+            if let Some(accent) = grid.beat_at(now + i as u64) {
+                self.strike(accent);
+            }
+            if self.env < 1e-5 && self.lp.abs() < 1e-6 {
+                continue;
+            }
+            let re = self.re * self.rot_re - self.im * self.rot_im;
+            let im = self.re * self.rot_im + self.im * self.rot_re;
+            // Keep the phasor on the unit circle (first-order renormalisation).
+            let k = 1.5 - 0.5 * (re * re + im * im);
+            self.re = re * k;
+            self.im = im * k;
+            let x = self.im * self.env;
+            self.env *= self.decay;
+            self.lp += self.lp_coef * (x - self.lp);
+            *a += self.lp * gain;
+            *b += self.lp * gain;
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! Sessions with the looper, run under the allocation checker.
+
+use super::*;
+
+const SR: u32 = 8000;
+const BLOCK: usize = 64;
+
+fn looper(secs: f32, undo: usize, sync: SyncMode) -> Looper {
+    let mem = Box::new(LoopMemory::new(2, secs, undo, SR));
+    Looper::new(
+        mem,
+        LooperSettings {
+            sample_rate: SR,
+            sync,
+            ..LooperSettings::default()
+        },
+    )
+}
+
+fn tempo() -> SyncMode {
+    // 120 bpm at 8 kHz: a beat is 4000 frames, a bar 16000.
+    SyncMode::Tempo {
+        bpm: 120.0,
+        beats_per_bar: 4,
+    }
+}
+
+/// Runs `frames` frames in blocks, feeding `input(frame)` to source 0 and collecting
+/// the left and right output; every `process` call runs under the allocation checker.
+fn run(lp: &mut Looper, frames: usize, mut input: impl FnMut(u64) -> f32) -> (Vec<f32>, Vec<f32>) {
+    let mut out_l = vec![0.0; frames];
+    let mut out_r = vec![0.0; frames];
+    let mut in_l = vec![0.0; BLOCK];
+    let before = assert_no_alloc::violation_count();
+    let mut pos = 0;
+    while pos < frames {
+        let n = BLOCK.min(frames - pos);
+        let start = lp.frame();
+        for (i, s) in in_l.iter_mut().take(n).enumerate() {
+            *s = input(start + i as u64);
+        }
+        let (ol, or) = (&mut out_l[pos..pos + n], &mut out_r[pos..pos + n]);
+        let src = &in_l[..n];
+        assert_no_alloc::assert_no_alloc(|| lp.process(&[(src, src)], ol, or));
+        pos += n;
+    }
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        before,
+        "allocated on the audio thread"
+    );
+    (out_l, out_r)
+}
+
+fn cmd(lp: &mut Looper, track: usize, op: LoopOp) {
+    let before = assert_no_alloc::violation_count();
+    assert_no_alloc::assert_no_alloc(|| lp.command(track, op));
+    assert_eq!(assert_no_alloc::violation_count(), before);
+}
+
+/// Deterministic noise in -0.5..0.5.
+fn noise(f: u64) -> f32 {
+    let x = f
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+}
+
+fn take(lp: &mut Looper, track: usize) -> Vec<f32> {
+    lp.loop_frames(track).map(|(l, _)| l).unwrap_or_default()
+}
+
+#[test]
+fn record_four_bars_overdub_undo_gives_the_first_take_bit_for_bit_and_redo_the_overdub() {
+    let mut lp = looper(10.0, 4, tempo());
+    cmd(&mut lp, 0, LoopOp::RecordBars(4));
+    assert_eq!(lp.state(0).state, 2);
+    run(&mut lp, 64_000 + 200, noise);
+    let s = lp.state(0);
+    assert_eq!((s.state, s.loop_len, s.cycle_len), (4, 64_000, 16_000));
+    let first = take(&mut lp, 0);
+
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    assert_eq!(lp.state(0).state, 5);
+    run(&mut lp, 20_000, |f| noise(f + 77));
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    run(&mut lp, 500, |_| 0.0);
+    assert_eq!(lp.state(0).state, 4);
+    let dubbed = take(&mut lp, 0);
+    assert_ne!(dubbed, first);
+
+    cmd(&mut lp, 0, LoopOp::Undo);
+    run(&mut lp, 300, |_| 0.3);
+    assert_eq!(
+        take(&mut lp, 0),
+        first,
+        "undo brings back the first take bit for bit"
+    );
+    assert_eq!(lp.state(0).redo_levels, 1);
+
+    cmd(&mut lp, 0, LoopOp::Redo);
+    run(&mut lp, 300, |_| 0.3);
+    assert_eq!(take(&mut lp, 0), dubbed, "redo brings back the overdub");
+
+    // Undo past the first take leaves the track empty; redo brings the take back.
+    cmd(&mut lp, 0, LoopOp::Undo);
+    cmd(&mut lp, 0, LoopOp::Undo);
+    run(&mut lp, 100, |_| 0.0);
+    assert_eq!(lp.state(0).state, 0);
+    cmd(&mut lp, 0, LoopOp::Redo);
+    run(&mut lp, 100, |_| 0.0);
+    assert_eq!(take(&mut lp, 0), first);
+}
+
+#[test]
+fn overdub_with_feedback_fades_the_old_loop() {
+    let mut lp = looper(2.0, 2, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 4000, |_| 0.5);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 100, |_| 0.0);
+    cmd(&mut lp, 0, LoopOp::SetFeedback(0.5));
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    run(&mut lp, 4000, |_| 0.0);
+    let l = take(&mut lp, 0);
+    // Away from the punch fades, one pass at feedback 0.5 halves the loop.
+    assert!((l[2000] - 0.25).abs() < 1e-6, "{}", l[2000]);
+}
+
+#[test]
+fn reverse_twice_is_identity_bit_for_bit_and_plays_backwards_between() {
+    let mut lp = looper(2.0, 2, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 3000, |f| f as f32 * 1e-4);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 3000, |_| 0.0);
+    let first = take(&mut lp, 0);
+    cmd(&mut lp, 0, LoopOp::Reverse);
+    let (out, _) = run(&mut lp, 1000, |_| 0.0);
+    // Past the crossfade the ramp runs downwards.
+    assert!(out[500] > out[501] && out[501] > out[502]);
+    assert!(lp.state(0).reversed);
+    cmd(&mut lp, 0, LoopOp::Reverse);
+    run(&mut lp, 1000, |_| 0.0);
+    assert!(!lp.state(0).reversed);
+    assert_eq!(take(&mut lp, 0), first);
+}
+
+/// Frames between the first two impulses above `th` in `x`.
+fn impulse_period(x: &[f32], th: f32) -> Option<usize> {
+    let mut hits = x
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.abs() > th)
+        .map(|(i, _)| i);
+    let a = hits.next()?;
+    let b = hits.find(|&i| i > a + 4)?;
+    Some(b - a)
+}
+
+#[test]
+fn half_speed_doubles_the_heard_length_and_double_speed_halves_it() {
+    let mut lp = looper(2.0, 2, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    // An impulse in the middle of a 2000-frame loop.
+    run(&mut lp, 2000, |f| if f == 1000 { 1.0 } else { 0.0 });
+    cmd(&mut lp, 0, LoopOp::Record);
+    let (out, _) = run(&mut lp, 5000, |_| 0.0);
+    assert_eq!(impulse_period(&out, 0.3), Some(2000));
+    cmd(&mut lp, 0, LoopOp::HalfSpeed);
+    run(&mut lp, 200, |_| 0.0);
+    let (out, _) = run(&mut lp, 9000, |_| 0.0);
+    assert_eq!(impulse_period(&out, 0.2), Some(4000));
+    cmd(&mut lp, 0, LoopOp::DoubleSpeed);
+    run(&mut lp, 200, |_| 0.0);
+    let (out, _) = run(&mut lp, 3000, |_| 0.0);
+    assert_eq!(impulse_period(&out, 0.3), Some(1000));
+    cmd(&mut lp, 0, LoopOp::NormalSpeed);
+    assert_eq!(lp.state(0).speed, Speed::Normal);
+}
+
+#[test]
+fn multiply_gives_twice_the_cycle_with_the_original_repeated() {
+    let mut lp = looper(3.0, 3, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 3000, noise);
+    cmd(&mut lp, 0, LoopOp::Record);
+    // Let the head come round to the top, then multiply through one and a half cycles.
+    run(&mut lp, 3000, |_| 0.0);
+    let first = take(&mut lp, 0);
+    assert_eq!(lp.state(0).loop_pos, 0);
+    cmd(&mut lp, 0, LoopOp::Multiply);
+    assert_eq!(lp.state(0).state, 6);
+    run(&mut lp, 4500, |_| 0.0);
+    assert_eq!(lp.state(0).loop_len, 6000, "grows a cycle at a time");
+    cmd(&mut lp, 0, LoopOp::Multiply); // ends at the end of this cycle
+    run(&mut lp, 2000, |_| 0.0);
+    let s = lp.state(0);
+    assert_eq!((s.state, s.loop_len, s.cycle_len), (4, 6000, 3000));
+    let doubled = take(&mut lp, 0);
+    assert_eq!(&doubled[..3000], &first[..]);
+    assert_eq!(&doubled[3000..], &first[..]);
+    cmd(&mut lp, 0, LoopOp::Undo);
+    run(&mut lp, 100, |_| 0.0);
+    assert_eq!(take(&mut lp, 0), first);
+}
+
+#[test]
+fn insert_pushes_the_rest_later_by_whole_cycles() {
+    let mut lp = looper(3.0, 3, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 2000, noise);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 2000 + 500, |_| 0.0);
+    let first = take(&mut lp, 0);
+    let at = lp.state(0).loop_pos;
+    assert_eq!(at, 500);
+    cmd(&mut lp, 0, LoopOp::Insert);
+    assert_eq!(lp.state(0).state, 7);
+    run(&mut lp, 700, |_| 0.25);
+    cmd(&mut lp, 0, LoopOp::Insert); // rounds up to one cycle
+    run(&mut lp, 2000, |_| 0.25);
+    let s = lp.state(0);
+    assert_eq!((s.state, s.loop_len, s.cycle_len), (4, 4000, 2000));
+    let l = take(&mut lp, 0);
+    assert_eq!(&l[..at], &first[..at], "before the insert point: untouched");
+    assert!(
+        l[at + 100..at + 1900].iter().all(|&v| v == 0.25),
+        "the inserted cycle"
+    );
+    assert_eq!(
+        &l[at + 2000..],
+        &first[at..],
+        "after it: the old loop, moved on"
+    );
+}
+
+#[test]
+fn replace_swaps_a_stretch_for_the_input_and_leaves_the_rest() {
+    let mut lp = looper(3.0, 3, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 4000, noise);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 4000 + 1000, |_| 0.0);
+    let first = take(&mut lp, 0);
+    cmd(&mut lp, 0, LoopOp::Replace);
+    let (out, _) = run(&mut lp, 1000, |_| 0.25);
+    assert_eq!(lp.state(0).state, 8);
+    assert!(
+        out[100..].iter().all(|v| *v == 0.0),
+        "the old loop is silent while replacing"
+    );
+    cmd(&mut lp, 0, LoopOp::Replace);
+    run(&mut lp, 100, |_| 0.25);
+    let l = take(&mut lp, 0);
+    assert!(l[1064..2000].iter().all(|&v| v == 0.25));
+    assert_eq!(&l[..1000], &first[..1000]);
+    assert_eq!(&l[2100..], &first[2100..]);
+    // Substitute replaces too, but you keep hearing the old loop.
+    run(&mut lp, 2900, |_| 0.0);
+    cmd(&mut lp, 0, LoopOp::Substitute);
+    let (out, _) = run(&mut lp, 500, |_| 0.1);
+    assert_eq!(lp.state(0).state, 13);
+    assert!(out[100..].iter().any(|v| v.abs() > 0.01));
+}
+
+#[test]
+fn a_full_track_stops_recording_cleanly_and_plays_what_it_has() {
+    let mut lp = looper(0.5, 2, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 10_000, |f| 0.3 * (f as f32 * 0.05).sin());
+    let s = lp.state(0);
+    assert_eq!((s.state, s.loop_len), (4, 4000));
+    assert!(s.full && s.full_count == 1);
+    let (out, _) = run(&mut lp, 10_000, |_| 0.0);
+    assert!(out.iter().any(|v| v.abs() > 0.1), "the loop plays");
+    // Overdubbing and multiplying a full track do not freeze anything.
+    cmd(&mut lp, 0, LoopOp::Multiply);
+    run(&mut lp, 10_000, |_| 0.0);
+    assert_eq!(lp.state(0).state, 4);
+    assert_eq!(lp.state(0).loop_len, 4000);
+}
+
+#[test]
+fn quantized_record_starts_on_the_next_bar_and_cancel_pending_cancels_it() {
+    let mut lp = looper(5.0, 2, tempo());
+    lp.set_quantize(Quantize::Bar);
+    run(&mut lp, 1000, |_| 0.0);
+    cmd(&mut lp, 0, LoopOp::Record);
+    let s = lp.state(0);
+    assert_eq!(s.state, 1);
+    assert_eq!(s.pending, Some((LoopOp::Record, 16_000)));
+    run(&mut lp, 14_999, |_| 0.0);
+    assert_eq!(lp.state(0).state, 1);
+    run(&mut lp, 1, |_| 0.0);
+    assert_eq!(lp.frame(), 16_000);
+    run(&mut lp, 1, |_| 0.0);
+    assert_eq!(lp.state(0).state, 2);
+    assert_eq!(lp.state(0).loop_len, 1, "started exactly on the bar");
+    // Stop after 1.3 bars: it waits for two bars, then plays.
+    run(&mut lp, 20_800 - 1, |_| 0.1);
+    cmd(&mut lp, 0, LoopOp::Record);
+    assert_eq!(lp.state(0).state, 3);
+    run(&mut lp, 11_200, |_| 0.1);
+    assert_eq!(lp.state(0).state, 4);
+    assert_eq!(lp.state(0).loop_len, 32_000);
+
+    // A second track: pending record cancelled without undoing anything.
+    run(&mut lp, 100, |_| 0.0);
+    cmd(&mut lp, 1, LoopOp::Record);
+    assert_eq!(lp.state(1).state, 1);
+    cmd(&mut lp, 1, LoopOp::CancelPending);
+    run(&mut lp, 20_000, |_| 0.1);
+    assert_eq!(lp.state(1).state, 0);
+    assert_eq!(lp.state(0).loop_len, 32_000);
+}
+
+#[test]
+fn first_loop_sets_the_cycle_and_later_loops_snap_to_halves_and_multiples() {
+    let mut lp = looper(5.0, 2, SyncMode::FirstLoop);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 8000, noise);
+    cmd(&mut lp, 0, LoopOp::Record);
+    assert_eq!(lp.grid().cycle_frames, 8000);
+    lp.set_quantize(Quantize::Cycle);
+    cmd(&mut lp, 1, LoopOp::Record);
+    run(&mut lp, 3000, noise);
+    assert_eq!(lp.state(1).state, 2, "on the cycle's start: no wait");
+    cmd(&mut lp, 1, LoopOp::Record); // at 3000 frames: snaps up to half a cycle
+    run(&mut lp, 2000, noise);
+    assert_eq!(lp.state(1).loop_len, 4000);
+}
+
+#[test]
+fn count_in_waits_a_bar_with_the_click_before_recording() {
+    let mut lp = looper(5.0, 2, tempo());
+    lp.set_count_in(true);
+    run(&mut lp, 100, |_| 0.0);
+    cmd(&mut lp, 0, LoopOp::Record);
+    assert_eq!(lp.state(0).pending.map(|p| p.1), Some(32_000));
+    let (out, _) = run(&mut lp, 20_000, |_| 0.0);
+    // The click sounds at the bar and on each beat of the count-in.
+    assert!(out[15_900..16_300].iter().any(|v| v.abs() > 0.05));
+    assert!(out.iter().all(|v| v.abs() < 1.0));
+    run(&mut lp, 12_100, |_| 0.0);
+    assert_eq!(lp.state(0).state, 2);
+}
+
+#[test]
+fn seams_never_click() {
+    let mut lp = looper(2.0, 2, SyncMode::Off);
+    // 440 Hz, started at an arbitrary phase; 3011 frames do not hold whole periods.
+    let w = 2.0 * std::f32::consts::PI * 440.0 / SR as f32;
+    let sine = move |f: u64| 0.5 * (f as f32 * w + 1.234).sin();
+    let start = lp.frame();
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 3011, |f| sine(f - start));
+    cmd(&mut lp, 0, LoopOp::Record);
+    let (out, _) = run(&mut lp, 4 * 3011 + 10, |f| sine(f - start));
+    let loop_len = lp.state(0).loop_len;
+    assert_eq!(loop_len, 3011);
+    // A hard cut would jump from the sine's last sample to its first.
+    let hard_cut = (sine(3010) - sine(0)).abs();
+    let step = 0.5 * w; // the largest sample-to-sample step of the sine itself
+    let mut worst = 0f32;
+    for k in 1..4 {
+        let s = k * loop_len;
+        for i in s - 3..s + 3 {
+            worst = worst.max((out[i + 1] - out[i]).abs());
+        }
+    }
+    // Output is at the centre-pan gain (-3 dB); compare like with like.
+    let g = std::f32::consts::FRAC_1_SQRT_2;
+    eprintln!(
+        "seam jump {worst:.4}, sine step {:.4}, hard cut {:.4}",
+        step * g,
+        hard_cut * g
+    );
+    assert!(
+        hard_cut * g > 0.3,
+        "the test signal must make a bad seam: {hard_cut}"
+    );
+    assert!(
+        worst <= step * g * 1.05,
+        "seam jump {worst} vs hard cut {}",
+        hard_cut * g
+    );
+
+    // Mute, unmute and the jumps (trigger, reverse, speed) are crossfaded too: no step
+    // is larger than the sine's own at the faster of the two speeds, plus a little.
+    for (op, speed) in [
+        (LoopOp::Mute, 1.0),
+        (LoopOp::Mute, 1.0),
+        (LoopOp::Trigger, 1.0),
+        (LoopOp::Reverse, 1.0),
+        (LoopOp::HalfSpeed, 1.0),
+        (LoopOp::DoubleSpeed, 2.0),
+        (LoopOp::NormalSpeed, 2.0),
+    ] {
+        cmd(&mut lp, 0, op);
+        let (o, _) = run(&mut lp, 700, |_| 0.0);
+        let jump = o.windows(2).fold(0f32, |m, p| m.max((p[1] - p[0]).abs()));
+        assert!(jump < step * g * speed * 1.15, "{op:?}: jump {jump}");
+    }
+}
+
+#[test]
+fn latency_compensation_lines_an_overdub_up_with_what_the_player_heard() {
+    const RT: usize = 173;
+    let mut lp = looper(2.0, 2, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    // Clicks every 1000 frames, 4000-frame loop.
+    let t0 = lp.frame();
+    run(&mut lp, 4000, |f| {
+        if (f - t0) % 1000 == 300 {
+            1.0
+        } else {
+            0.0
+        }
+    });
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 4000, |_| 0.0);
+    let first = take(&mut lp, 0);
+    lp.set_latency_compensation(RT);
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    // The "player" plays back exactly what they hear, and it reaches us RT frames late.
+    let mut delay = vec![0.0f32; RT];
+    let mut out_l = vec![0.0f32; BLOCK];
+    let mut out_r = vec![0.0f32; BLOCK];
+    let mut in_l = vec![0.0f32; BLOCK];
+    let mut w = 0usize;
+    for _ in 0..(8000 / BLOCK) {
+        for (i, s) in in_l.iter_mut().enumerate() {
+            *s = delay[(w + i) % RT];
+        }
+        out_l.fill(0.0);
+        out_r.fill(0.0);
+        let src = &in_l[..];
+        assert_no_alloc::assert_no_alloc(|| lp.process(&[(src, src)], &mut out_l, &mut out_r));
+        for (i, s) in out_l.iter().enumerate() {
+            delay[(w + i) % RT] = *s;
+        }
+        w += BLOCK;
+    }
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    run(&mut lp, 200, |_| 0.0);
+    let now = take(&mut lp, 0);
+    let added: Vec<f32> = now.iter().zip(&first).map(|(a, b)| a - b).collect();
+    for k in 0..4 {
+        let want = 300 + k * 1000;
+        let (at, _) = added
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i.abs_diff(want) < 400)
+            .fold(
+                (0, 0f32),
+                |m, (i, v)| if v.abs() > m.1 { (i, v.abs()) } else { m },
+            );
+        assert!(
+            at.abs_diff(want) <= 1,
+            "click {k}: overdub at {at}, loop at {want}"
+        );
+    }
+}
+
+#[test]
+fn clear_mute_solo_oneshot_and_pause_report_sooperlooper_states() {
+    let mut lp = looper(2.0, 2, SyncMode::Off);
+    for t in 0..2 {
+        cmd(&mut lp, t, LoopOp::Record);
+        run(&mut lp, 2000, |_| 0.2);
+        cmd(&mut lp, t, LoopOp::Record);
+    }
+    run(&mut lp, 500, |_| 0.0);
+    cmd(&mut lp, 0, LoopOp::Mute);
+    assert_eq!(lp.state(0).state, 10);
+    cmd(&mut lp, 0, LoopOp::OneShot);
+    assert_eq!(lp.state(0).state, 12);
+    run(&mut lp, 2500, |_| 0.0);
+    assert_eq!(lp.state(0).state, 10, "one pass, then muted");
+    cmd(&mut lp, 0, LoopOp::Trigger);
+    cmd(&mut lp, 1, LoopOp::Solo);
+    let (out, _) = run(&mut lp, 1000, |_| 0.0);
+    assert!(
+        (out[500] - 0.2 * std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-4,
+        "only track 1: {}",
+        out[500]
+    );
+    cmd(&mut lp, 1, LoopOp::Pause);
+    run(&mut lp, 200, |_| 0.0);
+    assert_eq!(lp.state(1).state, 14);
+    let pos = lp.state(1).loop_pos;
+    run(&mut lp, 200, |_| 0.0);
+    assert_eq!(lp.state(1).loop_pos, pos, "paused heads stand still");
+    cmd(&mut lp, 1, LoopOp::Clear);
+    run(&mut lp, 200, |_| 0.0);
+    assert_eq!(lp.state(1).state, 0);
+}

@@ -1,0 +1,933 @@
+//! One looper track: the state machine (record, overdub, multiply, insert, replace,
+//! substitute, undo/redo, mute, reverse, speed, one-shot) and its per-frame work.
+//!
+//! Positions are counted in half frames, so half speed (±1 per frame), normal (±2) and
+//! double speed (±4) stay exact integers; a half position reads the average of two frames.
+
+use super::memory::{Mapping, TrackMemory, CHUNK_FRAMES};
+use super::sync::{Grid, Quantize, SyncMode};
+use super::{LoopOp, Speed};
+use crate::engine::smooth::{pan_gains, Smoother};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Off,
+    Recording,
+    Playing,
+    Overdub,
+    Multiply,
+    Insert,
+    Replace,
+    Substitute,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    Overdub,
+    Replace,
+}
+
+/// The old sound, fading out under the new one after a jump (undo, trigger, reverse...).
+#[derive(Clone, Copy, Debug)]
+struct Ghost {
+    /// Layer, its length and the head position and step there; None: fade in from silence.
+    from: Option<(usize, usize, usize, isize)>,
+    left: u32,
+}
+
+/// After a recording stops: input still due (the round trip) and the seam's tail.
+#[derive(Clone, Copy, Debug)]
+struct Finish {
+    len: usize,
+    lat: usize,
+    tail: usize,
+    f: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Inserting {
+    src: usize,
+    src_len: usize,
+    at: usize,
+    j: usize,
+    by: Option<usize>,
+}
+
+/// Context the looper passes to each frame.
+pub(crate) struct Ctx<'a> {
+    pub lat: usize,
+    pub now: u64,
+    pub grid: &'a mut Grid,
+    pub quantize: Quantize,
+    pub count_in: bool,
+}
+
+pub(crate) struct Track {
+    pub mode: Mode,
+    cur: usize,
+    pub undo_avail: usize,
+    pub redo_avail: usize,
+    pos_half: usize,
+    pub reversed: bool,
+    pub speed: Speed,
+    pub muted: bool,
+    pub paused: bool,
+    pub oneshot: bool,
+    pub solo_ok: bool,
+    volume: f32,
+    pan: f32,
+    gain_l: Smoother,
+    gain_r: Smoother,
+    in_gain: Smoother,
+    write: Option<Write>,
+    pub feedback: f32,
+    ghost: Option<Ghost>,
+    rec_len: usize,
+    pub rec_stop_at: Option<usize>,
+    /// Record was pressed to stop and waits for its synced length.
+    pub waiting_stop: bool,
+    finishing: Option<Finish>,
+    deferred: Option<LoopOp>,
+    pub pending: Option<(LoopOp, u64)>,
+    mult_stop_at: Option<usize>,
+    ins: Option<Inserting>,
+    pub source: usize,
+    pub full: bool,
+    pub full_count: u32,
+    pub undo_dropped: u32,
+    xfade: u32,
+    /// Whether this track's first loop set the grid's cycle.
+    pub set_cycle: bool,
+}
+
+impl Track {
+    pub fn new(xfade: u32, source: usize) -> Self {
+        let x = xfade.max(1);
+        let (l, r) = pan_gains(0.0);
+        Self {
+            mode: Mode::Off,
+            cur: 0,
+            undo_avail: 0,
+            redo_avail: 0,
+            pos_half: 0,
+            reversed: false,
+            speed: Speed::Normal,
+            muted: false,
+            paused: false,
+            oneshot: false,
+            solo_ok: true,
+            volume: 1.0,
+            pan: 0.0,
+            gain_l: Smoother::new(l, x),
+            gain_r: Smoother::new(r, x),
+            in_gain: Smoother::new(1.0, x),
+            write: None,
+            feedback: 1.0,
+            ghost: None,
+            rec_len: 0,
+            rec_stop_at: None,
+            waiting_stop: false,
+            finishing: None,
+            deferred: None,
+            pending: None,
+            mult_stop_at: None,
+            ins: None,
+            source: 0,
+            full: false,
+            full_count: 0,
+            undo_dropped: 0,
+            xfade: x,
+            set_cycle: false,
+        }
+        .with_source(source)
+    }
+
+    fn with_source(mut self, s: usize) -> Self {
+        self.source = s;
+        self
+    }
+
+    pub fn len(&self, mem: &TrackMemory) -> usize {
+        mem.layers.get(self.cur).map_or(0, |l| l.len)
+    }
+
+    pub fn cycle(&self, mem: &TrackMemory) -> usize {
+        mem.layers.get(self.cur).map_or(0, |l| l.cycle)
+    }
+
+    pub fn layer(&self) -> usize {
+        self.cur
+    }
+
+    /// Head position in frames (the recorded length while recording).
+    pub fn pos(&self) -> usize {
+        if self.mode == Mode::Recording {
+            self.rec_len
+        } else {
+            self.pos_half >> 1
+        }
+    }
+
+    fn step(&self) -> isize {
+        let s = match self.speed {
+            Speed::Half => 1,
+            Speed::Normal => 2,
+            Speed::Double => 4,
+        };
+        if self.reversed {
+            -s
+        } else {
+            s
+        }
+    }
+
+    /// rt: recomputes the output gains' targets (volume, pan, mute, solo, pause).
+    pub fn retarget(&mut self) {
+        let on = !(self.muted || self.paused || !self.solo_ok);
+        let (l, r) = pan_gains(self.pan);
+        let g = if on { self.volume } else { 0.0 };
+        self.gain_l.set(g * l);
+        self.gain_r.set(g * r);
+    }
+
+    /// rt: the old sound fades out under the new over the crossfade.
+    fn fade_from_here(&mut self, mem: &TrackMemory) {
+        let len = self.len(mem);
+        let from = (len > 0 && self.mode != Mode::Recording && self.mode != Mode::Insert)
+            .then_some((self.cur, len, self.pos_half, self.step()));
+        self.ghost = Some(Ghost {
+            from,
+            left: self.xfade,
+        });
+    }
+
+    /// rt: starts a new layer (an undo level) after the current one; false when every
+    /// buffer is still needed by a layer being copied (then there is no new undo level).
+    fn new_layer(&mut self, mem: &mut TrackMemory, map: Mapping, len: usize, cycle: usize) -> bool {
+        let pool = mem.pool();
+        if pool < 2 {
+            return false;
+        }
+        let next = (self.cur + 1) % pool;
+        if mem.is_needed(next) {
+            self.undo_dropped = self.undo_dropped.saturating_add(1);
+            return false;
+        }
+        mem.reset_layer(next, map, len, cycle);
+        self.cur = next;
+        self.undo_avail = (self.undo_avail + 1).min(pool - 1);
+        self.redo_avail = 0;
+        true
+    }
+
+    /// rt: applies `op` now, or parks it until the grid point / the seam it waits for.
+    pub fn command(&mut self, op: LoopOp, mem: &mut TrackMemory, ctx: &mut Ctx) {
+        match op {
+            LoopOp::Record | LoopOp::RecordBars(_) => self.record(op, mem, ctx),
+            LoopOp::Overdub
+            | LoopOp::Replace
+            | LoopOp::Substitute
+            | LoopOp::Multiply
+            | LoopOp::Insert => self.dub(op, mem, ctx),
+            LoopOp::Undo => self.undo(mem),
+            LoopOp::Redo => self.redo(mem),
+            LoopOp::Clear => self.clear(mem),
+            LoopOp::Mute => {
+                self.muted = !self.muted;
+                self.oneshot = false;
+                self.retarget();
+            }
+            LoopOp::Solo => {} // the looper handles solo across tracks
+            LoopOp::Reverse => {
+                if self.mode == Mode::Recording {
+                    self.end_record(mem, ctx);
+                }
+                self.fade_from_here(mem);
+                self.reversed = !self.reversed;
+            }
+            LoopOp::HalfSpeed | LoopOp::DoubleSpeed | LoopOp::NormalSpeed => {
+                let s = match op {
+                    LoopOp::HalfSpeed => Speed::Half,
+                    LoopOp::DoubleSpeed => Speed::Double,
+                    _ => Speed::Normal,
+                };
+                if s != self.speed {
+                    if self.mode != Mode::Recording {
+                        self.fade_from_here(mem);
+                    }
+                    self.speed = s;
+                }
+            }
+            LoopOp::OneShot | LoopOp::Trigger => {
+                if self.len(mem) > 0 && self.mode == Mode::Playing {
+                    self.fade_from_here(mem);
+                    self.pos_half = if self.reversed {
+                        (self.len(mem) * 2).saturating_sub(1)
+                    } else {
+                        0
+                    };
+                    self.muted = false;
+                    self.paused = false;
+                    self.oneshot = op == LoopOp::OneShot;
+                    self.retarget();
+                }
+            }
+            LoopOp::Pause => {
+                if self.mode != Mode::Recording {
+                    self.paused = !self.paused;
+                    self.retarget();
+                }
+            }
+            LoopOp::CancelPending => {
+                self.pending = None;
+                self.rec_stop_at = None;
+                self.waiting_stop = false;
+                self.deferred = None;
+                if self.mode == Mode::Multiply {
+                    self.mult_stop_at = None;
+                }
+            }
+            LoopOp::SetFeedback(f) => {
+                self.feedback = if f.is_finite() {
+                    f.clamp(0.0, 1.0)
+                } else {
+                    1.0
+                }
+            }
+            LoopOp::SetVolume(v) => {
+                self.volume = if v.is_finite() {
+                    v.clamp(0.0, 4.0)
+                } else {
+                    1.0
+                };
+                self.retarget();
+            }
+            LoopOp::SetPan(p) => {
+                self.pan = if p.is_finite() {
+                    p.clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                };
+                self.retarget();
+            }
+            LoopOp::SetSource(s) => self.source = s as usize,
+        }
+    }
+
+    fn record(&mut self, op: LoopOp, mem: &mut TrackMemory, ctx: &mut Ctx) {
+        if self.finishing.is_some() {
+            self.deferred = Some(op);
+            return;
+        }
+        match self.mode {
+            Mode::Recording => {
+                if self.rec_stop_at.is_some() {
+                    return; // already waiting for its stop point
+                }
+                let target = if ctx.grid.active() && !self.set_cycle {
+                    ctx.grid.snap_len(self.rec_len as u64) as usize
+                } else {
+                    self.rec_len
+                };
+                if target > self.rec_len && target <= mem.cap_frames() {
+                    self.rec_stop_at = Some(target);
+                    self.waiting_stop = true;
+                } else {
+                    self.end_record(mem, ctx);
+                }
+            }
+            _ if self.pending.is_some() => self.pending = None, // pressed again: cancel
+            _ => {
+                let q = if ctx.grid.active() {
+                    ctx.quantize
+                } else {
+                    Quantize::Off
+                };
+                let tempo = matches!(ctx.grid.mode, SyncMode::Tempo { .. });
+                if ctx.count_in && tempo && ctx.grid.active() {
+                    let b = ctx.grid.next(ctx.now, Quantize::Bar) + ctx.grid.bar_frames();
+                    self.pending = Some((op, b));
+                } else if q != Quantize::Off {
+                    let due = ctx.grid.next(ctx.now, q);
+                    if due > ctx.now {
+                        self.pending = Some((op, due));
+                    } else {
+                        self.start_record(op, mem, ctx);
+                    }
+                } else {
+                    self.start_record(op, mem, ctx);
+                }
+            }
+        }
+    }
+
+    /// rt: called by the looper when a parked op falls due.
+    pub fn run_pending(&mut self, mem: &mut TrackMemory, ctx: &mut Ctx) {
+        if let Some((op, _)) = self.pending.take() {
+            if matches!(op, LoopOp::Record | LoopOp::RecordBars(_)) {
+                self.start_record(op, mem, ctx);
+            } else {
+                self.command(op, mem, ctx);
+            }
+        }
+    }
+
+    fn start_record(&mut self, op: LoopOp, mem: &mut TrackMemory, ctx: &mut Ctx) {
+        self.fade_from_here(mem);
+        if !self.new_layer(mem, Mapping::Fresh, 0, 0) {
+            self.ghost = None;
+            return;
+        }
+        self.mode = Mode::Recording;
+        self.rec_len = 0;
+        self.rec_stop_at = match op {
+            LoopOp::RecordBars(n) if ctx.grid.active() => {
+                Some((ctx.grid.bar_frames() as usize).saturating_mul(n.max(1) as usize))
+            }
+            _ => None,
+        };
+        self.pos_half = 0;
+        self.write = None;
+        self.ins = None;
+        self.mult_stop_at = None;
+        self.full = false;
+        self.set_cycle = false;
+        if ctx.grid.mode == SyncMode::FirstLoop && !ctx.grid.active() {
+            self.set_cycle = true;
+        }
+    }
+
+    fn end_record(&mut self, mem: &mut TrackMemory, ctx: &mut Ctx) {
+        let len = self.rec_len;
+        self.rec_stop_at = None;
+        self.waiting_stop = false;
+        if len == 0 {
+            self.mode = Mode::Off;
+            if let Some(l) = mem.layers.get_mut(self.cur) {
+                l.len = 0;
+            }
+            return;
+        }
+        let cycle = if ctx.grid.active() && (len as u64) % ctx.grid.cycle_frames == 0 {
+            ctx.grid.cycle_frames as usize
+        } else {
+            len
+        };
+        if let Some(l) = mem.layers.get_mut(self.cur) {
+            l.len = len;
+            l.cycle = cycle;
+        }
+        if self.set_cycle && ctx.grid.mode == SyncMode::FirstLoop && !ctx.grid.active() {
+            ctx.grid.cycle_frames = len as u64;
+            ctx.grid.origin = ctx.now;
+        }
+        self.mode = Mode::Playing;
+        self.pos_half = if self.reversed {
+            (len * 2).saturating_sub(1)
+        } else {
+            0
+        };
+        self.finishing = Some(Finish {
+            len,
+            lat: ctx.lat.min(len),
+            tail: (self.xfade as usize).min(len / 2),
+            f: 0,
+        });
+        // The loop enters from silence.
+        self.ghost = Some(Ghost {
+            from: None,
+            left: self.xfade,
+        });
+    }
+
+    fn dub(&mut self, op: LoopOp, mem: &mut TrackMemory, ctx: &mut Ctx) {
+        if self.mode == Mode::Recording {
+            // A special ending: close the loop now, then start the new op at the seam.
+            self.rec_stop_at = None;
+            self.end_record(mem, ctx);
+            self.deferred = Some(op);
+            return;
+        }
+        if self.finishing.is_some() {
+            self.deferred = Some(op);
+            return;
+        }
+        let len = self.len(mem);
+        if len == 0 {
+            return;
+        }
+        let wanted = match op {
+            LoopOp::Overdub => Mode::Overdub,
+            LoopOp::Replace => Mode::Replace,
+            LoopOp::Substitute => Mode::Substitute,
+            LoopOp::Multiply => Mode::Multiply,
+            _ => Mode::Insert,
+        };
+        match self.mode {
+            Mode::Playing => {}
+            Mode::Multiply => {
+                // Finish at the end of the cycle we are in.
+                let c = self.cycle(mem).max(1);
+                let h = self.pos();
+                let stop = h.div_ceil(c).max(1) * c;
+                self.mult_stop_at = Some(stop.min(len));
+                return;
+            }
+            Mode::Insert => {
+                self.stop_insert(mem);
+                return;
+            }
+            _ => {
+                // Pressing the running op (or another) punches out.
+                self.mode = Mode::Playing;
+                self.in_gain.set(0.0);
+                return;
+            }
+        }
+        if self.write.is_some() {
+            // Still fading out the last punch: finish it at once, then go on.
+            self.write = None;
+        }
+        let src = self.cur;
+        let cycle = self.cycle(mem).max(1);
+        let i = self.pos();
+        let map = match wanted {
+            Mode::Multiply => Mapping::Repeat { src, src_len: len },
+            Mode::Insert => Mapping::Insert {
+                src,
+                at: i,
+                by: None,
+            },
+            _ => Mapping::Copy { src },
+        };
+        if !self.new_layer(mem, map, len, cycle) {
+            if wanted == Mode::Overdub {
+                // No free buffer: overdub in place, without an undo level.
+            } else {
+                return;
+            }
+        }
+        self.mode = wanted;
+        self.in_gain.reset(0.0);
+        self.in_gain.set(1.0);
+        match wanted {
+            Mode::Insert => {
+                self.ins = Some(Inserting {
+                    src,
+                    src_len: len,
+                    at: i,
+                    j: 0,
+                    by: None,
+                });
+                // Inserting runs forward at normal speed.
+                self.reversed = false;
+                self.speed = Speed::Normal;
+                self.pos_half = i * 2;
+                self.write = None;
+            }
+            Mode::Replace | Mode::Substitute => self.write = Some(Write::Replace),
+            _ => self.write = Some(Write::Overdub),
+        }
+        if wanted == Mode::Multiply {
+            self.mult_stop_at = None;
+        }
+    }
+
+    fn stop_insert(&mut self, mem: &TrackMemory) {
+        let cap = mem.cap_frames();
+        let cycle = self.cycle(mem).max(1);
+        let x = self.xfade as usize;
+        if let Some(ins) = &mut self.ins {
+            if ins.by.is_some() {
+                return;
+            }
+            let room = cap.saturating_sub(ins.src_len);
+            let mut by = (ins.j + x).div_ceil(cycle) * cycle;
+            if by > room {
+                by = (ins.j + x).min(room);
+            }
+            ins.by = Some(by.max(ins.j + 1));
+        }
+    }
+
+    fn undo(&mut self, mem: &mut TrackMemory) {
+        let pool = mem.pool().max(1);
+        self.fade_from_here(mem);
+        self.finishing = None;
+        self.deferred = None;
+        self.pending = None;
+        self.write = None;
+        self.ins = None;
+        self.mult_stop_at = None;
+        self.rec_stop_at = None;
+        let in_op = !matches!(self.mode, Mode::Playing | Mode::Off);
+        if self.undo_avail == 0 {
+            if self.mode == Mode::Recording {
+                self.mode = Mode::Off;
+            }
+            return;
+        }
+        self.cur = (self.cur + pool - 1) % pool;
+        self.undo_avail -= 1;
+        if in_op {
+            // Undo during an op throws the op away: there is nothing to redo.
+        } else {
+            self.redo_avail += 1;
+        }
+        self.after_jump(mem);
+    }
+
+    fn redo(&mut self, mem: &mut TrackMemory) {
+        if self.redo_avail == 0 || !matches!(self.mode, Mode::Playing | Mode::Off) {
+            return;
+        }
+        let pool = mem.pool().max(1);
+        self.fade_from_here(mem);
+        self.cur = (self.cur + 1) % pool;
+        self.redo_avail -= 1;
+        self.undo_avail += 1;
+        self.after_jump(mem);
+    }
+
+    fn after_jump(&mut self, mem: &TrackMemory) {
+        let len = self.len(mem);
+        self.mode = if len > 0 { Mode::Playing } else { Mode::Off };
+        if len > 0 {
+            self.pos_half %= len * 2;
+        } else {
+            self.pos_half = 0;
+        }
+    }
+
+    fn clear(&mut self, mem: &mut TrackMemory) {
+        self.fade_from_here(mem);
+        for i in 0..mem.pool() {
+            mem.reset_layer(i, Mapping::Fresh, 0, 0);
+        }
+        let keep_ghost = self.ghost;
+        let (src, vol, pan, fb) = (self.source, self.volume, self.pan, self.feedback);
+        let (x, counts) = (self.xfade, (self.full_count, self.undo_dropped));
+        *self = Track::new(x, src);
+        self.volume = vol;
+        self.pan = pan;
+        self.feedback = fb;
+        (self.full_count, self.undo_dropped) = counts;
+        self.retarget();
+        self.gain_l.reset(self.gain_l.target());
+        self.gain_r.reset(self.gain_r.target());
+        // The cleared layers are silent now; the ghost reads zeros and only shapes the cut.
+        self.ghost = keep_ghost.map(|g| Ghost { from: None, ..g });
+    }
+
+    /// rt: one frame: records, plays, overdubs; returns what the track adds to the output.
+    #[inline]
+    pub fn tick(&mut self, mem: &mut TrackMemory, il: f32, ir: f32, ctx: &mut Ctx) -> (f32, f32) {
+        let mut out = (0.0f32, 0.0f32);
+        if self.mode == Mode::Recording {
+            let i = self.rec_len;
+            if i >= ctx.lat {
+                if let Some(s) = mem.slot(self.cur, i - ctx.lat) {
+                    s.copy_from_slice(&[il, ir]);
+                }
+            }
+            self.rec_len += 1;
+            if self.rec_len >= mem.cap_frames() {
+                self.full = true;
+                self.full_count = self.full_count.saturating_add(1);
+                self.end_record(mem, ctx);
+            } else if Some(self.rec_len) == self.rec_stop_at {
+                self.end_record(mem, ctx);
+            }
+        } else {
+            if self.finishing.is_some() {
+                self.finish_frame(mem, il, ir, ctx);
+            }
+            let len = self.len(mem);
+            let frozen = self.paused && self.gain_l.is_settled() && self.gain_r.is_settled();
+            if len > 0 && !frozen {
+                out = if self.mode == Mode::Insert {
+                    self.insert_frame(mem, il, ir)
+                } else {
+                    let o = read_half(mem, self.cur, self.pos_half, len);
+                    if let Some(w) = self.write {
+                        let g = self.write_frame(mem, w, il, ir, len, ctx.lat);
+                        if self.mode == Mode::Replace {
+                            (o.0 * (1.0 - g), o.1 * (1.0 - g))
+                        } else {
+                            o
+                        }
+                    } else {
+                        o
+                    }
+                };
+                self.advance(mem);
+            }
+        }
+        if let Some(gh) = &mut self.ghost {
+            let x = gh.left as f32 / self.xfade as f32;
+            let y = 1.0 - x;
+            let mut o = (out.0 * y, out.1 * y);
+            if let Some((li, glen, p, st)) = &mut gh.from {
+                let (gl, gr) = read_half(mem, *li, *p, *glen);
+                o.0 += gl * x;
+                o.1 += gr * x;
+                *p = wrap_half(*p, *st, *glen * 2);
+            }
+            out = o;
+            gh.left -= 1;
+            if gh.left == 0 {
+                self.ghost = None;
+            }
+        }
+        (
+            out.0 * self.gain_l.next_value(),
+            out.1 * self.gain_r.next_value(),
+        )
+    }
+
+    /// rt: input still due after a recording stopped, then the seam: the input that
+    /// follows the loop's end is crossfaded into its start, so the end runs into it.
+    fn finish_frame(&mut self, mem: &mut TrackMemory, il: f32, ir: f32, ctx: &mut Ctx) {
+        let Some(fin) = &mut self.finishing else {
+            return;
+        };
+        let f = fin.f;
+        fin.f += 1;
+        let fin = *fin;
+        if f < fin.lat {
+            if let Some(s) = mem.slot(self.cur, fin.len - fin.lat + f) {
+                s.copy_from_slice(&[il, ir]);
+            }
+        } else if f - fin.lat < fin.tail {
+            let k = f - fin.lat;
+            let g = k as f32 / fin.tail as f32;
+            if let Some(s) = mem.slot(self.cur, k) {
+                let (a, b) = (
+                    s.first().copied().unwrap_or(0.0),
+                    s.get(1).copied().unwrap_or(0.0),
+                );
+                s.copy_from_slice(&[a * g + il * (1.0 - g), b * g + ir * (1.0 - g)]);
+            }
+        }
+        if fin.f >= fin.lat + fin.tail {
+            self.finishing = None;
+            if let Some(op) = self.deferred.take() {
+                self.command(op, mem, ctx);
+            }
+        }
+    }
+
+    /// rt: overdub / replace at the write head (`lat` steps behind the play head);
+    /// returns the punch gain.
+    fn write_frame(
+        &mut self,
+        mem: &mut TrackMemory,
+        w: Write,
+        il: f32,
+        ir: f32,
+        len: usize,
+        lat: usize,
+    ) -> f32 {
+        let g = self.in_gain.next_value();
+        let step = self.step();
+        let len_half = (len * 2) as isize;
+        let back = (lat as isize).saturating_mul(step) % len_half.max(1);
+        let wh = (self.pos_half as isize - back).rem_euclid(len_half.max(1)) as usize;
+        let wi = wh >> 1;
+        let keep = match w {
+            Write::Overdub => 1.0 + (self.feedback - 1.0) * g,
+            Write::Replace => 1.0 - g,
+        };
+        let mut put = |i: usize, weight: f32, first: bool| {
+            if let Some(s) = mem.slot(self.cur, i) {
+                if let [a, b] = s {
+                    if first {
+                        *a *= keep;
+                        *b *= keep;
+                    }
+                    *a += il * g * weight;
+                    *b += ir * g * weight;
+                }
+            }
+        };
+        match step.abs() {
+            1 => put(wi, 0.5, (wh & 1 == 0) == (step > 0)),
+            4 => {
+                put(wi, 1.0, true);
+                put((wi + 1) % len.max(1), 1.0, true);
+            }
+            _ => put(wi, 1.0, true),
+        }
+        if self.mode != Mode::Overdub
+            && self.mode != Mode::Replace
+            && self.mode != Mode::Substitute
+            && self.mode != Mode::Multiply
+            && self.in_gain.is_settled()
+            && self.in_gain.current() == 0.0
+        {
+            self.write = None;
+        }
+        g
+    }
+
+    /// rt: one frame of an insert: new input goes in at the head, the old loop after the
+    /// insert point waits; the old sound fades out at the start and back in at the end.
+    fn insert_frame(&mut self, mem: &mut TrackMemory, il: f32, ir: f32) -> (f32, f32) {
+        let Some(mut ins) = self.ins else {
+            self.mode = Mode::Playing;
+            return (0.0, 0.0);
+        };
+        let g = self.in_gain.next_value();
+        let x = self.xfade as usize;
+        let sl = ins.src_len.max(1);
+        let (gin, gold, old_at) = match ins.by {
+            Some(by) if ins.j + x >= by => {
+                let e = (by - ins.j) as f32 / x as f32;
+                (g * e, 1.0 - e, (ins.at + sl * 2 - (by - ins.j)) % sl)
+            }
+            _ => (g, 1.0 - g, (ins.at + ins.j) % sl),
+        };
+        let old = if gold > 0.0 {
+            mem.read(ins.src, old_at)
+        } else {
+            (0.0, 0.0)
+        };
+        let o = (old.0 * gold, old.1 * gold);
+        let q = ins.at + ins.j;
+        if let Some(s) = mem.slot(self.cur, q) {
+            s.copy_from_slice(&[il * gin + o.0, ir * gin + o.1]);
+        }
+        ins.j += 1;
+        let new_len = ins.src_len + ins.j;
+        if let Some(l) = mem.layers.get_mut(self.cur) {
+            l.len = new_len;
+        }
+        if new_len >= mem.cap_frames() && ins.by.is_none() {
+            ins.by = Some(ins.j);
+            self.full = true;
+            self.full_count = self.full_count.saturating_add(1);
+        }
+        self.ins = Some(ins);
+        if Some(ins.j) == ins.by {
+            let map = Mapping::Insert {
+                src: ins.src,
+                at: ins.at,
+                by: ins.by,
+            };
+            let end = ins.at + ins.j;
+            let chunk_end = (end / CHUNK_FRAMES + 1) * CHUNK_FRAMES;
+            if let Some(l) = mem.layers.get_mut(self.cur) {
+                l.map = map;
+            }
+            // The chunk the insert ended in still lacks the old frames after it.
+            mem.copy_mapped(self.cur, map, end, chunk_end.min(mem.cap_frames()), 0);
+            self.ins = None;
+            self.mode = Mode::Playing;
+        }
+        o
+    }
+
+    /// rt: moves the head one frame on (wrapping, extending a multiply, ending a one-shot).
+    fn advance(&mut self, mem: &mut TrackMemory) {
+        let len = self.len(mem);
+        let step = self.step();
+        if self.mode == Mode::Insert {
+            self.pos_half += 2;
+            return;
+        }
+        if self.mode == Mode::Multiply && step > 0 {
+            let next = self.pos_half + step as usize;
+            if let Some(stop) = self.mult_stop_at {
+                if next >= stop * 2 {
+                    self.mult_stop_at = None;
+                    self.mode = Mode::Playing;
+                    self.in_gain.set(0.0);
+                    if let Some(l) = mem.layers.get_mut(self.cur) {
+                        l.len = stop.max(1);
+                    }
+                    self.pos_half = next % (stop.max(1) * 2);
+                    return;
+                }
+            }
+            if next >= len * 2 {
+                let c = self.cycle(mem).max(1);
+                if len + c <= mem.cap_frames() {
+                    if let Some(l) = mem.layers.get_mut(self.cur) {
+                        l.len = len + c;
+                    }
+                    self.pos_half = next;
+                } else {
+                    self.full = true;
+                    self.full_count = self.full_count.saturating_add(1);
+                    self.mode = Mode::Playing;
+                    self.in_gain.set(0.0);
+                    self.pos_half = next - len * 2;
+                }
+                return;
+            }
+            self.pos_half = next;
+            return;
+        }
+        let len_half = len * 2;
+        let next = wrap_half(self.pos_half, step, len_half);
+        if self.oneshot {
+            // Fade out over the last crossfade of the pass.
+            let left = if step > 0 {
+                len_half.saturating_sub(self.pos_half)
+            } else {
+                self.pos_half + 1
+            } / step.unsigned_abs();
+            if left <= self.xfade as usize {
+                self.oneshot = false;
+                self.muted = true;
+                self.retarget();
+            }
+        }
+        self.pos_half = next;
+    }
+
+    /// rt: background copying for this track's undo levels.
+    pub fn copy_some(&self, mem: &mut TrackMemory, budget: usize) {
+        let pool = mem.pool();
+        let oldest = (self.cur + pool - self.undo_avail.min(pool - 1)) % pool.max(1);
+        let n = self.undo_avail + 1 + self.redo_avail;
+        mem.copy_some((0..n.min(pool)).map(|k| (oldest + k) % pool), budget);
+    }
+}
+
+/// rt: the head's step, wrapped into `0..len_half`.
+#[inline]
+fn wrap_half(p: usize, step: isize, len_half: usize) -> usize {
+    if len_half == 0 {
+        return 0;
+    }
+    if step >= 0 {
+        let n = p + step as usize;
+        if n >= len_half {
+            n - len_half
+        } else {
+            n
+        }
+    } else {
+        let s = step.unsigned_abs();
+        if p >= s {
+            p - s
+        } else {
+            p + len_half - s
+        }
+    }
+}
+
+/// rt: the sound at half position `p` (the mean of two frames between frames).
+#[inline]
+fn read_half(mem: &mut TrackMemory, li: usize, p: usize, len: usize) -> (f32, f32) {
+    let i = p >> 1;
+    let a = mem.read(li, i);
+    if p & 1 == 0 {
+        a
+    } else {
+        let j = if i + 1 >= len { 0 } else { i + 1 };
+        let b = mem.read(li, j);
+        ((a.0 + b.0) * 0.5, (a.1 + b.1) * 0.5)
+    }
+}
