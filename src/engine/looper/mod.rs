@@ -262,7 +262,9 @@ impl Looper {
         };
         t.command(op, m, &mut ctx);
         if op == LoopOp::Clear {
-            self.solo.get_mut(track).map(|s| *s = false);
+            if let Some(s) = self.solo.get_mut(track) {
+                *s = false;
+            }
             self.update_solo();
             self.maybe_drop_cycle();
         }

@@ -118,7 +118,7 @@ impl Grid {
         }
         let c = self.cycle_frames;
         for d in [4, 2] {
-            if c % d == 0 && len <= c / d {
+            if c.is_multiple_of(d) && len <= c / d {
                 return c / d;
             }
         }

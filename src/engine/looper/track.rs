@@ -408,7 +408,7 @@ impl Track {
             }
             return;
         }
-        let cycle = if ctx.grid.active() && (len as u64) % ctx.grid.cycle_frames == 0 {
+        let cycle = if ctx.grid.active() && (len as u64).is_multiple_of(ctx.grid.cycle_frames) {
             ctx.grid.cycle_frames as usize
         } else {
             len
@@ -739,15 +739,13 @@ impl Track {
             Write::Replace => 1.0 - g,
         };
         let mut put = |i: usize, weight: f32, first: bool| {
-            if let Some(s) = mem.slot(self.cur, i) {
-                if let [a, b] = s {
-                    if first {
-                        *a *= keep;
-                        *b *= keep;
-                    }
-                    *a += il * g * weight;
-                    *b += ir * g * weight;
+            if let Some([a, b]) = mem.slot(self.cur, i) {
+                if first {
+                    *a *= keep;
+                    *b *= keep;
                 }
+                *a += il * g * weight;
+                *b += ir * g * weight;
             }
         };
         match step.abs() {
