@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
+use crate::engine::looper::{LoopMemory, Looper, LooperSettings, Quantize, SyncMode};
 use crate::engine::{
     Command, Engine, EngineConfig, Garbage, Level, Shared, SoundFontSynth, Timed, MAX_INPUTS,
 };
@@ -236,4 +237,76 @@ pub fn load_soundfont(
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(Box::new(SoundFontSynth { font, synth, name }))
+}
+
+/// How the looper is set up: how many tracks, how long each can be, how far undo reaches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LooperConfig {
+    pub tracks: usize,
+    /// Longest loop a track holds, in seconds.
+    pub max_secs: f32,
+    /// Undo levels per track; each costs one track's worth of memory.
+    pub undo_levels: usize,
+    /// Crossfade at every seam, punch and mute (SooperLooper uses 64).
+    pub crossfade_frames: u32,
+    pub sync: SyncMode,
+    pub quantize: Quantize,
+}
+
+impl Default for LooperConfig {
+    fn default() -> Self {
+        Self {
+            tracks: 4,
+            max_secs: 60.0,
+            undo_levels: 4,
+            crossfade_frames: crate::engine::looper::DEFAULT_XFADE_FRAMES,
+            sync: SyncMode::FirstLoop,
+            quantize: Quantize::Off,
+        }
+    }
+}
+
+impl LooperConfig {
+    /// Memory the looper will hold, so Settings can say what a choice costs.
+    pub fn bytes(&self, sample_rate: u32) -> u64 {
+        let frames = (self.max_secs.max(0.0) * sample_rate as f32) as u64;
+        // Stereo f32, the playing layer plus the undo levels.
+        self.tracks as u64 * (self.undo_levels as u64 + 1) * frames * 8
+    }
+}
+
+/// Builds a looper with all its memory touched (slow: off the audio thread).
+pub fn build_looper(config: &LooperConfig, sample_rate: u32) -> Box<Looper> {
+    let tracks = config.tracks.clamp(1, crate::engine::looper::MAX_TRACKS);
+    let memory = Box::new(LoopMemory::new(
+        tracks,
+        config.max_secs.max(1.0),
+        config.undo_levels.max(1),
+        sample_rate,
+    ));
+    Box::new(Looper::new(
+        memory,
+        LooperSettings {
+            sample_rate,
+            xfade_frames: config.crossfade_frames.max(1),
+            sync: config.sync,
+            quantize: config.quantize,
+            ..LooperSettings::default()
+        },
+    ))
+}
+
+impl Controller {
+    /// Builds the looper's memory on a thread of its own and hands it to the engine.
+    pub fn enable_looper_in_background(&self, config: LooperConfig) {
+        let me = self.clone();
+        let rate = self.shared.sample_rate.load(Relaxed);
+        std::thread::Builder::new()
+            .name("loop memory".into())
+            .spawn(move || {
+                let looper = build_looper(&config, rate);
+                let _ = me.send(Command::InstallLooper(looper));
+            })
+            .ok();
+    }
 }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use super::looper::{LoopOp, Looper, Quantize, SyncMode};
+
 /// The instruments a keyboard can play, a click away. Drums are always on channel 10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +103,18 @@ pub enum Command {
     AllNotesOff,
     InstallSoundFont(Box<SoundFontSynth>),
     RemoveSoundFont,
+    /// Loop memory is big: the looper is built off the audio thread and handed over.
+    InstallLooper(Box<Looper>),
+    Loop {
+        track: u8,
+        op: LoopOp,
+    },
+    LoopSync(SyncMode),
+    LoopQuantize(Quantize),
+    LoopClick(bool),
+    LoopCountIn(bool),
+    /// Frames added by hand to the device's round trip when aligning recordings.
+    LoopLatencyOffset(i32),
 }
 
 impl std::fmt::Debug for Command {
@@ -117,6 +131,13 @@ impl std::fmt::Debug for Command {
             Command::Midi { data, len } => write!(f, "Midi({:?})", &data[..*len as usize]),
             Command::AllNotesOff => write!(f, "AllNotesOff"),
             Command::RemoveSoundFont => write!(f, "RemoveSoundFont"),
+            Command::InstallLooper(l) => write!(f, "InstallLooper({} tracks)", l.tracks()),
+            Command::Loop { track, op } => write!(f, "Loop({track}, {op:?})"),
+            Command::LoopSync(m) => write!(f, "LoopSync({m:?})"),
+            Command::LoopQuantize(q) => write!(f, "LoopQuantize({q:?})"),
+            Command::LoopClick(on) => write!(f, "LoopClick({on})"),
+            Command::LoopCountIn(on) => write!(f, "LoopCountIn({on})"),
+            Command::LoopLatencyOffset(n) => write!(f, "LoopLatencyOffset({n})"),
         }
     }
 }
@@ -131,4 +152,5 @@ pub struct Timed {
 /// What the engine hands back to be dropped on the control side.
 pub enum Garbage {
     SoundFont(Box<SoundFontSynth>),
+    Looper(Box<Looper>),
 }

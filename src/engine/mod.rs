@@ -22,6 +22,7 @@ use crossbeam_channel::{Receiver, Sender};
 pub use command::{Command, Garbage, Patch, SoundFontSynth, Timed};
 use instruments::Instruments;
 use limiter::Limiter;
+use looper::Looper;
 pub use midi::{MidiEvent, MidiMessage, MidiParse};
 pub use shared::{Level, Shared, MAX_INPUTS};
 use smooth::{db_to_gain, pan_gains, Smoother};
@@ -137,6 +138,13 @@ pub struct Engine {
     limiter: Limiter,
     bus_l: Vec<f32>,
     bus_r: Vec<f32>,
+    in_l: Vec<f32>,
+    in_r: Vec<f32>,
+    mix_l: Vec<f32>,
+    mix_r: Vec<f32>,
+    looper: Option<Box<Looper>>,
+    loop_latency_offset: i32,
+    loop_latency: usize,
     synth_l: Vec<f32>,
     synth_r: Vec<f32>,
     commands: Receiver<Timed>,
@@ -177,6 +185,13 @@ impl Engine {
             limiter: Limiter::new(sr, MAX_BLOCK_FRAMES),
             bus_l: vec![0.0; MAX_BLOCK_FRAMES],
             bus_r: vec![0.0; MAX_BLOCK_FRAMES],
+            in_l: vec![0.0; MAX_BLOCK_FRAMES],
+            in_r: vec![0.0; MAX_BLOCK_FRAMES],
+            mix_l: vec![0.0; MAX_BLOCK_FRAMES],
+            mix_r: vec![0.0; MAX_BLOCK_FRAMES],
+            looper: None,
+            loop_latency_offset: 0,
+            loop_latency: 0,
             synth_l: vec![0.0; MAX_BLOCK_FRAMES],
             synth_r: vec![0.0; MAX_BLOCK_FRAMES],
             commands,
@@ -279,6 +294,7 @@ impl Engine {
         midi: &[MidiEvent],
     ) {
         let n = out_left.len();
+        self.follow_latency();
         let chunk_start = self.frame;
         let chunk_end = chunk_start + n as u64;
         self.take_commands();
@@ -352,8 +368,8 @@ impl Engine {
 
     /// rt: mixes frames `from..to` of this chunk into the bus.
     fn render(&mut self, inputs: &[&[f32]], offset: usize, from: usize, to: usize) {
-        let bl = &mut self.bus_l[from..to];
-        let br = &mut self.bus_r[from..to];
+        let bl = &mut self.in_l[from..to];
+        let br = &mut self.in_r[from..to];
         bl.fill(0.0);
         br.fill(0.0);
         let input = |ch: usize| -> Option<&[f32]> {
@@ -381,6 +397,11 @@ impl Engine {
                 }
             }
         }
+        let (il, ir) = (&self.in_l[from..to], &self.in_r[from..to]);
+        let bl = &mut self.bus_l[from..to];
+        let br = &mut self.bus_r[from..to];
+        bl.copy_from_slice(il);
+        br.copy_from_slice(ir);
         let sl = &mut self.synth_l[from..to];
         let sr = &mut self.synth_r[from..to];
         let sounding = self.instruments.render(sl, sr);
@@ -401,6 +422,19 @@ impl Engine {
                 bl[i] += sl[i] * g;
                 br[i] += sr[i] * g;
             }
+        }
+        if let Some(looper) = &mut self.looper {
+            // Sources by index: the live inputs, the instruments, everything before the loops.
+            let ml = &mut self.mix_l[from..to];
+            let mr = &mut self.mix_r[from..to];
+            ml.copy_from_slice(bl);
+            mr.copy_from_slice(br);
+            let sources = [
+                (&self.in_l[from..to], &self.in_r[from..to]),
+                (&self.synth_l[from..to], &self.synth_r[from..to]),
+                (&*ml, &*mr),
+            ];
+            looper.process(&sources, bl, br);
         }
         if self.master.is_settled() {
             self.master.apply(bl);
@@ -486,11 +520,61 @@ impl Engine {
                 }
                 self.shared.soundfont_active.store(1, Relaxed);
             }
+            Command::InstallLooper(mut l) => {
+                l.set_latency_compensation(self.loop_latency);
+                self.shared.loop_tracks.store(l.tracks() as u32, Relaxed);
+                if let Some(old) = self.looper.replace(l) {
+                    self.throw_away(Garbage::Looper(old));
+                }
+            }
+            Command::Loop { track, op } => {
+                if let Some(l) = &mut self.looper {
+                    l.command(track as usize, op);
+                }
+            }
+            Command::LoopSync(m) => {
+                if let Some(l) = &mut self.looper {
+                    l.set_sync(m);
+                }
+            }
+            Command::LoopQuantize(q) => {
+                if let Some(l) = &mut self.looper {
+                    l.set_quantize(q);
+                }
+            }
+            Command::LoopClick(on) => {
+                if let Some(l) = &mut self.looper {
+                    l.set_click(on);
+                }
+            }
+            Command::LoopCountIn(on) => {
+                if let Some(l) = &mut self.looper {
+                    l.set_count_in(on);
+                }
+            }
+            Command::LoopLatencyOffset(n) => {
+                self.loop_latency_offset = n;
+                self.loop_latency = usize::MAX; // recomputed below
+                self.follow_latency();
+            }
             Command::RemoveSoundFont => {
                 if let Some(old) = self.instruments.remove_soundfont() {
                     self.throw_away(Garbage::SoundFont(old));
                 }
                 self.shared.soundfont_active.store(0, Relaxed);
+            }
+        }
+    }
+
+    /// rt: recordings are aligned by the device's round trip (as io reports it) plus the
+    /// offset set by hand.
+    fn follow_latency(&mut self) {
+        let device = self.shared.latency_frames.load(Relaxed) as i64;
+        let lat = (device + self.loop_latency_offset as i64).max(0) as usize;
+        if lat != self.loop_latency {
+            self.loop_latency = lat;
+            if let Some(l) = &mut self.looper {
+                l.set_latency_compensation(lat);
             }
         }
     }
@@ -562,6 +646,16 @@ impl Engine {
         self.shared
             .limiter_reduction_db
             .store(smooth::gain_to_db(self.limiter.min_gain_in_block()));
+        if let Some(l) = &self.looper {
+            for (t, m) in self.shared.loops.iter().enumerate().take(l.tracks()) {
+                let st = l.state(t);
+                m.state.store(st.state as u32, Relaxed);
+                m.loop_frames.store(st.loop_len as u32, Relaxed);
+                m.pos_frames.store(st.loop_pos as u32, Relaxed);
+                m.cycle_frames.store(st.cycle_len as u32, Relaxed);
+                m.full_count.store(st.full_count, Relaxed);
+            }
+        }
         self.shared.frames.store(self.frame, Relaxed);
         self.shared
             .voices_active

@@ -45,6 +45,18 @@ impl Meter {
     }
 }
 
+/// One loop track as the panel and OSC see it.
+#[derive(Debug, Default)]
+pub struct LoopMeter {
+    /// SooperLooper's state number (0 off, 2 recording, 4 playing, 5 overdubbing, 10 muted, ...).
+    pub state: AtomicU32,
+    pub loop_frames: AtomicU32,
+    pub pos_frames: AtomicU32,
+    pub cycle_frames: AtomicU32,
+    /// How often the track filled up while recording.
+    pub full_count: AtomicU32,
+}
+
 /// Counters and meters shared between the engine and the control side.
 #[derive(Debug, Default)]
 pub struct Shared {
@@ -71,6 +83,9 @@ pub struct Shared {
     pub sample_rate: AtomicU32,
     /// 0 = none yet, otherwise the engine holds a SoundFont synth.
     pub soundfont_active: AtomicU32,
+    /// Loop tracks the engine has (0 until a looper is installed).
+    pub loop_tracks: AtomicU32,
+    pub loops: [LoopMeter; super::looper::MAX_TRACKS],
 }
 
 impl Shared {

@@ -56,11 +56,21 @@ pub fn render_file(path: &Path) -> Result<Rendered, RenderError> {
 pub fn render(script: &Script) -> Result<Rendered, RenderError> {
     let sr = script.sample_rate;
     let (mut inputs, channels) = script.load_inputs()?;
+    let looper = script
+        .looper
+        .as_ref()
+        .map(|l| (crate::controller::build_looper(&l.config, sr), l.clone()));
     let (controller, mut engine) = new_engine(&script.engine_config(&channels));
     if let Some(path) = &script.soundfont {
         let sf = load_soundfont(path, sr)?;
         // Before the first block, so the render is the same every time.
         let _ = controller.send_at(0, Command::InstallSoundFont(sf));
+    }
+    if let Some((looper, l)) = looper {
+        let _ = controller.send_at(0, Command::InstallLooper(looper));
+        let _ = controller.send_at(0, Command::LoopClick(l.click));
+        let _ = controller.send_at(0, Command::LoopCountIn(l.count_in));
+        let _ = controller.send_at(0, Command::LoopLatencyOffset(l.latency_offset));
     }
     let midi = script.load_midi()?;
     let total = script.total_frames(&inputs, &midi);

@@ -26,7 +26,10 @@ use toml::Spanned;
 use super::smf::read_smf;
 use super::wav::{read_wav, resample};
 use super::RenderError;
-use crate::controller::find_soundfont;
+use crate::controller::{find_soundfont, LooperConfig};
+use crate::engine::looper::{
+    LoopOp, Quantize, SyncMode, SOURCE_INPUTS, SOURCE_INSTRUMENTS, SOURCE_MIX,
+};
 use crate::engine::{Command, EngineConfig, InputConfig, Patch, MAX_INPUTS};
 
 #[derive(Deserialize)]
@@ -48,6 +51,38 @@ struct RawScript {
     note: Vec<Spanned<RawNote>>,
     #[serde(default)]
     command: Vec<Spanned<RawCommand>>,
+    looper: Option<Spanned<RawLooper>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLooper {
+    tracks: Option<usize>,
+    max_secs: Option<f32>,
+    undo_levels: Option<usize>,
+    crossfade_frames: Option<u32>,
+    /// "first_loop" (default), "off" or "tempo" (with bpm and beats_per_bar).
+    sync: Option<String>,
+    bpm: Option<f32>,
+    beats_per_bar: Option<u32>,
+    /// "off" (default), "beat", "bar" or "cycle".
+    quantize: Option<String>,
+    #[serde(default)]
+    click: bool,
+    #[serde(default)]
+    count_in: bool,
+    /// Frames added to the round trip when aligning recordings.
+    #[serde(default)]
+    latency_offset: i32,
+}
+
+/// The looper a script asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptLooper {
+    pub config: LooperConfig,
+    pub click: bool,
+    pub count_in: bool,
+    pub latency_offset: i32,
 }
 
 #[derive(Deserialize)]
@@ -112,6 +147,17 @@ struct RawCommand {
     monitor: Option<bool>,
     all_notes_off: Option<bool>,
     midi: Option<Vec<u8>>,
+    /// A looper operation: record, overdub, multiply, insert, replace, substitute, undo,
+    /// redo, clear, mute, solo, reverse, half_speed, double_speed, normal_speed,
+    /// oneshot, trigger, pause, cancel, record_bars (with bars), feedback, volume, pan
+    /// (with value), source (with source).
+    #[serde(rename = "loop")]
+    loop_op: Option<String>,
+    /// 1-based loop track.
+    track: Option<usize>,
+    bars: Option<u32>,
+    value: Option<f32>,
+    source: Option<String>,
 }
 
 /// One timed change, ready to become an engine command.
@@ -126,6 +172,7 @@ pub enum Action {
     InputMonitor(u8, bool),
     AllNotesOff,
     Midi([u8; 3], u8),
+    Loop(u8, LoopOp),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -146,6 +193,7 @@ impl ScriptCommand {
             Action::InputMonitor(input, on) => Command::InputMonitor { input, on },
             Action::AllNotesOff => Command::AllNotesOff,
             Action::Midi(data, len) => Command::Midi { data, len },
+            Action::Loop(track, op) => Command::Loop { track, op },
         })
     }
 }
@@ -175,6 +223,7 @@ pub struct Script {
     notes: Vec<(u64, [u8; 3], u8)>,
     /// Sorted by frame; the script's opening settings come first at frame 0.
     pub commands: Vec<ScriptCommand>,
+    pub looper: Option<ScriptLooper>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -353,10 +402,15 @@ impl Script {
                 3,
             ));
         }
+        let looper = match &raw.looper {
+            Some(l) => Some(parse_looper(l.get_ref()).map_err(|m| err(at(l.span()), m))?),
+            None => None,
+        };
+        let loop_tracks = looper.as_ref().map_or(0, |l| l.config.tracks);
         for c in &raw.command {
             let line = at(c.span());
             commands.push(
-                parse_command(c.get_ref(), line, sample_rate, raw.input.len())
+                parse_command(c.get_ref(), line, sample_rate, raw.input.len(), loop_tracks)
                     .map_err(|m| err(line, m))?,
             );
         }
@@ -374,6 +428,7 @@ impl Script {
             midi_files,
             notes,
             commands,
+            looper,
         })
     }
 
@@ -472,6 +527,7 @@ fn parse_command(
     _line: usize,
     sample_rate: u32,
     inputs: usize,
+    loop_tracks: usize,
 ) -> Result<ScriptCommand, String> {
     let frame = match (c.at_secs, c.at_frame) {
         (Some(s), None) if s.is_finite() && s >= 0.0 => (s * sample_rate as f64).round() as u64,
@@ -524,9 +580,138 @@ fn parse_command(
         data[..bytes.len()].copy_from_slice(bytes);
         actions.push(Action::Midi(data, bytes.len() as u8));
     }
+    if let Some(name) = &c.loop_op {
+        actions.push(Action::Loop(
+            loop_track(c.track, loop_tracks)?,
+            loop_op(name, c)?,
+        ));
+    }
     match actions.len() {
         1 => Ok(ScriptCommand { frame, action: actions.remove(0) }),
-        0 => Err("the command does nothing: give one of master_db, instrument_db, patch, gain_db, pan, mute, monitor, all_notes_off, midi".into()),
+        0 => Err("the command does nothing: give one of master_db, instrument_db, patch, gain_db, pan, mute, monitor, all_notes_off, midi, loop".into()),
         _ => Err("one change per [[command]] table, please".into()),
     }
+}
+
+fn parse_looper(l: &RawLooper) -> Result<ScriptLooper, String> {
+    let mut config = LooperConfig::default();
+    if let Some(t) = l.tracks {
+        if !(1..=crate::engine::looper::MAX_TRACKS).contains(&t) {
+            return Err(format!(
+                "the looper has 1 to {} tracks",
+                crate::engine::looper::MAX_TRACKS
+            ));
+        }
+        config.tracks = t;
+    }
+    if let Some(s) = l.max_secs {
+        if !(1.0..=600.0).contains(&s) {
+            return Err("max_secs must be between 1 and 600 seconds".into());
+        }
+        config.max_secs = s;
+    }
+    if let Some(u) = l.undo_levels {
+        if !(1..=64).contains(&u) {
+            return Err("undo_levels must be between 1 and 64".into());
+        }
+        config.undo_levels = u;
+    }
+    if let Some(x) = l.crossfade_frames {
+        config.crossfade_frames = x.clamp(1, 4096);
+    }
+    config.sync = match l.sync.as_deref() {
+        None | Some("first_loop") => SyncMode::FirstLoop,
+        Some("off") => SyncMode::Off,
+        Some("tempo") => {
+            let bpm = l.bpm.ok_or("sync = \"tempo\" needs bpm")?;
+            if !(20.0..=300.0).contains(&bpm) {
+                return Err("bpm must be between 20 and 300".into());
+            }
+            SyncMode::Tempo {
+                bpm,
+                beats_per_bar: l.beats_per_bar.unwrap_or(4).clamp(1, 16),
+            }
+        }
+        Some(o) => {
+            return Err(format!(
+                "unknown sync \"{o}\"; choose first_loop, off or tempo"
+            ))
+        }
+    };
+    config.quantize = match l.quantize.as_deref() {
+        None | Some("off") => Quantize::Off,
+        Some("beat") => Quantize::Beat,
+        Some("bar") => Quantize::Bar,
+        Some("cycle") => Quantize::Cycle,
+        Some(o) => {
+            return Err(format!(
+                "unknown quantize \"{o}\"; choose off, beat, bar or cycle"
+            ))
+        }
+    };
+    Ok(ScriptLooper {
+        config,
+        click: l.click,
+        count_in: l.count_in,
+        latency_offset: l.latency_offset,
+    })
+}
+
+fn loop_track(track: Option<usize>, tracks: usize) -> Result<u8, String> {
+    match track {
+        _ if tracks == 0 => Err("loop commands need a [looper] table in the script".into()),
+        Some(t) if (1..=tracks).contains(&t) => Ok((t - 1) as u8),
+        Some(t) => Err(format!(
+            "loop track {t} does not exist (the looper has {tracks})"
+        )),
+        None => Err("a loop command needs track = N (1-based)".into()),
+    }
+}
+
+fn loop_op(name: &str, c: &RawCommand) -> Result<LoopOp, String> {
+    let value = |what: &str| {
+        c.value
+            .ok_or(format!("loop = \"{what}\" needs value = ..."))
+    };
+    Ok(match name {
+        "record" => LoopOp::Record,
+        "record_bars" => LoopOp::RecordBars(
+            c.bars
+                .ok_or("loop = \"record_bars\" needs bars = N")?
+                .max(1),
+        ),
+        "overdub" => LoopOp::Overdub,
+        "multiply" => LoopOp::Multiply,
+        "insert" => LoopOp::Insert,
+        "replace" => LoopOp::Replace,
+        "substitute" => LoopOp::Substitute,
+        "undo" => LoopOp::Undo,
+        "redo" => LoopOp::Redo,
+        "clear" => LoopOp::Clear,
+        "mute" => LoopOp::Mute,
+        "solo" => LoopOp::Solo,
+        "reverse" => LoopOp::Reverse,
+        "half_speed" => LoopOp::HalfSpeed,
+        "double_speed" => LoopOp::DoubleSpeed,
+        "normal_speed" => LoopOp::NormalSpeed,
+        "oneshot" => LoopOp::OneShot,
+        "trigger" => LoopOp::Trigger,
+        "pause" => LoopOp::Pause,
+        "cancel" => LoopOp::CancelPending,
+        "feedback" => LoopOp::SetFeedback(value(name)?.clamp(0.0, 1.0)),
+        "volume" => LoopOp::SetVolume(value(name)?.clamp(0.0, 4.0)),
+        "pan" => LoopOp::SetPan(value(name)?.clamp(-1.0, 1.0)),
+        "source" => LoopOp::SetSource(match c.source.as_deref() {
+            Some("inputs") => SOURCE_INPUTS,
+            Some("instruments") => SOURCE_INSTRUMENTS,
+            Some("mix") => SOURCE_MIX,
+            _ => {
+                return Err(
+                    "loop = \"source\" needs source = \"inputs\", \"instruments\" or \"mix\""
+                        .into(),
+                )
+            }
+        }),
+        other => return Err(format!("unknown loop operation \"{other}\"")),
+    })
 }

@@ -1,0 +1,197 @@
+//! Looping sessions rendered offline: record, overdub, undo, multiply, as a player would.
+
+mod common;
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use common::*;
+use samspill::render::{render, RenderError, Rendered, Script};
+
+#[global_allocator]
+static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+/// Two players: one lays down the first take (0.5–2.5 s), the other plays over it (3–5 s).
+fn players(dir: &std::path::Path) {
+    let mut first = vec![0f32; secs(9.0)];
+    for (i, s) in sine(220.0, 0.15, 2.0).iter().enumerate() {
+        first[secs(0.5) + i] = *s + 0.05 * ((i as f32) * 0.031).sin();
+    }
+    let mut second = vec![0f32; secs(9.0)];
+    for (i, s) in sine(330.0, 0.12, 2.0).iter().enumerate() {
+        second[secs(3.0) + i] = *s;
+    }
+    write_wav(&dir.join("first.wav"), &[first]);
+    write_wav(&dir.join("second.wav"), &[second]);
+}
+
+fn session(dir: &std::path::Path, steps: &str) -> Rendered {
+    let text = format!(
+        r#"
+soundfont = "none"
+length_secs = 9.0
+[looper]
+tracks = 2
+max_secs = 20
+undo_levels = 4
+sync = "tempo"
+bpm = 120
+[[input]]
+file = "first.wav"
+[[input]]
+file = "second.wav"
+[[command]]
+at_secs = 0.5
+loop = "record"
+track = 1
+[[command]]
+at_secs = 2.5
+loop = "record"
+track = 1
+{steps}
+"#
+    );
+    let script = Script::parse(&text, "session.toml", dir).unwrap_or_else(|e| panic!("{e}"));
+    let before = assert_no_alloc::violation_count();
+    let out = render(&script).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        before,
+        "the looper allocated on the audio path"
+    );
+    out
+}
+
+#[test]
+fn record_a_bar_overdub_undo_and_the_loop_is_the_first_take_again() {
+    let dir = tempfile::tempdir().unwrap();
+    players(dir.path());
+    let plain = session(dir.path(), "");
+    let undone = session(
+        dir.path(),
+        r#"
+[[command]]
+at_secs = 3.0
+loop = "overdub"
+track = 1
+[[command]]
+at_secs = 5.0
+loop = "overdub"
+track = 1
+[[command]]
+at_secs = 5.5
+loop = "undo"
+track = 1
+"#,
+    );
+    let later = secs(6.5)..secs(9.0);
+    assert!(
+        rms(&plain.left[later.clone()]) > 0.02,
+        "the loop does not play"
+    );
+    // The overdub is heard on the next pass, before the undo.
+    let next_pass = secs(5.05)..secs(5.45);
+    let diff: Vec<f32> = plain.left[next_pass.clone()]
+        .iter()
+        .zip(&undone.left[next_pass])
+        .map(|(a, b)| a - b)
+        .collect();
+    assert!(rms(&diff) > 0.02, "the overdub was not heard");
+    assert!(
+        plain.left[later.clone()] == undone.left[later.clone()]
+            && plain.right[later.clone()] == undone.right[later],
+        "after undo the loop is not the first take bit for bit"
+    );
+    // 2 s at 120 bpm is one bar: the loop is exactly one cycle long.
+    let m = &undone.shared.loops[0];
+    assert_eq!(m.loop_frames.load(Relaxed), secs(2.0) as u32);
+    assert_eq!(m.state.load(Relaxed), 4, "the track should be playing");
+}
+
+#[test]
+fn redo_brings_the_overdub_back_and_multiply_doubles_the_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    players(dir.path());
+    let dub = r#"
+[[command]]
+at_secs = 3.0
+loop = "overdub"
+track = 1
+[[command]]
+at_secs = 5.0
+loop = "overdub"
+track = 1
+"#;
+    let kept = session(dir.path(), dub);
+    let redone = session(
+        dir.path(),
+        &format!(
+            "{dub}
+[[command]]
+at_secs = 5.5
+loop = \"undo\"
+track = 1
+[[command]]
+at_secs = 6.0
+loop = \"redo\"
+track = 1
+"
+        ),
+    );
+    let later = secs(7.0)..secs(9.0);
+    assert!(
+        kept.left[later.clone()] == redone.left[later],
+        "redo did not restore the overdub"
+    );
+
+    let multiplied = session(
+        dir.path(),
+        r#"
+[[command]]
+at_secs = 3.0
+loop = "multiply"
+track = 1
+[[command]]
+at_secs = 5.0
+loop = "multiply"
+track = 1
+"#,
+    );
+    let m = &multiplied.shared.loops[0];
+    assert_eq!(m.loop_frames.load(Relaxed), secs(4.0) as u32);
+    assert_eq!(m.cycle_frames.load(Relaxed), secs(2.0) as u32);
+}
+
+#[test]
+fn loop_commands_without_a_looper_or_on_a_missing_track_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "length_secs = 1\n[[command]]\nat_secs = 0\nloop = \"record\"\ntrack = 1\n",
+            2,
+            "[looper]",
+        ),
+        (
+            "[looper]\ntracks = 2\n\n[[command]]\nat_secs = 0\nloop = \"record\"\ntrack = 3\n",
+            4,
+            "track 3",
+        ),
+        (
+            "[looper]\n[[command]]\nat_secs = 0\nloop = \"fly\"\ntrack = 1\n",
+            2,
+            "unknown loop",
+        ),
+        ("[looper]\nsync = \"tempo\"\n", 1, "bpm"),
+    ];
+    for (text, line, words) in cases {
+        match Script::parse(text, "s.toml", dir.path()) {
+            Err(RenderError::Script {
+                line: l, message, ..
+            }) => {
+                assert_eq!(l, line, "{text:?}: {message}");
+                assert!(message.contains(words), "{text:?}: {message}");
+            }
+            Err(e) => panic!("{text:?}: wrong error {e}"),
+            Ok(_) => panic!("{text:?} was accepted"),
+        }
+    }
+}
