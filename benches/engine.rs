@@ -119,6 +119,60 @@ fn rig_with_voices(notes: bool) -> Option<Rig> {
     Some(rig)
 }
 
+/// `tracks` loops of 2 s playing, the first `dubbing` of them overdubbing the inputs.
+fn rig_with_loops(tracks: usize, dubbing: usize) -> Rig {
+    use samspill::controller::{build_looper, LooperConfig};
+    use samspill::engine::looper::LoopOp;
+    let mut rig = Rig::new(0.05);
+    let looper = build_looper(
+        &LooperConfig {
+            tracks,
+            max_secs: 4.0,
+            undo_levels: 2,
+            ..LooperConfig::default()
+        },
+        SR,
+    );
+    let c = rig._controller.clone();
+    c.send(Command::InstallLooper(looper)).unwrap();
+    for t in 0..tracks as u8 {
+        c.send(Command::Loop {
+            track: t,
+            op: LoopOp::Record,
+        })
+        .unwrap();
+    }
+    for _ in 0..(2 * SR as usize / BLOCK) {
+        rig.block();
+    }
+    for t in 0..tracks as u8 {
+        c.send(Command::Loop {
+            track: t,
+            op: LoopOp::Record,
+        })
+        .unwrap();
+        c.send(Command::Loop {
+            track: t,
+            op: LoopOp::SetVolume(0.3),
+        })
+        .unwrap();
+    }
+    for _ in 0..(SR as usize / BLOCK) {
+        rig.block();
+    }
+    for t in 0..dubbing as u8 {
+        c.send(Command::Loop {
+            track: t,
+            op: LoopOp::Overdub,
+        })
+        .unwrap();
+    }
+    for _ in 0..100 {
+        rig.block();
+    }
+    rig
+}
+
 fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine 64 frames @48k");
     let mut quiet = Rig::new(0.2);
@@ -139,6 +193,14 @@ fn benches(c: &mut Criterion) {
             b.iter(|| rig.block())
         });
     }
+    let mut eight = rig_with_loops(8, 2);
+    g.bench_function("8 loops (2 overdubbing) + 2 stereo inputs + limiter", |b| {
+        b.iter(|| eight.block())
+    });
+    let mut seven = rig_with_loops(7, 2);
+    g.bench_function("7 loops (2 overdubbing) + 2 stereo inputs + limiter", |b| {
+        b.iter(|| seven.block())
+    });
     if let Some((font, settings)) = soundfont_16_voices() {
         let mut synth = rustysynth::Synthesizer::new(&font, &settings).unwrap();
         synth.process_midi_message(0, 0xC0, 16, 0);
@@ -196,6 +258,10 @@ fn main() {
     println!("\nworst blocks over 10 s of audio:");
     worst_block("2 stereo inputs + limiter (-14 dBFS)", &mut Rig::new(0.2));
     worst_block("2 stereo inputs + limiter (limiting)", &mut Rig::new(2.0));
+    worst_block(
+        "8 loops (2 overdubbing) + 2 stereo inputs + limiter",
+        &mut rig_with_loops(8, 2),
+    );
     if let Some(mut rig) = rig_with_voices(true) {
         worst_block("inputs + limiter + 16 SoundFont voices", &mut rig);
     }
