@@ -1,6 +1,7 @@
 //! The panel in a real window: Xvfb, eframe's glow renderer on Mesa's software GL, and
 //! a screenshot taken by eframe itself, written to target/panel-screenshot.png (Play)
-//! and target/panel-screenshot-settings.png. A missing package fails the test by name.
+//! and target/panel-screenshot-settings.png (and -easy, -english, -jam for the Loop view).
+//! A missing package fails the test by name.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
+use samspill::controller::{build_looper, LooperConfig};
+use samspill::engine::looper::LoopOp;
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
 use samspill::ui::{self, Action, AudioControl, AudioState, AudioStatus, Panel, View};
 use samspill::{new_engine, Command, EngineConfig};
@@ -102,7 +105,7 @@ impl AudioControl for ShowroomDevices {
 type Shot = Arc<Mutex<Option<Arc<egui::ColorImage>>>>;
 
 /// What is photographed, in order: the file name, and what is clicked first.
-const SHOTS: [(&str, &[Action]); 4] = [
+const SHOTS: [(&str, &[Action]); 5] = [
     ("panel-screenshot.png", &[]),
     (
         "panel-screenshot-settings.png",
@@ -115,6 +118,17 @@ const SHOTS: [(&str, &[Action]); 4] = [
     (
         "panel-screenshot-english.png",
         &[Action::EasyMode(false), Action::Language(Language::English)],
+    ),
+    (
+        "panel-screenshot-jam.png",
+        &[
+            Action::Language(Language::Bokmal),
+            Action::Show(View::Jam),
+            Action::Loop {
+                track: 0,
+                op: LoopOp::Record,
+            },
+        ],
     ),
 ];
 
@@ -202,6 +216,15 @@ fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
 
     // The engine on its own thread, as a device would drive it: a tone on input 1, a chord.
     let (controller, mut engine) = new_engine(&EngineConfig::default());
+    let looper = LooperConfig {
+        tracks: 3,
+        max_secs: 5.0,
+        undo_levels: 1,
+        ..Default::default()
+    };
+    controller
+        .send(Command::InstallLooper(build_looper(&looper, 48_000)))
+        .unwrap();
     for key in [60u8, 64, 67] {
         controller
             .send(Command::Midi {

@@ -65,6 +65,8 @@ pub struct Settings {
     pub master_db: f32,
     /// `None`: the best General MIDI SoundFont installed.
     pub soundfont: Option<PathBuf>,
+    #[serde(default)]
+    pub looper: LoopSettings,
 }
 
 impl Default for Settings {
@@ -76,6 +78,55 @@ impl Default for Settings {
             patch: Patch::Piano,
             master_db: -6.0,
             soundfont: None,
+            looper: LoopSettings::default(),
+        }
+    }
+}
+
+/// Which grid point a loop's start and stop wait for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopQuantize {
+    /// At once.
+    #[default]
+    Off,
+    Beat,
+    Bar,
+    Cycle,
+}
+
+/// The looper: its memory (used when it is built, at start) and its grid, click and count-in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoopSettings {
+    pub tracks: u32,
+    /// The longest loop each track holds.
+    pub minutes_per_track: f32,
+    /// Each level costs one track's worth of memory.
+    pub undo_levels: u32,
+    pub crossfade_frames: u32,
+    /// `false`: the first loop sets the cycle; `true`: the tempo does.
+    pub follow_tempo: bool,
+    pub tempo_bpm: f32,
+    pub beats_per_bar: u32,
+    pub quantize: LoopQuantize,
+    pub click: bool,
+    pub count_in: bool,
+}
+
+impl Default for LoopSettings {
+    fn default() -> Self {
+        Self {
+            tracks: 4,
+            minutes_per_track: 1.0,
+            undo_levels: 4,
+            crossfade_frames: 64,
+            follow_tempo: false,
+            tempo_bpm: 120.0,
+            beats_per_bar: 4,
+            quantize: LoopQuantize::Off,
+            click: false,
+            count_in: false,
         }
     }
 }

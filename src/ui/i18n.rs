@@ -31,6 +31,72 @@ text_table! {
     AppName => ("Samspill", "Samspill"),
     ViewPlay => ("Spill", "Play"),
     ViewSettings => ("Innstillinger", "Settings"),
+    ViewJam => ("Loop", "Loops"),
+    LoopGettingReady => ("Gjør klar loopene …", "Getting the loops ready …"),
+    TrackN => ("Spor {n}", "Track {n}"),
+    // What the track's big button does next, in plain words.
+    DoRecord => ("Ta opp", "Record"),
+    DoCancelStart => ("Ikke start", "Do not start"),
+    DoStopRecording => ("Stopp opptak", "Stop recording"),
+    DoOverdub => ("Legg på", "Add a layer"),
+    DoStopOverdub => ("Stopp pålegg", "Stop adding"),
+    DoUnmute => ("Slå på lyden", "Sound on"),
+    DoPlay => ("Spill av", "Play back"),
+    // What the track is doing now.
+    StateEmpty => ("Tom", "Empty"),
+    StateWaiting => ("Venter", "Waiting"),
+    StateRecording => ("Tar opp", "Recording"),
+    StateFinishing => ("Runder av", "Rounding off"),
+    StatePlaying => ("Spiller", "Playing"),
+    StateOverdubbing => ("Legger på", "Adding a layer"),
+    StateMultiplying => ("Forlenger", "Lengthening"),
+    StateInserting => ("Setter inn", "Inserting"),
+    StateReplacing => ("Erstatter", "Replacing"),
+    StateMuted => ("Dempet", "Muted"),
+    StateOnce => ("Spiller én gang", "Playing once"),
+    StatePaused => ("Pause", "Paused"),
+    Mute => ("Demp", "Mute"),
+    Undo => ("Angre", "Undo"),
+    Redo => ("Gjør om", "Redo"),
+    ClearTrack => ("Tøm", "Clear"),
+    ClearAsk => ("Tømme spor {n}?", "Clear track {n}?"),
+    ClearYes => ("Ja, tøm", "Yes, clear"),
+    ClearNo => ("Nei, behold", "No, keep it"),
+    TrackLevel => ("Nivå", "Level"),
+    TrackFull => (
+        "Sporet ble fullt, så opptaket stoppet.",
+        "The track filled up, so recording stopped.",
+    ),
+    StartLoop => ("Start en loop", "Start a loop"),
+    StopLoop => ("Stopp loopen", "Stop the loop"),
+    AllTracksUsed => (
+        "Alle sporene er i bruk. Tøm ett for å ta opp mer.",
+        "Every track is in use. Clear one to record more.",
+    ),
+    CycleFrom => ("Takten settes av", "The beat is set by"),
+    FirstLoop => ("Første loop", "The first loop"),
+    Tempo => ("Tempo", "Tempo"),
+    Slower => ("Saktere", "Slower"),
+    Faster => ("Raskere", "Faster"),
+    TapTempo => ("Tapp takten", "Tap the beat"),
+    BeatsPerBar => ("Slag per takt", "Beats per bar"),
+    StartOn => ("Start og stopp", "Start and stop"),
+    QuantizeOff => ("Straks", "At once"),
+    QuantizeBeat => ("På neste slag", "On the next beat"),
+    QuantizeBar => ("På neste takt", "On the next bar"),
+    QuantizeCycle => ("På neste runde", "On the next cycle"),
+    Click => ("Klikk", "Click"),
+    CountIn => ("Inntelling", "Count-in"),
+    LoopSection => ("Loopminne", "Loop memory"),
+    LoopTracks => ("Spor", "Tracks"),
+    MinutesPerTrack => ("Minutter per spor", "Minutes per track"),
+    UndoLevels => ("Angre-steg", "Undo steps"),
+    Crossfade => ("Overgang", "Crossfade"),
+    LoopMemory => ("Minne:", "Memory:"),
+    LoopMemoryHint => (
+        "Alt minnet settes av når Samspill starter. Endringer her gjelder fra neste start.",
+        "All the memory is set aside when Samspill starts. Changes here apply from the next start.",
+    ),
     ChooseInstrument => ("Velg instrument", "Choose an instrument"),
     PatchPiano => ("Piano", "Piano"),
     PatchEPiano => ("El-piano", "Electric piano"),
@@ -217,6 +283,21 @@ pub fn rate_text(lang: Language, sample_rate: u32) -> String {
     format!("{} kHz", decimal(lang, khz, places))
 }
 
+/// "460 MB" / "1,8 GB": what looper memory costs, in the unit a person reads easily.
+pub fn bytes_text(lang: Language, bytes: u64) -> String {
+    let mb = bytes as f32 / 1_000_000.0;
+    if mb >= 1000.0 {
+        format!("{} GB", decimal(lang, mb / 1000.0, 1))
+    } else {
+        format!("{mb:.0} MB")
+    }
+}
+
+/// "120 BPM", whole beats.
+pub fn bpm_text(bpm: f32) -> String {
+    format!("{:.0} BPM", bpm.round())
+}
+
 /// "-6 dB", rounded to whole decibels (finer steps mean nothing to a listener).
 pub fn db_text(db: f32) -> String {
     let r = db.round();
@@ -256,5 +337,8 @@ mod tests {
         assert_eq!(db_text(-6.2), "-6 dB");
         assert_eq!(db_text(-0.3), "0 dB");
         assert_eq!(tr_n(Language::English, Text::InputN, 2), "Input 2");
+        assert_eq!(bytes_text(Language::Bokmal, 1_843_200_000), "1,8 GB");
+        assert_eq!(bytes_text(Language::English, 460_800_000), "461 MB");
+        assert_eq!(bpm_text(119.6), "120 BPM");
     }
 }

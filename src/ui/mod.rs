@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod i18n;
+pub mod jam;
 pub mod live;
 pub mod meter;
 pub mod panel;
@@ -64,6 +65,9 @@ pub fn run_panel(
     settings: Settings,
 ) -> Result<(), String> {
     let lang = settings.language;
+    // Loop memory is big and is built on a thread of its own; the Loop view says
+    // "getting ready" until it is in.
+    controller.enable_looper_in_background(jam::looper_config(&settings.looper));
     let panel = Panel::new(controller, audio, settings);
     open_window(native_options(), lang, move |_| Box::new(panel))
 }

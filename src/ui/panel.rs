@@ -9,11 +9,13 @@ use eframe::egui::{self, RichText};
 
 use super::audio::{AudioControl, AudioStatus};
 use super::i18n::{tr, Text};
+use super::jam::{self, LoopTrack};
 use super::meter::PeakHold;
 use super::{play, settings_view, status, theme};
 use crate::controller::{ControlError, Controller, Snapshot};
+use crate::engine::looper::LoopOp;
 use crate::engine::{Command, Patch};
-use crate::session::settings::{AudioHost, AudioSettings, Language, Settings};
+use crate::session::settings::{AudioHost, AudioSettings, Language, LoopSettings, Settings};
 
 /// Meters are redrawn this often; the engine publishes once per block anyway.
 const REDRAW: Duration = Duration::from_millis(40);
@@ -26,6 +28,7 @@ pub const MASTER_STEP_DB: f32 = 3.0;
 pub enum View {
     #[default]
     Play,
+    Jam,
     Settings,
 }
 
@@ -59,6 +62,14 @@ pub struct PanelState {
     pub instruments_hold: PeakHold,
     pub master_hold: PeakHold,
     pub notice: Option<Notice>,
+    /// The loop tracks as the engine last published them; empty until the looper is in.
+    pub loops: Vec<LoopTrack>,
+    /// Each track's level as last set here (the engine starts every track at 0 dB).
+    pub loop_db: Vec<f32>,
+    /// When "Tap the beat" was pressed, in egui's seconds; the newest last.
+    pub taps: Vec<f64>,
+    /// The track whose "Clear" waits for a yes or a no.
+    pub confirm_clear: Option<usize>,
 }
 
 impl PanelState {
@@ -85,6 +96,21 @@ pub enum Action {
     BufferFrames(u32),
     LookForDevices,
     ApplyAudio,
+    /// Something for one loop track to do.
+    Loop {
+        track: usize,
+        op: LoopOp,
+    },
+    /// Ask before clearing a track (`None`: the question is answered "no").
+    AskClear(Option<usize>),
+    TrackDb {
+        track: usize,
+        db: f32,
+    },
+    /// New looper settings: the beat, click and count-in are sent at once, memory at next start.
+    Looper(LoopSettings),
+    /// "Tap the beat" pressed at this time (seconds).
+    TapTempo(f64),
 }
 
 /// The panel: reads engine snapshots, sends commands, and asks the device layer to reopen.
@@ -96,6 +122,8 @@ pub struct Panel {
     style_changed: bool,
     /// `None`: the user's settings file ([`Settings::save`]).
     settings_path: Option<PathBuf>,
+    /// Loop tracks last set up with the beat, click and count-in (0: no looper yet).
+    looper_set_up: usize,
 }
 
 impl Panel {
@@ -104,7 +132,12 @@ impl Panel {
         let snapshot = controller.snapshot();
         let state = PanelState {
             draft: settings.audio.clone(),
-            view: View::Play,
+            // Easy mode opens where a client starts a loop: one press away.
+            view: if settings.easy_mode {
+                View::Jam
+            } else {
+                View::Play
+            },
             input_holds: vec![PeakHold::default(); snapshot.inputs.len()],
             snapshot,
             audio: audio.status(),
@@ -112,6 +145,10 @@ impl Panel {
             instruments_hold: PeakHold::default(),
             master_hold: PeakHold::default(),
             notice: None,
+            loops: Vec::new(),
+            loop_db: Vec::new(),
+            taps: Vec::new(),
+            confirm_clear: None,
             settings,
         };
         let mut panel = Self {
@@ -121,6 +158,7 @@ impl Panel {
             style_changed: true,
             state,
             settings_path: None,
+            looper_set_up: 0,
         };
         let s = &panel.state.settings;
         let (patch, db) = (s.patch, s.master_db);
@@ -170,6 +208,7 @@ impl Panel {
                     .auto_shrink(false)
                     .show(ui, |ui| match state.view {
                         View::Play => play::draw(ui, state, &mut actions),
+                        View::Jam => jam::draw(ui, state, &mut actions),
                         View::Settings => settings_view::draw(ui, state, &mut actions),
                     });
             });
@@ -190,6 +229,44 @@ impl Panel {
         }
         s.instruments_hold.update(s.snapshot.instruments.peak, dt);
         s.master_hold.update(s.snapshot.master.peak, dt);
+        LoopTrack::read_all(self.controller.shared(), &mut s.loops);
+        let tracks = s.loops.len();
+        if tracks != self.looper_set_up {
+            s.loop_db = vec![0.0; tracks];
+            s.confirm_clear = None;
+            if tracks > 0 {
+                self.set_up_looper();
+            }
+            self.looper_set_up = tracks;
+        }
+    }
+
+    /// A new looper starts with defaults: give it the saved beat, click and count-in.
+    fn set_up_looper(&mut self) {
+        let l = self.state.settings.looper.clone();
+        self.send(Command::LoopSync(jam::sync_mode(&l)));
+        self.send(Command::LoopQuantize(jam::quantize(l.quantize)));
+        self.send(Command::LoopClick(l.click));
+        self.send(Command::LoopCountIn(l.count_in));
+    }
+
+    /// Sends what changed between the looper settings in use and `new`, and keeps `new`.
+    fn change_looper(&mut self, new: LoopSettings) {
+        let old = self.state.settings.looper.clone();
+        if jam::sync_mode(&old) != jam::sync_mode(&new) {
+            self.send(Command::LoopSync(jam::sync_mode(&new)));
+        }
+        if old.quantize != new.quantize {
+            self.send(Command::LoopQuantize(jam::quantize(new.quantize)));
+        }
+        if old.click != new.click {
+            self.send(Command::LoopClick(new.click));
+        }
+        if old.count_in != new.count_in {
+            self.send(Command::LoopCountIn(new.count_in));
+        }
+        self.state.settings.looper = new;
+        self.save();
     }
 
     /// Carries out one user action.
@@ -244,6 +321,41 @@ impl Panel {
             Action::BufferFrames(frames) => self.state.draft.buffer_frames = frames,
             Action::LookForDevices => self.look_for_devices(),
             Action::ApplyAudio => self.apply_audio(),
+            Action::Loop { track, op } => {
+                if op == LoopOp::Clear {
+                    self.state.confirm_clear = None;
+                }
+                let track = track.min(u8::MAX as usize) as u8;
+                self.send(Command::Loop { track, op });
+            }
+            Action::AskClear(track) => self.state.confirm_clear = track,
+            Action::TrackDb { track, db } => {
+                let db = db.clamp(jam::TRACK_MIN_DB, jam::TRACK_MAX_DB);
+                let gain = 10f32.powf(db / 20.0);
+                let op = LoopOp::SetVolume(gain);
+                if self.send(Command::Loop {
+                    track: track.min(u8::MAX as usize) as u8,
+                    op,
+                }) {
+                    if let Some(d) = self.state.loop_db.get_mut(track) {
+                        *d = db;
+                    }
+                }
+            }
+            Action::Looper(new) => self.change_looper(new),
+            Action::TapTempo(secs) => {
+                let taps = &mut self.state.taps;
+                taps.push(secs);
+                if taps.len() > jam::TAPS_KEPT {
+                    taps.remove(0);
+                }
+                if let Some(bpm) = jam::tap_bpm(taps) {
+                    let mut new = self.state.settings.looper.clone();
+                    new.tempo_bpm = bpm.round().clamp(jam::TEMPO_MIN_BPM, jam::TEMPO_MAX_BPM);
+                    new.follow_tempo = true;
+                    self.change_looper(new);
+                }
+            }
         }
     }
 
@@ -338,6 +450,7 @@ fn top_bar(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
         ui.add_space(ui.spacing().item_spacing.x * 2.0);
         for (view, text) in [
             (View::Play, Text::ViewPlay),
+            (View::Jam, Text::ViewJam),
             (View::Settings, Text::ViewSettings),
         ] {
             let selected = state.view == view;

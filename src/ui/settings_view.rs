@@ -1,16 +1,22 @@
 //! The "Settings" view: the sound (host, devices, rate, buffer with its delay in ms,
-//! MIDI keyboards, Apply) and the display (language, easy mode).
+//! MIDI keyboards, Apply), the display (language, easy mode) and the loop memory (tracks,
+//! minutes per track, undo steps, crossfade, and what that costs in MB).
 
 use eframe::egui::{self, Align, Layout, RichText};
 
-use super::i18n::{language_text, ms_text, rate_text, tr, Text};
+use super::i18n::{bytes_text, decimal, language_text, ms_text, rate_text, tr, Text};
+use super::jam::looper_config;
 use super::panel::{Action, PanelState};
 use super::theme::{self, Sizes};
-use crate::session::settings::{AudioHost, Language};
+use crate::session::settings::{AudioHost, Language, LoopSettings};
 
 pub const SAMPLE_RATES: [u32; 3] = [44_100, 48_000, 96_000];
 /// Powers of two only: other sizes glitch on PipeWire.
 pub const BUFFER_SIZES: [u32; 6] = [64, 128, 256, 512, 1024, 2048];
+pub const LOOP_TRACKS: [u32; 4] = [1, 2, 4, 8];
+pub const LOOP_MINUTES: [f32; 4] = [0.5, 1.0, 2.0, 5.0];
+pub const UNDO_LEVELS: [u32; 4] = [1, 2, 4, 8];
+pub const CROSSFADES: [u32; 4] = [32, 64, 128, 256];
 
 pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     let sizes = theme::sizes(state.settings.easy_mode);
@@ -22,6 +28,60 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     section(ui, &sizes, tr(state.lang(), Text::SoundSection), |ui| {
         sound(ui, state, &sizes, actions)
     });
+    ui.add_space(sizes.gap);
+    section(ui, &sizes, tr(state.lang(), Text::LoopSection), |ui| {
+        loops(ui, state, &sizes, actions)
+    });
+}
+
+/// Loop memory: every choice shows what it costs, since it is all set aside at start.
+fn loops(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let s = &state.settings.looper;
+    let rate = match state.snapshot.sample_rate {
+        0 => state.settings.audio.sample_rate,
+        r => r,
+    };
+    let changed = |f: &dyn Fn(&mut LoopSettings)| {
+        let mut new = s.clone();
+        f(&mut new);
+        Action::Looper(new)
+    };
+    row(ui, sizes, tr(lang, Text::LoopTracks), |ui| {
+        for n in LOOP_TRACKS {
+            if choice(ui, s.tracks == n, &n.to_string()) {
+                actions.push(changed(&|l| l.tracks = n));
+            }
+        }
+    });
+    row(ui, sizes, tr(lang, Text::MinutesPerTrack), |ui| {
+        for m in LOOP_MINUTES {
+            let places = if m.fract() == 0.0 { 0 } else { 1 };
+            if choice(ui, s.minutes_per_track == m, &decimal(lang, m, places)) {
+                actions.push(changed(&|l| l.minutes_per_track = m));
+            }
+        }
+    });
+    row(ui, sizes, tr(lang, Text::UndoLevels), |ui| {
+        for n in UNDO_LEVELS {
+            if choice(ui, s.undo_levels == n, &n.to_string()) {
+                actions.push(changed(&|l| l.undo_levels = n));
+            }
+        }
+    });
+    row(ui, sizes, tr(lang, Text::Crossfade), |ui| {
+        for n in CROSSFADES {
+            if choice(ui, s.crossfade_frames == n, &ms_text(lang, n, rate)) {
+                actions.push(changed(&|l| l.crossfade_frames = n));
+            }
+        }
+    });
+    ui.horizontal(|ui| {
+        let bytes = looper_config(s).bytes(rate);
+        let memory = format!("{} {}", tr(lang, Text::LoopMemory), bytes_text(lang, bytes));
+        ui.label(RichText::new(memory).strong().color(theme::ACCENT));
+    });
+    hint(ui, tr(lang, Text::LoopMemoryHint));
 }
 
 fn section(ui: &mut egui::Ui, sizes: &Sizes, title: &str, body: impl FnOnce(&mut egui::Ui)) {

@@ -1,0 +1,612 @@
+//! The "Loop" view: one row per loop track (a big button that says what pressing it does
+//! next, the loop's progress, its state in words, level, mute, undo, redo and clear) and
+//! the shared beat (tempo, tap, click, count-in, when loops start and stop). In easy
+//! mode: one large button that starts and stops a loop on the first free track.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use eframe::egui::{self, vec2, Color32, CornerRadius, Rect, RichText, Sense};
+
+use super::i18n::{bpm_text, db_text, decimal, tr, tr_n, Text};
+use super::panel::{Action, PanelState};
+use super::theme::{self, Sizes};
+use crate::controller::LooperConfig;
+use crate::engine::looper::{LoopOp, Quantize, SyncMode};
+use crate::engine::Shared;
+use crate::session::settings::{Language, LoopQuantize, LoopSettings};
+
+pub const TEMPO_MIN_BPM: f32 = 40.0;
+pub const TEMPO_MAX_BPM: f32 = 240.0;
+/// What one press on "Slower"/"Faster" changes; tapping is the quick way to a tempo.
+pub const TEMPO_STEP_BPM: f32 = 1.0;
+pub const TRACK_MIN_DB: f32 = -30.0;
+pub const TRACK_MAX_DB: f32 = 6.0;
+/// Taps further apart than this start a new count.
+pub const TAP_GAP_SECS: f64 = 2.0;
+/// How many taps the tempo is taken from.
+pub const TAPS_KEPT: usize = 5;
+/// Easy mode's one button: large enough to hit without aiming.
+pub const EASY_BUTTON_HEIGHT: f32 = 120.0;
+
+/// One loop track as the panel sees it (SooperLooper's state numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoopTrack {
+    pub state: u32,
+    pub loop_frames: u32,
+    pub pos_frames: u32,
+    pub cycle_frames: u32,
+    pub full_count: u32,
+}
+
+impl LoopTrack {
+    /// The tracks the engine has now; none until the looper is installed.
+    pub fn read_all(shared: &Shared, into: &mut Vec<LoopTrack>) {
+        let n = (shared.loop_tracks.load(Relaxed) as usize).min(shared.loops.len());
+        into.clear();
+        into.extend(shared.loops[..n].iter().map(|m| LoopTrack {
+            state: m.state.load(Relaxed),
+            loop_frames: m.loop_frames.load(Relaxed),
+            pos_frames: m.pos_frames.load(Relaxed),
+            cycle_frames: m.cycle_frames.load(Relaxed),
+            full_count: m.full_count.load(Relaxed),
+        }));
+    }
+
+    /// Nothing recorded and nothing about to be.
+    pub fn is_free(&self) -> bool {
+        self.state == 0 && self.loop_frames == 0
+    }
+
+    /// Waiting to record, recording, or rounding a recording off.
+    pub fn is_recording(&self) -> bool {
+        matches!(self.state, 1..=3)
+    }
+
+    /// How far through the loop the playhead is, 0..1 (while recording: none yet).
+    pub fn progress(&self) -> f32 {
+        if self.loop_frames == 0 || self.state == 2 {
+            0.0
+        } else {
+            (self.pos_frames as f32 / self.loop_frames as f32).clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// What the track's big button sends, following the one foot-switch cycle:
+/// empty → record, recording → stop recording, playing → overdub, overdubbing → stop.
+pub fn next_op(state: u32) -> LoopOp {
+    match state {
+        4 | 5 | 6 | 7 | 8 | 13 => LoopOp::Overdub,
+        10 => LoopOp::Mute,
+        12 | 14 => LoopOp::Trigger,
+        _ => LoopOp::Record,
+    }
+}
+
+/// The big button's words: what pressing it does next.
+pub fn next_text(state: u32) -> Text {
+    match state {
+        1 => Text::DoCancelStart,
+        2 | 3 => Text::DoStopRecording,
+        4 => Text::DoOverdub,
+        5..=8 | 13 => Text::DoStopOverdub,
+        10 => Text::DoUnmute,
+        12 | 14 => Text::DoPlay,
+        _ => Text::DoRecord,
+    }
+}
+
+/// What the track is doing, in a word or two.
+pub fn state_text(state: u32) -> Text {
+    match state {
+        1 => Text::StateWaiting,
+        2 => Text::StateRecording,
+        3 => Text::StateFinishing,
+        4 => Text::StatePlaying,
+        5 => Text::StateOverdubbing,
+        6 => Text::StateMultiplying,
+        7 => Text::StateInserting,
+        8 | 13 => Text::StateReplacing,
+        10 => Text::StateMuted,
+        12 => Text::StateOnce,
+        14 => Text::StatePaused,
+        _ => Text::StateEmpty,
+    }
+}
+
+fn state_colour(state: u32) -> Color32 {
+    match state {
+        1 => theme::ACCENT,
+        2 | 3 => theme::STOP,
+        5..=8 | 13 => theme::METER_LOUD,
+        4 | 12 => theme::GOOD,
+        _ => theme::WEAK_TEXT,
+    }
+}
+
+/// The tempo of the last taps (seconds), from the run of taps since the last long pause.
+/// `None` until there are two taps close enough together.
+pub fn tap_bpm(taps: &[f64]) -> Option<f32> {
+    let mut first = taps.len().checked_sub(1)?;
+    while first > 0 && taps.len() - first < TAPS_KEPT {
+        let gap = taps[first] - taps[first - 1];
+        if !(0.0..=TAP_GAP_SECS).contains(&gap) {
+            break;
+        }
+        first -= 1;
+    }
+    let run = &taps[first..];
+    if run.len() < 2 {
+        return None;
+    }
+    let beat = (run[run.len() - 1] - run[0]) / (run.len() - 1) as f64;
+    // Faster than 400 BPM is a double tap, not a tempo.
+    (beat >= 0.15).then(|| (60.0 / beat) as f32)
+}
+
+/// The track easy mode's button works on: the one recording, else the first free one.
+pub fn easy_track(loops: &[LoopTrack]) -> Option<usize> {
+    loops
+        .iter()
+        .position(LoopTrack::is_recording)
+        .or_else(|| loops.iter().position(LoopTrack::is_free))
+}
+
+pub fn sync_mode(s: &LoopSettings) -> SyncMode {
+    if s.follow_tempo {
+        SyncMode::Tempo {
+            bpm: s.tempo_bpm.clamp(TEMPO_MIN_BPM, TEMPO_MAX_BPM),
+            beats_per_bar: s.beats_per_bar.clamp(1, 32),
+        }
+    } else {
+        SyncMode::FirstLoop
+    }
+}
+
+pub fn quantize(q: LoopQuantize) -> Quantize {
+    match q {
+        LoopQuantize::Off => Quantize::Off,
+        LoopQuantize::Beat => Quantize::Beat,
+        LoopQuantize::Bar => Quantize::Bar,
+        LoopQuantize::Cycle => Quantize::Cycle,
+    }
+}
+
+/// How the looper is built from the saved settings.
+pub fn looper_config(s: &LoopSettings) -> LooperConfig {
+    LooperConfig {
+        tracks: s.tracks.clamp(1, crate::engine::looper::MAX_TRACKS as u32) as usize,
+        max_secs: (s.minutes_per_track * 60.0).max(1.0),
+        undo_levels: s.undo_levels.max(1) as usize,
+        crossfade_frames: s.crossfade_frames.max(1),
+        sync: sync_mode(s),
+        quantize: quantize(s.quantize),
+    }
+}
+
+pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
+    let sizes = theme::sizes(state.settings.easy_mode);
+    let lang = state.lang();
+    if state.loops.is_empty() {
+        ui.add_space(sizes.gap * 2.0);
+        ui.label(
+            RichText::new(tr(lang, Text::LoopGettingReady))
+                .heading()
+                .color(theme::WEAK_TEXT),
+        );
+        return;
+    }
+    if state.settings.easy_mode {
+        easy(ui, state, &sizes, actions);
+        return;
+    }
+    card(ui, &sizes, |ui| beat(ui, state, &sizes, actions));
+    for (i, track) in state.loops.iter().enumerate() {
+        ui.add_space(sizes.gap * 0.5);
+        card(ui, &sizes, |ui| {
+            track_row(ui, state, &sizes, i, track, actions)
+        });
+    }
+}
+
+fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
+    egui::Frame::new()
+        .fill(theme::BAR)
+        .corner_radius(12)
+        .inner_margin(sizes.gap)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            body(ui);
+        });
+}
+
+/// A button filled with `fill`, its words white and strong.
+fn filled(text: &str, fill: Color32) -> egui::Button<'_> {
+    egui::Button::new(RichText::new(text).strong().color(Color32::WHITE)).fill(fill)
+}
+
+/// The big button of a track, coloured by what it does: start (accent), stop (red).
+fn state_button(state: u32, text: &str) -> egui::Button<'_> {
+    match state {
+        0 => filled(text, theme::ACCENT),
+        1..=3 => filled(text, theme::STOP),
+        _ => egui::Button::new(RichText::new(text).strong()),
+    }
+}
+
+fn seconds_text(lang: Language, frames: u32, sample_rate: u32) -> String {
+    let secs = frames as f32 / sample_rate.max(1) as f32;
+    format!("{} s", decimal(lang, secs, 1))
+}
+
+fn progress_bar(ui: &mut egui::Ui, size: egui::Vec2, fraction: f32, colour: Color32) {
+    let (rect, _) = ui.allocate_exact_size(size, Sense::hover());
+    let painter = ui.painter_at(rect);
+    let radius = CornerRadius::same((rect.height() * 0.3) as u8);
+    painter.rect_filled(rect, radius, theme::METER_BACK);
+    let w = rect.width() * fraction.clamp(0.0, 1.0);
+    if w > 0.5 {
+        painter.rect_filled(
+            Rect::from_min_size(rect.min, vec2(w, rect.height())),
+            radius,
+            colour,
+        );
+    }
+}
+
+fn track_row(
+    ui: &mut egui::Ui,
+    state: &PanelState,
+    sizes: &Sizes,
+    i: usize,
+    track: &LoopTrack,
+    actions: &mut Vec<Action>,
+) {
+    let lang = state.lang();
+    let rate = state.snapshot.sample_rate;
+    let button_size = vec2(sizes.patch_button.x * 1.5, sizes.patch_button.y);
+    ui.horizontal(|ui| {
+        ui.vertical(|ui| {
+            ui.set_width(sizes.meter_label_width);
+            ui.label(RichText::new(tr_n(lang, Text::TrackN, i + 1)).strong());
+            ui.label(
+                RichText::new(tr(lang, state_text(track.state)))
+                    .strong()
+                    .color(state_colour(track.state)),
+            );
+        });
+        let text = tr(lang, next_text(track.state));
+        if ui
+            .add(state_button(track.state, text).min_size(button_size))
+            .clicked()
+        {
+            actions.push(Action::Loop {
+                track: i,
+                op: next_op(track.state),
+            });
+        }
+        ui.vertical(|ui| {
+            let time = if track.loop_frames == 0 {
+                String::new()
+            } else if track.state == 2 {
+                seconds_text(lang, track.loop_frames, rate)
+            } else {
+                format!(
+                    "{} / {}",
+                    seconds_text(lang, track.pos_frames, rate),
+                    seconds_text(lang, track.loop_frames, rate)
+                )
+            };
+            ui.label(RichText::new(time).color(theme::WEAK_TEXT));
+            let w = ui.available_width().max(80.0);
+            progress_bar(
+                ui,
+                vec2(w, sizes.meter_height),
+                track.progress(),
+                state_colour(track.state),
+            );
+        });
+    });
+    if track.full_count > 0 {
+        ui.label(
+            RichText::new(tr(lang, Text::TrackFull))
+                .small()
+                .color(theme::WEAK_TEXT),
+        );
+    }
+    ui.horizontal_wrapped(|ui| {
+        let has_loop = track.loop_frames > 0 && !track.is_recording();
+        let muted = track.state == 10;
+        if ui
+            .add_enabled(
+                has_loop,
+                egui::Button::new(tr(lang, Text::Mute)).selected(muted),
+            )
+            .clicked()
+        {
+            actions.push(Action::Loop {
+                track: i,
+                op: LoopOp::Mute,
+            });
+        }
+        for (text, op) in [(Text::Undo, LoopOp::Undo), (Text::Redo, LoopOp::Redo)] {
+            if ui.button(tr(lang, text)).clicked() {
+                actions.push(Action::Loop { track: i, op });
+            }
+        }
+        if state.confirm_clear == Some(i) {
+            ui.label(RichText::new(tr_n(lang, Text::ClearAsk, i + 1)).strong());
+            if ui
+                .add(filled(tr(lang, Text::ClearYes), theme::STOP))
+                .clicked()
+            {
+                actions.push(Action::Loop {
+                    track: i,
+                    op: LoopOp::Clear,
+                });
+            }
+            if ui.button(tr(lang, Text::ClearNo)).clicked() {
+                actions.push(Action::AskClear(None));
+            }
+        } else if ui
+            .add_enabled(
+                !track.is_free(),
+                egui::Button::new(tr(lang, Text::ClearTrack)),
+            )
+            .clicked()
+        {
+            actions.push(Action::AskClear(Some(i)));
+        }
+        ui.add_space(sizes.gap);
+        let db = state.loop_db.get(i).copied().unwrap_or(0.0);
+        let name = ui.label(RichText::new(tr(lang, Text::TrackLevel)).strong());
+        let mut value = db;
+        ui.spacing_mut().slider_width = sizes.patch_button.x;
+        let slider = egui::Slider::new(&mut value, TRACK_MIN_DB..=TRACK_MAX_DB)
+            .step_by(1.0)
+            .show_value(false);
+        if ui.add(slider).labelled_by(name.id).changed() {
+            actions.push(Action::TrackDb {
+                track: i,
+                db: value,
+            });
+        }
+        ui.label(RichText::new(db_text(db)).color(theme::ACCENT).strong());
+    });
+}
+
+/// The shared beat: what sets it, the tempo (with tap), when loops start, click, count-in.
+fn beat(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let s = &state.settings.looper;
+    let changed = |f: &dyn Fn(&mut LoopSettings)| {
+        let mut new = s.clone();
+        f(&mut new);
+        Action::Looper(new)
+    };
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(tr(lang, Text::CycleFrom)).strong());
+        for (tempo, text) in [(false, Text::FirstLoop), (true, Text::Tempo)] {
+            let selected = s.follow_tempo == tempo;
+            if ui
+                .add(egui::Button::new(tr(lang, text)).selected(selected))
+                .clicked()
+                && !selected
+            {
+                actions.push(changed(&|n| n.follow_tempo = tempo));
+            }
+        }
+        ui.add_space(sizes.gap);
+        let step = vec2(sizes.control_height * 2.2, 0.0);
+        for (text, delta) in [
+            (Text::Slower, -TEMPO_STEP_BPM),
+            (Text::Faster, TEMPO_STEP_BPM),
+        ] {
+            if delta > 0.0 {
+                let colour = if s.follow_tempo {
+                    theme::ACCENT
+                } else {
+                    theme::WEAK_TEXT
+                };
+                ui.label(RichText::new(bpm_text(s.tempo_bpm)).strong().color(colour));
+            }
+            if ui
+                .add(egui::Button::new(tr(lang, text)).min_size(step))
+                .clicked()
+            {
+                // Changing the tempo means wanting to follow it.
+                actions.push(changed(&|n| {
+                    n.tempo_bpm = (n.tempo_bpm + delta).clamp(TEMPO_MIN_BPM, TEMPO_MAX_BPM);
+                    n.follow_tempo = true;
+                }));
+            }
+        }
+        if ui.button(tr(lang, Text::TapTempo)).clicked() {
+            actions.push(Action::TapTempo(ui.input(|i| i.time)));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(tr(lang, Text::BeatsPerBar)).strong());
+        for n in [2u32, 3, 4, 6] {
+            let selected = s.beats_per_bar == n;
+            if ui
+                .add(egui::Button::new(n.to_string()).selected(selected))
+                .clicked()
+                && !selected
+            {
+                actions.push(changed(&|new| new.beats_per_bar = n));
+            }
+        }
+        ui.add_space(sizes.gap);
+        let click = s.click;
+        if ui
+            .add(egui::Button::new(tr(lang, Text::Click)).selected(click))
+            .clicked()
+        {
+            actions.push(changed(&|n| n.click = !click));
+        }
+        let count_in = s.count_in;
+        if ui
+            .add(egui::Button::new(tr(lang, Text::CountIn)).selected(count_in))
+            .clicked()
+        {
+            actions.push(changed(&|n| n.count_in = !count_in));
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(tr(lang, Text::StartOn)).strong());
+        for (q, text) in [
+            (LoopQuantize::Off, Text::QuantizeOff),
+            (LoopQuantize::Beat, Text::QuantizeBeat),
+            (LoopQuantize::Bar, Text::QuantizeBar),
+            (LoopQuantize::Cycle, Text::QuantizeCycle),
+        ] {
+            let selected = s.quantize == q;
+            if ui
+                .add(egui::Button::new(tr(lang, text)).selected(selected))
+                .clicked()
+                && !selected
+            {
+                actions.push(changed(&|n| n.quantize = q));
+            }
+        }
+    });
+}
+
+/// Easy mode: one large button for the next loop, and each track's state in big words.
+fn easy(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    match easy_track(&state.loops) {
+        Some(t) => {
+            let track = state.loops[t];
+            let (text, fill) = match track.state {
+                1 => (Text::DoCancelStart, theme::STOP),
+                2 | 3 => (Text::StopLoop, theme::STOP),
+                _ => (Text::StartLoop, theme::ACCENT),
+            };
+            let size = vec2(
+                (ui.available_width() * 0.6).max(sizes.patch_button.x * 2.0),
+                EASY_BUTTON_HEIGHT,
+            );
+            let button = egui::Button::new(
+                RichText::new(tr(lang, text))
+                    .size(sizes.heading * 1.2)
+                    .strong()
+                    .color(Color32::WHITE),
+            )
+            .fill(fill)
+            .min_size(size);
+            ui.horizontal(|ui| {
+                if ui.add(button).clicked() {
+                    actions.push(Action::Loop {
+                        track: t,
+                        op: LoopOp::Record,
+                    });
+                }
+            });
+        }
+        None => {
+            ui.label(RichText::new(tr(lang, Text::AllTracksUsed)).heading());
+        }
+    }
+    ui.add_space(sizes.gap);
+    for (i, track) in state.loops.iter().enumerate() {
+        ui.horizontal(|ui| {
+            ui.set_min_height(sizes.meter_height);
+            ui.label(RichText::new(tr_n(lang, Text::TrackN, i + 1)).heading());
+            ui.label(
+                RichText::new(tr(lang, state_text(track.state)))
+                    .heading()
+                    .strong()
+                    .color(state_colour(track.state)),
+            );
+        });
+        progress_bar(
+            ui,
+            vec2(ui.available_width(), sizes.meter_height),
+            track.progress(),
+            state_colour(track.state),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_big_button_follows_the_foot_switch_cycle_and_says_what_it_does() {
+        // Empty → record; recording → record (stops); playing → overdub; overdubbing → overdub.
+        assert_eq!(next_op(0), LoopOp::Record);
+        assert_eq!(next_op(2), LoopOp::Record);
+        assert_eq!(next_op(4), LoopOp::Overdub);
+        assert_eq!(next_op(5), LoopOp::Overdub);
+        assert_eq!(next_op(10), LoopOp::Mute, "a muted loop is brought back");
+        assert_eq!(next_text(0), Text::DoRecord);
+        assert_eq!(next_text(2), Text::DoStopRecording);
+        assert_eq!(next_text(4), Text::DoOverdub);
+        assert_eq!(next_text(5), Text::DoStopOverdub);
+        assert_eq!(state_text(10), Text::StateMuted);
+        assert_eq!(state_text(99), Text::StateEmpty);
+    }
+
+    #[test]
+    fn tapping_four_times_half_a_second_apart_is_120_bpm() {
+        assert_eq!(tap_bpm(&[]), None);
+        assert_eq!(tap_bpm(&[3.0]), None);
+        let bpm = tap_bpm(&[10.0, 10.5, 11.0, 11.5]).unwrap();
+        assert!((bpm - 120.0).abs() < 0.01, "{bpm}");
+        // A long pause starts a new count: only the last two taps count.
+        let bpm = tap_bpm(&[1.0, 1.5, 9.0, 9.75]).unwrap();
+        assert!((bpm - 80.0).abs() < 0.01, "{bpm}");
+        // Only the last few taps count, so the tempo follows a player who speeds up.
+        let bpm = tap_bpm(&[0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0]).unwrap();
+        assert!((bpm - 120.0).abs() < 0.01, "{bpm}");
+        assert_eq!(tap_bpm(&[1.0, 1.05]), None, "a double tap is no tempo");
+    }
+
+    #[test]
+    fn easy_mode_works_on_the_recording_track_then_the_first_free_one() {
+        let empty = LoopTrack::default();
+        let playing = LoopTrack {
+            state: 4,
+            loop_frames: 48_000,
+            ..empty
+        };
+        let recording = LoopTrack {
+            state: 2,
+            loop_frames: 100,
+            ..empty
+        };
+        assert_eq!(easy_track(&[empty, empty]), Some(0));
+        assert_eq!(easy_track(&[playing, recording, empty]), Some(1));
+        assert_eq!(easy_track(&[playing, empty]), Some(1));
+        assert_eq!(easy_track(&[playing, playing]), None);
+    }
+
+    #[test]
+    fn the_saved_settings_build_the_looper_they_describe() {
+        let s = LoopSettings {
+            tracks: 2,
+            minutes_per_track: 0.5,
+            undo_levels: 3,
+            follow_tempo: true,
+            tempo_bpm: 90.0,
+            beats_per_bar: 3,
+            quantize: LoopQuantize::Bar,
+            ..LoopSettings::default()
+        };
+        let c = looper_config(&s);
+        assert_eq!((c.tracks, c.max_secs, c.undo_levels), (2, 30.0, 3));
+        assert_eq!(
+            c.sync,
+            SyncMode::Tempo {
+                bpm: 90.0,
+                beats_per_bar: 3
+            }
+        );
+        assert_eq!(c.quantize, Quantize::Bar);
+        // Two tracks, 30 s, the playing layer and three undo levels, stereo f32.
+        assert_eq!(c.bytes(48_000), 2 * 4 * 30 * 48_000 * 8);
+    }
+}
