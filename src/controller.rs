@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::engine::looper::{LoopMemory, Looper, LooperSettings, Quantize, SyncMode};
+use crate::engine::looper::{
+    CaptureOutcome, LoopCapture, LoopMemory, Looper, LooperSettings, Quantize, SyncMode, TrackNote,
+};
 use crate::engine::{
     Command, Engine, EngineConfig, Garbage, Level, Shared, SoundFontSynth, Timed, MAX_INPUTS,
 };
@@ -119,7 +121,15 @@ impl Controller {
     /// Frees what the engine let go of (old SoundFonts). Called on every send and snapshot.
     pub fn collect_garbage(&self) {
         while let Ok(g) = self.garbage.try_recv() {
-            drop(g);
+            match g {
+                // A loop capture goes to whoever asked for it (dropped if they gave up).
+                Garbage::Captured(mut c) => {
+                    if let Some(reply) = c.take_reply() {
+                        let _ = reply.try_send(c);
+                    }
+                }
+                other => drop(other),
+            }
         }
     }
 
@@ -308,5 +318,128 @@ impl Controller {
                 let _ = me.send(Command::InstallLooper(looper));
             })
             .ok();
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("There is no looper running, so there are no loops to save.")]
+    NoLooper,
+    #[error("The loops are already being saved; wait a moment and try again.")]
+    Busy,
+    #[error(
+        "The looper was restarted while the loops were being copied; nothing was saved. Try again."
+    )]
+    Interrupted,
+    #[error("The audio engine did not hand over the loops in time; nothing was saved. Try again.")]
+    TimedOut,
+}
+
+/// A loop capture on its way back from the engine.
+pub struct CaptureTicket {
+    rx: Receiver<Box<LoopCapture>>,
+}
+
+impl CaptureTicket {
+    /// The finished capture, if the engine has handed it back.
+    pub fn try_take(&self, controller: &Controller) -> Option<Box<LoopCapture>> {
+        controller.collect_garbage();
+        self.rx.try_recv().ok()
+    }
+
+    /// Waits for the capture while the audio thread runs (it needs a few blocks per
+    /// second of loop); `None` after `timeout`.
+    pub fn wait(
+        &self,
+        controller: &Controller,
+        timeout: std::time::Duration,
+    ) -> Option<Box<LoopCapture>> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(c) = self.try_take(controller) {
+                return Some(c);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            // The engine hands back through the garbage queue, which we must empty.
+            if let Ok(c) = self
+                .rx
+                .recv_timeout((deadline - now).min(std::time::Duration::from_millis(5)))
+            {
+                return Some(c);
+            }
+        }
+    }
+}
+
+impl Controller {
+    /// Asks the engine for a copy of every loop, with room for `frames[t]` frames on
+    /// track `t` (allocated here, never on the audio thread).
+    pub fn request_loop_capture_sized(
+        &self,
+        frames: &[usize],
+    ) -> Result<CaptureTicket, ControlError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let capture = Box::new(LoopCapture::new(frames, Some(tx)));
+        self.send(Command::CaptureLoops(capture))?;
+        Ok(CaptureTicket { rx })
+    }
+
+    /// Like [`Self::request_loop_capture_sized`], sized from the loop lengths the engine
+    /// last showed, with room for a loop that grows meanwhile.
+    pub fn request_loop_capture(&self) -> Result<CaptureTicket, ControlError> {
+        let s = &self.shared;
+        let tracks = (s.loop_tracks.load(Relaxed) as usize).min(s.loops.len());
+        let room = s.sample_rate.load(Relaxed) as usize / 2;
+        let frames: Vec<usize> = s.loops[..tracks]
+            .iter()
+            .map(|m| {
+                let n = m.loop_frames.load(Relaxed) as usize;
+                n + n / 4 + room
+            })
+            .collect();
+        self.request_loop_capture_sized(&frames)
+    }
+
+    /// Copies every loop out of the running engine (blocking, up to `timeout`); a loop
+    /// that outgrew its buffer is asked for again with a bigger one.
+    pub fn capture_loops(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Box<LoopCapture>, CaptureError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut ticket = self.request_loop_capture()?;
+        for attempt in 0..3 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let c = ticket.wait(self, left).ok_or(CaptureError::TimedOut)?;
+            match c.outcome {
+                CaptureOutcome::NoLooper => return Err(CaptureError::NoLooper),
+                CaptureOutcome::Busy => return Err(CaptureError::Busy),
+                CaptureOutcome::Interrupted => return Err(CaptureError::Interrupted),
+                CaptureOutcome::Pending | CaptureOutcome::Done => {}
+            }
+            let too_long = c
+                .tracks
+                .iter()
+                .any(|t| matches!(t.note, TrackNote::TooLong { .. }));
+            if !too_long || attempt == 2 {
+                return Ok(c);
+            }
+            let frames: Vec<usize> = c
+                .tracks
+                .iter()
+                .map(|t| match t.note {
+                    TrackNote::TooLong { frames } => frames + frames / 4,
+                    _ => t.frames() + t.frames() / 4 + 1,
+                })
+                .collect();
+            drop(c);
+            ticket = self.request_loop_capture_sized(&frames)?;
+        }
+        Err(CaptureError::TimedOut)
     }
 }

@@ -3,6 +3,7 @@
 //! Layers, pointing one way: `ui` and the binary → `session`, `io`, `render` → `engine`.
 //! `engine` is the audio thread and imports nothing that can block.
 
+pub mod control;
 pub mod controller;
 pub mod engine;
 pub mod io;

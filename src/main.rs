@@ -58,6 +58,16 @@ enum Cmd {
         /// JACK: connect to the system's capture and playback ports.
         #[arg(long)]
         connect: bool,
+        /// OSC port on 127.0.0.1 (SooperLooper's protocol).
+        #[arg(long, default_value_t = samspill::control::DEFAULT_OSC_PORT, value_name = "PORT")]
+        osc_port: u16,
+        /// No OSC at all.
+        #[arg(long)]
+        no_osc: bool,
+        /// Longest loop in seconds. Memory is about 7.7 MB per second at 48 kHz
+        /// (4 tracks, 4 undo levels): 60 s ≈ 460 MB.
+        #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+        loop_secs: f32,
     },
     /// List audio devices, the JACK server and MIDI keyboards.
     Devices,
@@ -84,6 +94,9 @@ fn main() -> ExitCode {
             device,
             input_device,
             connect,
+            osc_port,
+            no_osc,
+            loop_secs,
         }) => {
             use samspill::io::headless::{run, HeadlessOptions, SoundFontChoice};
             use samspill::session::settings::AudioHost;
@@ -103,6 +116,8 @@ fn main() -> ExitCode {
                 output_device: device,
                 input_device,
                 connect,
+                osc_port: (!no_osc).then_some(osc_port),
+                loop_secs,
             })
         }
         Some(Cmd::Devices) => {
@@ -138,6 +153,7 @@ fn panel_or_headless() -> Result<(), String> {
             output_device: None,
             input_device: None,
             connect: false,
+            ..HeadlessOptions::default()
         })
     };
     if std::env::var_os("DISPLAY").is_none() {

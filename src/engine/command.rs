@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::looper::{LoopOp, Looper, Quantize, SyncMode};
+use super::looper::{LoopCapture, LoopOp, Looper, Quantize, SyncMode};
 
 /// The instruments a keyboard can play, a click away. Drums are always on channel 10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -115,6 +115,9 @@ pub enum Command {
     LoopCountIn(bool),
     /// Frames added by hand to the device's round trip when aligning recordings.
     LoopLatencyOffset(i32),
+    /// Copy every loop into these buffers, a little per block, and hand them back
+    /// (`Garbage::Captured`): how loops are saved without a glitch.
+    CaptureLoops(Box<LoopCapture>),
 }
 
 impl std::fmt::Debug for Command {
@@ -138,6 +141,7 @@ impl std::fmt::Debug for Command {
             Command::LoopClick(on) => write!(f, "LoopClick({on})"),
             Command::LoopCountIn(on) => write!(f, "LoopCountIn({on})"),
             Command::LoopLatencyOffset(n) => write!(f, "LoopLatencyOffset({n})"),
+            Command::CaptureLoops(c) => write!(f, "CaptureLoops({} tracks)", c.tracks.len()),
         }
     }
 }
@@ -153,4 +157,6 @@ pub struct Timed {
 pub enum Garbage {
     SoundFont(Box<SoundFontSynth>),
     Looper(Box<Looper>),
+    /// A finished (or refused) loop capture, for whoever asked for it.
+    Captured(Box<LoopCapture>),
 }

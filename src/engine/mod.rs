@@ -22,7 +22,7 @@ use crossbeam_channel::{Receiver, Sender};
 pub use command::{Command, Garbage, Patch, SoundFontSynth, Timed};
 use instruments::Instruments;
 use limiter::Limiter;
-use looper::Looper;
+use looper::{CaptureOutcome, LoopCapture, Looper};
 pub use midi::{MidiEvent, MidiMessage, MidiParse};
 pub use shared::{Level, Shared, MAX_INPUTS};
 use smooth::{db_to_gain, pan_gains, Smoother};
@@ -143,6 +143,8 @@ pub struct Engine {
     mix_l: Vec<f32>,
     mix_r: Vec<f32>,
     looper: Option<Box<Looper>>,
+    /// A loop capture being copied, a little per block.
+    capture: Option<Box<LoopCapture>>,
     loop_latency_offset: i32,
     loop_latency: usize,
     synth_l: Vec<f32>,
@@ -190,6 +192,7 @@ impl Engine {
             mix_l: vec![0.0; MAX_BLOCK_FRAMES],
             mix_r: vec![0.0; MAX_BLOCK_FRAMES],
             looper: None,
+            capture: None,
             loop_latency_offset: 0,
             loop_latency: 0,
             synth_l: vec![0.0; MAX_BLOCK_FRAMES],
@@ -280,7 +283,21 @@ impl Engine {
         for ev in &midi[midi_at..] {
             self.midi(ev);
         }
+        self.step_capture();
         self.hand_back_garbage();
+    }
+
+    /// rt: copies a bounded piece of a pending loop capture; hands it back when done.
+    fn step_capture(&mut self) {
+        let done = match (&mut self.capture, &mut self.looper) {
+            (Some(c), Some(l)) => l.capture_step(c, looper::snapshot::CAPTURE_FRAMES_PER_BLOCK),
+            _ => false,
+        };
+        if done {
+            if let Some(c) = self.capture.take() {
+                self.throw_away(Garbage::Captured(c));
+            }
+        }
     }
 
     /// rt: one piece of at most MAX_BLOCK_FRAMES; `offset` is where it starts in the
@@ -521,6 +538,10 @@ impl Engine {
                 self.shared.soundfont_active.store(1, Relaxed);
             }
             Command::InstallLooper(mut l) => {
+                if let Some(mut c) = self.capture.take() {
+                    c.outcome = CaptureOutcome::Interrupted;
+                    self.throw_away(Garbage::Captured(c));
+                }
                 l.set_latency_compensation(self.loop_latency);
                 self.shared.loop_tracks.store(l.tracks() as u32, Relaxed);
                 if let Some(old) = self.looper.replace(l) {
@@ -563,6 +584,20 @@ impl Engine {
                 }
                 self.shared.soundfont_active.store(0, Relaxed);
             }
+            Command::CaptureLoops(mut c) => match &self.looper {
+                Some(l) if self.capture.is_none() => {
+                    l.capture_begin(&mut c);
+                    self.capture = Some(c);
+                }
+                _ => {
+                    c.outcome = if self.capture.is_some() {
+                        CaptureOutcome::Busy
+                    } else {
+                        CaptureOutcome::NoLooper
+                    };
+                    self.throw_away(Garbage::Captured(c));
+                }
+            },
         }
     }
 

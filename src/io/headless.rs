@@ -50,6 +50,11 @@ pub struct HeadlessOptions {
     pub input_device: Option<String>,
     /// JACK: connect to the system's ports.
     pub connect: bool,
+    /// OSC on 127.0.0.1 at this port; `None` for no OSC.
+    pub osc_port: Option<u16>,
+    /// Longest loop in seconds. Memory: 4 tracks × 5 layers × secs × rate × 8 bytes
+    /// (60 s at 48 kHz ≈ 460 MB).
+    pub loop_secs: f32,
 }
 
 impl Default for HeadlessOptions {
@@ -64,6 +69,8 @@ impl Default for HeadlessOptions {
             output_device: None,
             input_device: None,
             connect: false,
+            osc_port: Some(crate::control::DEFAULT_OSC_PORT),
+            loop_secs: 60.0,
         }
     }
 }
@@ -81,7 +88,7 @@ pub enum ControlLine {
     Nothing,
 }
 
-pub const CONTROL_HELP: &str = "master DB | instruments DB | patch NAME | gain N DB | pan N -1..1 | mute N on|off | monitor N on|off | note KEY [VELOCITY] | off KEY | panic | rate HZ | buffer FRAMES | status | quit";
+pub const CONTROL_HELP: &str = "master DB | instruments DB | patch NAME | gain N DB | pan N -1..1 | mute N on|off | monitor N on|off | note KEY [VELOCITY] | off KEY | panic | rate HZ | buffer FRAMES | status | loop N|all OP | loops | tempo BPM [BEATS] | tap | quit";
 
 fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, String> {
     let w = word.ok_or_else(|| format!("{what} is missing"))?;
@@ -341,6 +348,7 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
     let mut midi = sys.midi_status();
     say(&format!("midi: {}", midi.message));
     let mut soundfont = controller.soundfont_state();
+    let loops = start_looper_and_osc(&controller, &opts);
 
     let (tx, lines) = crossbeam_channel::bounded::<String>(64);
     std::thread::Builder::new()
@@ -376,6 +384,14 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
             None
         };
         if let Some(line) = line {
+            if let Some(l) = crate::control::lines::LoopLine::parse(&line) {
+                match l.and_then(|l| l.run(&loops.0)) {
+                    Ok(said) if !said.is_empty() => say(&said),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("samspill: {e}"),
+                }
+                continue;
+            }
             match ControlLine::parse(&line) {
                 Ok(ControlLine::Quit) => break,
                 Ok(ControlLine::Nothing) => {}
@@ -417,10 +433,40 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
             soundfont = sf;
         }
     }
+    drop(loops);
     sys.stop();
     controller.collect_garbage();
     say("stopped");
     Ok(())
+}
+
+/// The looper's memory is built in the background; OSC starts at once and answers with
+/// no loops until it is ready. A busy OSC port is said, not fatal: the music goes on.
+fn start_looper_and_osc(
+    controller: &Controller,
+    opts: &HeadlessOptions,
+) -> (
+    crate::control::LoopControl,
+    Option<crate::control::OscServer>,
+) {
+    controller.enable_looper_in_background(crate::controller::LooperConfig {
+        max_secs: opts.loop_secs.clamp(1.0, 600.0),
+        ..Default::default()
+    });
+    let loops = crate::control::LoopControl::new(controller.clone());
+    let osc = opts.osc_port.and_then(|port| {
+        match crate::control::OscServer::start(loops.clone(), port) {
+            Ok(s) => {
+                say(&format!("osc: listening on {}", s.local_addr()));
+                Some(s)
+            }
+            Err(e) => {
+                say(&format!("osc: {e}"));
+                None
+            }
+        }
+    });
+    (loops, osc)
 }
 
 fn report_change(before: &IoStatus, now: &IoStatus) {

@@ -1,6 +1,7 @@
 //! The user's data: settings now; jam sessions, songs and playlists later.
 //! Everything lives in the user's data folder, readable by its owner only.
 
+pub mod jam;
 pub mod settings;
 
 use std::io::Write;

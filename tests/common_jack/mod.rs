@@ -207,7 +207,8 @@ pub struct Samspill {
 }
 
 impl Samspill {
-    /// Starts `samspill headless --host jack --jack-name <client> --soundfont none`.
+    /// Starts `samspill headless --host jack --jack-name <client> --soundfont none`, with a
+    /// small looper and no OSC socket (the OSC tests have their own).
     pub fn start(turn: &Turn, client: &str, with_stdin: bool, extra: &[&str]) -> Samspill {
         let mut child = prefer(&mut Command::new(env!("CARGO_BIN_EXE_samspill")))
             .args([
@@ -218,6 +219,9 @@ impl Samspill {
                 client,
                 "--soundfont",
                 "none",
+                "--no-osc",
+                "--loop-secs",
+                "5",
             ])
             .args(extra)
             .env("JACK_DEFAULT_SERVER", &turn.server)

@@ -13,6 +13,7 @@
 //! [`Looper::state`] for meters and OSC.
 
 pub mod memory;
+pub mod snapshot;
 pub mod sync;
 mod track;
 
@@ -20,6 +21,7 @@ mod track;
 mod tests;
 
 pub use memory::LoopMemory;
+pub use snapshot::{CaptureOutcome, LoopCapture, TrackCapture, TrackNote, TrackSettings};
 pub use sync::{Click, Grid, Quantize, SyncMode};
 
 use track::{Ctx, Mode, Track};

@@ -929,3 +929,66 @@ fn read_half(mem: &mut TrackMemory, li: usize, p: usize, len: usize) -> (f32, f3
         ((a.0 + b.0) * 0.5, (a.1 + b.1) * 0.5)
     }
 }
+
+/// For saving and reopening jams (`super::snapshot`): what a saved track needs to know
+/// and set, without opening up the state machine.
+impl Track {
+    /// Linear volume and pan as set by the user.
+    pub(crate) fn mix(&self) -> (f32, f32) {
+        (self.volume, self.pan)
+    }
+
+    /// A short tail that still writes into the current layer (the seam after a
+    /// recording, the punch-out after an overdub): worth waiting out.
+    pub(crate) fn settling(&self) -> bool {
+        self.finishing.is_some() || (self.mode == Mode::Playing && self.write.is_some())
+    }
+
+    /// Not rt: the track plays layer `layer` (`len` frames, already in memory) from
+    /// its top, with no undo history, at the given mix.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn preload(
+        &mut self,
+        layer: usize,
+        len: usize,
+        volume: f32,
+        pan: f32,
+        muted: bool,
+        reversed: bool,
+        speed: Speed,
+        feedback: f32,
+    ) {
+        self.cur = layer;
+        self.mode = if len > 0 { Mode::Playing } else { Mode::Off };
+        self.undo_avail = 0;
+        self.redo_avail = 0;
+        self.reversed = reversed;
+        self.speed = speed;
+        self.pos_half = if reversed {
+            (len * 2).saturating_sub(1)
+        } else {
+            0
+        };
+        self.muted = muted;
+        self.volume = if volume.is_finite() {
+            volume.clamp(0.0, 4.0)
+        } else {
+            1.0
+        };
+        self.pan = if pan.is_finite() {
+            pan.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
+        self.feedback = if feedback.is_finite() {
+            feedback.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        self.retarget();
+        // Start at the saved mix, not gliding to it.
+        self.gain_l.reset(self.gain_l.target());
+        self.gain_r.reset(self.gain_r.target());
+        self.ghost = None;
+    }
+}

@@ -1,0 +1,946 @@
+//! OSC control on 127.0.0.1, speaking SooperLooper's protocol where both have the same
+//! thing, so its GUI, TouchOSC layouts and scripts written for it work here.
+//!
+//! Loopback only, on purpose: OSC has no authentication, and a therapy room's network is
+//! not ours to open. The server binds 127.0.0.1 and replies only to loopback addresses.
+//! The parser ([`parse`]) is pure so it can be fuzzed; the server runs on its own thread
+//! and never blocks the audio.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rosc::{OscMessage, OscPacket, OscType};
+
+use super::ops::{state, LoopCommand, LoopControl, TrackSel};
+use crate::engine::looper::{LoopOp, Quantize};
+
+/// SooperLooper uses 9951; a SooperLooper client finds us where it looks first.
+pub const DEFAULT_OSC_PORT: u16 = 9951;
+/// Auto-update registrations kept at most, so a runaway client cannot flood us.
+pub const MAX_REGISTRATIONS: usize = 64;
+/// The loop index SooperLooper puts in replies about global parameters.
+pub const GLOBAL_INDEX: i32 = -2;
+const MIN_INTERVAL_MS: u32 = 10;
+const MAX_INTERVAL_MS: u32 = 60_000;
+/// Nested `[` in type tags allowed; deeper is refused before decoding (deep nesting
+/// costs deep recursion when the message is dropped).
+const MAX_ARRAY_DEPTH: usize = 4;
+const MAX_PATH_LEN: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OscError {
+    #[error("not an OSC message: {0}")]
+    NotOsc(String),
+    #[error("OSC bundles are not taken; send plain messages")]
+    Bundle,
+    #[error("arrays nested too deep")]
+    TooDeep,
+    #[error("unknown OSC address {0}")]
+    UnknownAddress(String),
+    #[error("wrong arguments for {0}")]
+    BadArgs(String),
+    #[error("no loop {0}")]
+    BadLoop(String),
+    #[error("unknown command {0}")]
+    UnknownCommand(String),
+    #[error("unknown parameter {0}")]
+    UnknownParam(String),
+    #[error("return URL {0} is not osc.udp://host:port/")]
+    BadReturnUrl(String),
+    #[error("replies go to this computer only, not to {0}")]
+    NotLoopback(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OscStartError {
+    #[error("OSC listens on this computer only (127.0.0.1), not on {0}.")]
+    NotLoopback(SocketAddr),
+    #[error("Could not open OSC port {port}: {source}. Another program (SooperLooper?) may use it; pick another with --osc-port.")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("Could not start the OSC thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Where a reply goes: a loopback address and an OSC path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReturnTo {
+    pub addr: SocketAddr,
+    pub path: String,
+}
+
+/// `#` in `/sl/#/...`: a loop from 0, -1 all, -3 the selected one (all: no selection yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopIndex {
+    One(u8),
+    All,
+    Selected,
+}
+
+impl LoopIndex {
+    fn sel(self) -> TrackSel {
+        match self {
+            LoopIndex::One(i) => TrackSel::One(i),
+            LoopIndex::All | LoopIndex::Selected => TrackSel::All,
+        }
+    }
+}
+
+/// `/sl/#/hit` commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HitCmd {
+    Op(LoopCommand),
+    MuteOn,
+    MuteOff,
+}
+
+/// Per-loop parameters both SooperLooper and we have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopParam {
+    State,
+    LoopLen,
+    LoopPos,
+    CycleLen,
+    Feedback,
+    /// The loop's volume, linear.
+    Wet,
+    /// SooperLooper pans each channel 0..1; a stereo track here has one balance.
+    Pan1,
+    /// 0.5, 1 or 2 (the speeds a track has).
+    Rate,
+    /// 0 off, 1 cycle, 2 eighth (here: a beat), 3 loop (here: a cycle).
+    Quantize,
+}
+
+impl LoopParam {
+    fn from_name(name: &str) -> Option<LoopParam> {
+        Some(match name {
+            "state" => LoopParam::State,
+            "loop_len" => LoopParam::LoopLen,
+            "loop_pos" => LoopParam::LoopPos,
+            "cycle_len" => LoopParam::CycleLen,
+            "feedback" => LoopParam::Feedback,
+            "wet" => LoopParam::Wet,
+            "pan_1" => LoopParam::Pan1,
+            "rate" => LoopParam::Rate,
+            "quantize" => LoopParam::Quantize,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LoopParam::State => "state",
+            LoopParam::LoopLen => "loop_len",
+            LoopParam::LoopPos => "loop_pos",
+            LoopParam::CycleLen => "cycle_len",
+            LoopParam::Feedback => "feedback",
+            LoopParam::Wet => "wet",
+            LoopParam::Pan1 => "pan_1",
+            LoopParam::Rate => "rate",
+            LoopParam::Quantize => "quantize",
+        }
+    }
+
+    fn settable(self) -> bool {
+        matches!(
+            self,
+            LoopParam::Feedback
+                | LoopParam::Wet
+                | LoopParam::Pan1
+                | LoopParam::Rate
+                | LoopParam::Quantize
+        )
+    }
+
+    fn gettable(self) -> bool {
+        !matches!(self, LoopParam::Rate | LoopParam::Quantize)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalParam {
+    Tempo,
+    /// Any value is a tap.
+    TapTempo,
+    /// Beats per bar × 2, as SooperLooper counts it.
+    EighthPerCycle,
+}
+
+impl GlobalParam {
+    fn from_name(name: &str) -> Option<GlobalParam> {
+        Some(match name {
+            "tempo" => GlobalParam::Tempo,
+            "tap_tempo" => GlobalParam::TapTempo,
+            // SooperLooper spells it both ways.
+            "eighth_per_cycle" | "eigth_per_cycle" => GlobalParam::EighthPerCycle,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GlobalParam::Tempo => "tempo",
+            GlobalParam::TapTempo => "tap_tempo",
+            GlobalParam::EighthPerCycle => "eighth_per_cycle",
+        }
+    }
+}
+
+/// One OSC message, understood.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OscRequest {
+    Ping {
+        ret: ReturnTo,
+    },
+    Hit {
+        loops: LoopIndex,
+        cmd: HitCmd,
+    },
+    /// `/sl/#/up` and `forceup`: a button let go; nothing here holds, so nothing to do.
+    Release,
+    Set {
+        loops: LoopIndex,
+        param: LoopParam,
+        value: f32,
+    },
+    Get {
+        loops: LoopIndex,
+        param: LoopParam,
+        ret: ReturnTo,
+    },
+    Register {
+        loops: LoopIndex,
+        param: LoopParam,
+        interval_ms: u32,
+        ret: ReturnTo,
+    },
+    Unregister {
+        loops: LoopIndex,
+        param: LoopParam,
+        ret: ReturnTo,
+    },
+    GlobalSet {
+        param: GlobalParam,
+        value: f32,
+    },
+    GlobalGet {
+        param: GlobalParam,
+        ret: ReturnTo,
+    },
+}
+
+/// Refuses bundles and deep arrays before the decoder sees them (both recurse).
+fn precheck(packet: &[u8]) -> Result<(), OscError> {
+    match packet.first() {
+        Some(b'#') => return Err(OscError::Bundle),
+        Some(b'/') => {}
+        _ => return Err(OscError::NotOsc("no address".into())),
+    }
+    let Some(nul) = packet.iter().position(|b| *b == 0) else {
+        return Ok(()); // the decoder says what is wrong
+    };
+    let tags_at = (nul + 4) & !3;
+    let tags = packet.get(tags_at..).unwrap_or(&[]);
+    let mut depth = 0usize;
+    for b in tags.iter().take_while(|b| **b != 0) {
+        match b {
+            b'[' => {
+                depth += 1;
+                if depth > MAX_ARRAY_DEPTH {
+                    return Err(OscError::TooDeep);
+                }
+            }
+            b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn text(arg: Option<&OscType>) -> Option<&str> {
+    match arg? {
+        OscType::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn number(arg: Option<&OscType>) -> Option<f32> {
+    let v = match arg? {
+        OscType::Float(f) => *f,
+        OscType::Double(d) => *d as f32,
+        OscType::Int(i) => *i as f32,
+        OscType::Long(l) => *l as f32,
+        OscType::Bool(b) => f32::from(u8::from(*b)),
+        _ => return None,
+    };
+    v.is_finite().then_some(v)
+}
+
+/// Reads `osc.udp://host:port/`; the host must be this computer.
+pub fn parse_return_url(url: &str) -> Result<SocketAddr, OscError> {
+    let bad = || OscError::BadReturnUrl(url.chars().take(80).collect());
+    let rest = url.strip_prefix("osc.udp://").ok_or_else(bad)?;
+    let hostport = rest.split('/').next().ok_or_else(bad)?;
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, p) = v6.split_once("]:").ok_or_else(bad)?;
+        (h, p)
+    } else {
+        hostport.rsplit_once(':').ok_or_else(bad)?
+    };
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if port == 0 {
+        return Err(bad());
+    }
+    // No name lookups: "localhost" is the only name, and it means 127.0.0.1.
+    let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        host.parse()
+            .map_err(|_| OscError::NotLoopback(host.into()))?
+    };
+    if !ip.is_loopback() {
+        return Err(OscError::NotLoopback(host.into()));
+    }
+    // Our socket is IPv4; a reply to ::1 would not leave it.
+    let ip = match ip {
+        IpAddr::V6(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        v4 => v4,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn return_to(
+    url: Option<&OscType>,
+    path: Option<&OscType>,
+    addr: &str,
+) -> Result<ReturnTo, OscError> {
+    let args = || OscError::BadArgs(addr.into());
+    let url = text(url).ok_or_else(args)?;
+    let path = text(path).ok_or_else(args)?;
+    if !path.starts_with('/') || path.len() > MAX_PATH_LEN || path.contains(char::is_whitespace) {
+        return Err(args());
+    }
+    Ok(ReturnTo {
+        addr: parse_return_url(url)?,
+        path: path.to_owned(),
+    })
+}
+
+fn loop_index(word: &str) -> Result<LoopIndex, OscError> {
+    match word.parse::<i32>() {
+        Ok(-1) => Ok(LoopIndex::All),
+        Ok(-3) => Ok(LoopIndex::Selected),
+        Ok(i) => u8::try_from(i)
+            .ok()
+            .filter(|i| (*i as usize) < crate::engine::looper::MAX_TRACKS)
+            .map(LoopIndex::One)
+            .ok_or_else(|| OscError::BadLoop(word.chars().take(20).collect())),
+        Err(_) => Err(OscError::BadLoop(word.chars().take(20).collect())),
+    }
+}
+
+fn hit_cmd(name: &str) -> Result<HitCmd, OscError> {
+    match name {
+        "mute_on" => Ok(HitCmd::MuteOn),
+        "mute_off" => Ok(HitCmd::MuteOff),
+        // Speeds and clear are ours alone; SooperLooper's names are the ones it has.
+        n => LoopCommand::from_name(n)
+            .map(HitCmd::Op)
+            .ok_or_else(|| OscError::UnknownCommand(n.chars().take(40).collect())),
+    }
+}
+
+/// Understands one OSC packet. Pure: no sockets, no engine; never panics.
+pub fn parse(packet: &[u8]) -> Result<OscRequest, OscError> {
+    precheck(packet)?;
+    let (_, decoded) =
+        rosc::decoder::decode_udp(packet).map_err(|e| OscError::NotOsc(e.to_string()))?;
+    let msg = match decoded {
+        OscPacket::Message(m) => m,
+        OscPacket::Bundle(_) => return Err(OscError::Bundle),
+    };
+    understand(&msg)
+}
+
+fn understand(msg: &OscMessage) -> Result<OscRequest, OscError> {
+    let addr = msg.addr.as_str();
+    let a = &msg.args;
+    let args = || OscError::BadArgs(addr.chars().take(80).collect());
+    let unknown = || OscError::UnknownAddress(addr.chars().take(80).collect());
+    match addr {
+        "/ping" => {
+            return Ok(OscRequest::Ping {
+                ret: return_to(a.first(), a.get(1), addr)?,
+            })
+        }
+        "/set" => {
+            let name = text(a.first()).ok_or_else(args)?;
+            let param = GlobalParam::from_name(name)
+                .ok_or_else(|| OscError::UnknownParam(name.chars().take(40).collect()))?;
+            return Ok(OscRequest::GlobalSet {
+                param,
+                value: number(a.get(1)).ok_or_else(args)?,
+            });
+        }
+        "/get" => {
+            let name = text(a.first()).ok_or_else(args)?;
+            let param = GlobalParam::from_name(name)
+                .ok_or_else(|| OscError::UnknownParam(name.chars().take(40).collect()))?;
+            return Ok(OscRequest::GlobalGet {
+                param,
+                ret: return_to(a.get(1), a.get(2), addr)?,
+            });
+        }
+        _ => {}
+    }
+    let mut parts = addr.strip_prefix("/sl/").ok_or_else(unknown)?.split('/');
+    let (Some(index), Some(verb), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(unknown());
+    };
+    let loops = loop_index(index)?;
+    let param = |arg: Option<&OscType>| -> Result<LoopParam, OscError> {
+        let name = text(arg).ok_or_else(args)?;
+        LoopParam::from_name(name)
+            .ok_or_else(|| OscError::UnknownParam(name.chars().take(40).collect()))
+    };
+    match verb {
+        "hit" | "down" => Ok(OscRequest::Hit {
+            loops,
+            cmd: hit_cmd(text(a.first()).ok_or_else(args)?)?,
+        }),
+        "up" | "forceup" => {
+            text(a.first()).ok_or_else(args)?;
+            Ok(OscRequest::Release)
+        }
+        "set" => {
+            let p = param(a.first())?;
+            if !p.settable() {
+                return Err(OscError::UnknownParam(p.name().into()));
+            }
+            Ok(OscRequest::Set {
+                loops,
+                param: p,
+                value: number(a.get(1)).ok_or_else(args)?,
+            })
+        }
+        "get" => {
+            let p = param(a.first())?;
+            if !p.gettable() {
+                return Err(OscError::UnknownParam(p.name().into()));
+            }
+            Ok(OscRequest::Get {
+                loops,
+                param: p,
+                ret: return_to(a.get(1), a.get(2), addr)?,
+            })
+        }
+        "register_auto_update" => {
+            let p = param(a.first())?;
+            if !p.gettable() {
+                return Err(OscError::UnknownParam(p.name().into()));
+            }
+            let ms = number(a.get(1)).ok_or_else(args)?;
+            Ok(OscRequest::Register {
+                loops,
+                param: p,
+                interval_ms: (ms.max(0.0) as u32).clamp(MIN_INTERVAL_MS, MAX_INTERVAL_MS),
+                ret: return_to(a.get(2), a.get(3), addr)?,
+            })
+        }
+        "unregister_auto_update" => Ok(OscRequest::Unregister {
+            loops,
+            param: param(a.first())?,
+            ret: return_to(a.get(1), a.get(2), addr)?,
+        }),
+        _ => Err(unknown()),
+    }
+}
+
+/// What the server has seen, for the status line and tests.
+#[derive(Debug, Default)]
+pub struct OscStats {
+    pub received: AtomicU64,
+    /// Unknown addresses, malformed packets, loops that do not exist, refused replies.
+    pub ignored: AtomicU64,
+    pub replies: AtomicU64,
+}
+
+/// The OSC server thread. Stops when dropped.
+pub struct OscServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    addr: SocketAddr,
+    stats: Arc<OscStats>,
+}
+
+impl OscServer {
+    /// Listens on 127.0.0.1:`port` (0 picks a free port).
+    pub fn start(control: LoopControl, port: u16) -> Result<OscServer, OscStartError> {
+        Self::start_on(
+            control,
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+        )
+    }
+
+    /// Listens on `addr`, which must be a loopback address.
+    pub fn start_on(control: LoopControl, addr: SocketAddr) -> Result<OscServer, OscStartError> {
+        if !addr.ip().is_loopback() || addr.is_ipv6() {
+            return Err(OscStartError::NotLoopback(addr));
+        }
+        let socket = UdpSocket::bind(addr).map_err(|source| OscStartError::Bind {
+            port: addr.port(),
+            source,
+        })?;
+        let addr = socket.local_addr().map_err(|source| OscStartError::Bind {
+            port: addr.port(),
+            source,
+        })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(OscStats::default());
+        let mut worker = Worker {
+            socket,
+            control,
+            stats: stats.clone(),
+            regs: Vec::new(),
+            host_url: format!("osc.udp://127.0.0.1:{}/", addr.port()),
+        };
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("osc".into())
+            .spawn(move || worker.run(&s))
+            .map_err(OscStartError::Thread)?;
+        Ok(OscServer {
+            stop,
+            thread: Some(thread),
+            addr,
+            stats,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stats(&self) -> &OscStats {
+        &self.stats
+    }
+}
+
+impl Drop for OscServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Registration {
+    track: u8,
+    param: LoopParam,
+    ret: ReturnTo,
+    interval: Duration,
+    due: Instant,
+}
+
+struct Worker {
+    socket: UdpSocket,
+    control: LoopControl,
+    stats: Arc<OscStats>,
+    regs: Vec<Registration>,
+    host_url: String,
+}
+
+impl Worker {
+    fn run(&mut self, stop: &AtomicBool) {
+        // One buffer, the largest UDP datagram.
+        let mut buf = vec![0u8; 65_536];
+        while !stop.load(Relaxed) {
+            let now = Instant::now();
+            let wait = self
+                .regs
+                .iter()
+                .map(|r| r.due.saturating_duration_since(now))
+                .min()
+                .unwrap_or(Duration::from_millis(100))
+                .clamp(Duration::from_millis(1), Duration::from_millis(100));
+            let _ = self.socket.set_read_timeout(Some(wait));
+            // Errors (a timeout, an ICMP "port unreachable" from a client gone) just loop.
+            if let Ok((n, _from)) = self.socket.recv_from(&mut buf) {
+                self.stats.received.fetch_add(1, Relaxed);
+                let handled = match parse(buf.get(..n).unwrap_or(&[])) {
+                    Ok(req) => self.handle(req),
+                    Err(_) => false,
+                };
+                if !handled {
+                    self.stats.ignored.fetch_add(1, Relaxed);
+                }
+            }
+            self.send_updates(Instant::now());
+        }
+    }
+
+    fn reply(&self, ret: &ReturnTo, args: Vec<OscType>) {
+        // Checked when parsed; checked again because a reply must never leave the machine.
+        if !ret.addr.ip().is_loopback() {
+            self.stats.ignored.fetch_add(1, Relaxed);
+            return;
+        }
+        let msg = OscPacket::Message(OscMessage {
+            addr: ret.path.clone(),
+            args,
+        });
+        if let Ok(bytes) = rosc::encoder::encode(&msg) {
+            if self.socket.send_to(&bytes, ret.addr).is_ok() {
+                self.stats.replies.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    fn tracks_of(&self, loops: LoopIndex) -> Vec<u8> {
+        let n = self.control.tracks() as u8;
+        match loops {
+            LoopIndex::One(i) if i < n => vec![i],
+            LoopIndex::One(_) => vec![],
+            LoopIndex::All | LoopIndex::Selected => (0..n).collect(),
+        }
+    }
+
+    fn value(&self, track: u8, param: LoopParam) -> Option<f32> {
+        let t = track as usize;
+        let r = self.control.reading(t)?;
+        Some(match param {
+            LoopParam::State => r.state as f32,
+            LoopParam::LoopLen => r.loop_len_secs,
+            LoopParam::LoopPos => r.loop_pos_secs,
+            LoopParam::CycleLen => r.cycle_len_secs,
+            LoopParam::Feedback => self.control.feedback(t)?,
+            LoopParam::Wet => self.control.volume(t)?,
+            LoopParam::Pan1 => (self.control.pan(t)? + 1.0) / 2.0,
+            LoopParam::Rate | LoopParam::Quantize => return None,
+        })
+    }
+
+    /// Does what `req` asks; false when it could not (counted as ignored).
+    fn handle(&mut self, req: OscRequest) -> bool {
+        match req {
+            OscRequest::Ping { ret } => {
+                let count = self.control.tracks() as i32;
+                self.reply(
+                    &ret,
+                    vec![
+                        OscType::String(self.host_url.clone()),
+                        OscType::String(env!("CARGO_PKG_VERSION").into()),
+                        OscType::Int(count),
+                    ],
+                );
+                true
+            }
+            OscRequest::Release => true,
+            OscRequest::Hit { loops, cmd } => match cmd {
+                HitCmd::Op(c) => self.control.hit_sel(loops.sel(), c.op()).is_ok(),
+                HitCmd::MuteOn | HitCmd::MuteOff => {
+                    let want_muted = cmd == HitCmd::MuteOn;
+                    let tracks = self.tracks_of(loops);
+                    for t in &tracks {
+                        let muted = self
+                            .control
+                            .reading(*t as usize)
+                            .is_some_and(|r| r.state == state::MUTED);
+                        if muted != want_muted {
+                            let _ = self.control.hit(*t as usize, LoopOp::Mute);
+                        }
+                    }
+                    !tracks.is_empty()
+                }
+            },
+            OscRequest::Set {
+                loops,
+                param,
+                value,
+            } => self.set(loops, param, value),
+            OscRequest::Get { loops, param, ret } => {
+                let mut any = false;
+                for t in self.tracks_of(loops) {
+                    if let Some(v) = self.value(t, param) {
+                        self.reply(&ret, reading_args(t, param, v));
+                        any = true;
+                    }
+                }
+                any
+            }
+            OscRequest::Register {
+                loops,
+                param,
+                interval_ms,
+                ret,
+            } => {
+                let interval = Duration::from_millis(interval_ms as u64);
+                let mut all_kept = true;
+                for track in self.tracks_of(loops) {
+                    let same =
+                        |r: &Registration| r.track == track && r.param == param && r.ret == ret;
+                    if let Some(r) = self.regs.iter_mut().find(|r| same(r)) {
+                        r.interval = interval;
+                    } else if self.regs.len() < MAX_REGISTRATIONS {
+                        self.regs.push(Registration {
+                            track,
+                            param,
+                            ret: ret.clone(),
+                            interval,
+                            due: Instant::now(),
+                        });
+                    } else {
+                        all_kept = false;
+                    }
+                }
+                all_kept
+            }
+            OscRequest::Unregister { loops, param, ret } => {
+                let tracks = self.tracks_of(loops);
+                let before = self.regs.len();
+                self.regs
+                    .retain(|r| !(r.param == param && r.ret == ret && tracks.contains(&r.track)));
+                self.regs.len() < before
+            }
+            OscRequest::GlobalSet { param, value } => match param {
+                GlobalParam::Tempo => {
+                    let meter = self.control.tempo().map_or(4, |(_, m)| m);
+                    self.control.set_tempo(value, meter).is_ok()
+                }
+                GlobalParam::TapTempo => self.control.tap().is_ok(),
+                GlobalParam::EighthPerCycle => {
+                    let bpm = self.control.tempo().map_or(120.0, |(b, _)| b);
+                    let beats = (value / 2.0).round().max(1.0) as u32;
+                    self.control.set_tempo(bpm, beats).is_ok()
+                }
+            },
+            OscRequest::GlobalGet { param, ret } => {
+                let tempo = self.control.tempo();
+                let v = match param {
+                    // 0: loops are not following a tempo.
+                    GlobalParam::Tempo | GlobalParam::TapTempo => tempo.map_or(0.0, |(b, _)| b),
+                    GlobalParam::EighthPerCycle => tempo.map_or(8.0, |(_, m)| (m * 2) as f32),
+                };
+                self.reply(
+                    &ret,
+                    vec![
+                        OscType::Int(GLOBAL_INDEX),
+                        OscType::String(param.name().into()),
+                        OscType::Float(v),
+                    ],
+                );
+                true
+            }
+        }
+    }
+
+    fn set(&self, loops: LoopIndex, param: LoopParam, value: f32) -> bool {
+        let op = match param {
+            LoopParam::Feedback => LoopOp::SetFeedback(value.clamp(0.0, 1.0)),
+            LoopParam::Wet => LoopOp::SetVolume(value.clamp(0.0, 4.0)),
+            LoopParam::Pan1 => LoopOp::SetPan(value.clamp(0.0, 1.0) * 2.0 - 1.0),
+            LoopParam::Rate => match value {
+                v if (0.4..0.6).contains(&v) => LoopOp::HalfSpeed,
+                v if (0.9..1.1).contains(&v) => LoopOp::NormalSpeed,
+                v if (1.9..2.1).contains(&v) => LoopOp::DoubleSpeed,
+                _ => return false,
+            },
+            LoopParam::Quantize => {
+                // The looper's quantize is one setting for all tracks.
+                let q = match value.round() as i32 {
+                    0 => Quantize::Off,
+                    1 | 3 => Quantize::Cycle,
+                    2 => Quantize::Beat,
+                    _ => return false,
+                };
+                return self.control.set_quantize(q).is_ok();
+            }
+            LoopParam::State | LoopParam::LoopLen | LoopParam::LoopPos | LoopParam::CycleLen => {
+                return false
+            }
+        };
+        self.control.hit_sel(loops.sel(), op).is_ok()
+    }
+
+    fn send_updates(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        for r in &mut self.regs {
+            if r.due <= now {
+                // From now, not from the missed time: a stalled thread does not burst.
+                r.due = now + r.interval;
+                due.push((r.track, r.param, r.ret.clone()));
+            }
+        }
+        for (track, param, ret) in due {
+            if let Some(v) = self.value(track, param) {
+                self.reply(&ret, reading_args(track, param, v));
+            }
+        }
+    }
+}
+
+/// SooperLooper's reply shape: (i:loop, s:control, f:value).
+fn reading_args(track: u8, param: LoopParam, value: f32) -> Vec<OscType> {
+    vec![
+        OscType::Int(track as i32),
+        OscType::String(param.name().into()),
+        OscType::Float(value),
+    ]
+}
+
+/// Encodes a message (for tests and clients).
+pub fn encode(addr: &str, args: Vec<OscType>) -> Vec<u8> {
+    rosc::encoder::encode(&OscPacket::Message(OscMessage {
+        addr: addr.into(),
+        args,
+    }))
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> OscType {
+        OscType::String(v.into())
+    }
+
+    const URL: &str = "osc.udp://127.0.0.1:9000/";
+
+    #[test]
+    fn sooperlooper_messages_are_understood() {
+        assert_eq!(
+            parse(&encode("/sl/0/hit", vec![s("record")])),
+            Ok(OscRequest::Hit {
+                loops: LoopIndex::One(0),
+                cmd: HitCmd::Op(LoopCommand::Record)
+            })
+        );
+        assert_eq!(
+            parse(&encode("/sl/-1/hit", vec![s("mute_on")])),
+            Ok(OscRequest::Hit {
+                loops: LoopIndex::All,
+                cmd: HitCmd::MuteOn
+            })
+        );
+        assert_eq!(
+            parse(&encode("/sl/2/set", vec![s("feedback"), OscType::Int(1)])),
+            Ok(OscRequest::Set {
+                loops: LoopIndex::One(2),
+                param: LoopParam::Feedback,
+                value: 1.0
+            })
+        );
+        let ret = ReturnTo {
+            addr: "127.0.0.1:9000".parse().unwrap(),
+            path: "/back".into(),
+        };
+        assert_eq!(
+            parse(&encode("/sl/-3/get", vec![s("state"), s(URL), s("/back")])),
+            Ok(OscRequest::Get {
+                loops: LoopIndex::Selected,
+                param: LoopParam::State,
+                ret: ret.clone()
+            })
+        );
+        assert_eq!(
+            parse(&encode(
+                "/ping",
+                vec![s("osc.udp://localhost:9000"), s("/back")]
+            )),
+            Ok(OscRequest::Ping { ret: ret.clone() })
+        );
+        assert_eq!(
+            parse(&encode(
+                "/sl/1/register_auto_update",
+                vec![s("loop_pos"), OscType::Int(1), s(URL), s("/back")]
+            )),
+            Ok(OscRequest::Register {
+                loops: LoopIndex::One(1),
+                param: LoopParam::LoopPos,
+                interval_ms: MIN_INTERVAL_MS,
+                ret
+            })
+        );
+        assert_eq!(
+            parse(&encode("/set", vec![s("tempo"), OscType::Float(96.0)])),
+            Ok(OscRequest::GlobalSet {
+                param: GlobalParam::Tempo,
+                value: 96.0
+            })
+        );
+    }
+
+    #[test]
+    fn replies_only_go_to_this_computer() {
+        assert!(parse_return_url("osc.udp://127.0.0.1:9000/").is_ok());
+        assert!(parse_return_url("osc.udp://127.1.2.3:9000").is_ok());
+        assert!(parse_return_url("osc.udp://[::1]:9000/").is_ok());
+        for far in [
+            "osc.udp://10.0.0.2:9000/",
+            "osc.udp://example.org:9000/",
+            "osc.udp://0.0.0.0:9000/",
+        ] {
+            assert!(
+                matches!(parse_return_url(far), Err(OscError::NotLoopback(_))),
+                "{far}"
+            );
+        }
+        for bad in [
+            "http://127.0.0.1:9000/",
+            "osc.udp://127.0.0.1/",
+            "osc.udp://127.0.0.1:0/",
+            "osc.udp://127.0.0.1:99999/",
+        ] {
+            assert!(
+                matches!(parse_return_url(bad), Err(OscError::BadReturnUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_we_do_not_know_is_an_error_not_a_panic() {
+        for (packet, what) in [
+            (encode("/sl/0/hit", vec![s("dance")]), "unknown command"),
+            (encode("/sl/9/hit", vec![s("record")]), "no loop"),
+            (encode("/sl/x/hit", vec![s("record")]), "no loop"),
+            (
+                encode("/sl/0/hit", vec![OscType::Int(3)]),
+                "wrong arguments",
+            ),
+            (
+                encode("/sl/0/get", vec![s("state"), s(URL)]),
+                "wrong arguments",
+            ),
+            (
+                encode("/sl/0/set", vec![s("state"), OscType::Float(1.0)]),
+                "unknown parameter",
+            ),
+            (encode("/quit", vec![]), "unknown OSC address"),
+            (b"#bundle\0\0\0\0\0\0\0\0\x01".to_vec(), "bundles"),
+            (b"garbage".to_vec(), "not an OSC"),
+            (b"/a\0\0,[[[[[[\0\0".to_vec(), "nested"),
+        ] {
+            let e = parse(&packet).unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_server_refuses_anything_but_loopback() {
+        let (c, _engine) = crate::new_engine(&crate::EngineConfig::default());
+        let lc = LoopControl::new(c);
+        let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        assert!(matches!(
+            OscServer::start_on(lc.clone(), any),
+            Err(OscStartError::NotLoopback(_))
+        ));
+        let server = OscServer::start(lc, 0).unwrap();
+        assert!(server.local_addr().ip().is_loopback());
+    }
+}
