@@ -132,8 +132,9 @@ fn decode(bytes: &[u8], sample_rate: u32) -> Vec<f32> {
     resample(&mono, spec.sample_rate.max(1), sample_rate.max(1))
 }
 
-/// Linear interpolation to a new rate (the kit has little energy near Nyquist).
-fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
+/// Not rt: linear interpolation to a new rate, for material loaded at construction (the
+/// kit has little energy near Nyquist; the render uses it for input files too).
+pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
     if from == to || x.is_empty() {
         return x.to_vec();
     }

@@ -48,24 +48,7 @@ pub fn read_wav(path: &Path) -> Result<WavData, RenderError> {
     })
 }
 
-/// Linear resampling: good enough for bouncing a file into a session at another rate.
-pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
-    if from == to || input.is_empty() {
-        return input.to_vec();
-    }
-    let ratio = from as f64 / to as f64;
-    let n = ((input.len() as f64) / ratio).floor() as usize;
-    (0..n)
-        .map(|i| {
-            let x = i as f64 * ratio;
-            let j = x as usize;
-            let f = (x - j as f64) as f32;
-            let a = input[j.min(input.len() - 1)];
-            let b = input[(j + 1).min(input.len() - 1)];
-            a + (b - a) * f
-        })
-        .collect()
-}
+pub use crate::engine::drums::resample;
 
 /// Writes stereo 32-bit float WAV: exactly what the engine produced.
 pub fn write_wav(
