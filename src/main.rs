@@ -178,8 +178,16 @@ fn panel_or_headless() -> Result<(), String> {
     let system = AudioSystem::start(engine, &settings.audio, options).map_err(|e| e.to_string())?;
     // After the device is open, so the SoundFont is built for the rate it runs at.
     controller.load_soundfont_in_background(settings.soundfont.clone());
+    // MIDI learn and learned pedals run on the panel's thread, fed by a copy of all MIDI.
+    let midi_tap = system.midi_tap();
+    let osc_enabled = settings.osc_enabled;
     let audio = Box::new(samspill::ui::LiveAudio::new(system));
-    samspill::ui::run_panel(controller, audio, settings)
+    let mut panel = samspill::ui::Panel::new(controller, audio, settings).with_midi_tap(midi_tap);
+    if osc_enabled {
+        // A busy port is a calm line in the panel, never a reason not to start.
+        panel = panel.with_osc_on(samspill::control::DEFAULT_OSC_PORT);
+    }
+    samspill::ui::run_panel(panel)
 }
 
 fn render(script: &std::path::Path, output: &std::path::Path) -> Result<(), String> {

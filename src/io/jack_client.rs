@@ -20,7 +20,7 @@ use super::backend::{
 };
 use super::engine_cell::EngineCell;
 use super::error::IoError;
-use super::midi_queue::{IoCounters, MAX_MIDI_PER_BLOCK};
+use super::midi_queue::{now_nanos, IoCounters, MidiTap, MAX_MIDI_PER_BLOCK};
 use crate::engine::{MidiEvent, Shared};
 
 /// Port names other JACK programs connect to (as `<client>:<port>`).
@@ -39,6 +39,8 @@ pub struct JackBackend {
     pub client_name: String,
     /// Connect to the system's capture and playback ports when they exist.
     pub autoconnect: bool,
+    /// Where a copy of every `midi_in` message goes for the control side (MIDI learn).
+    pub midi_tap: Option<MidiTap>,
 }
 
 /// libjack prints to the terminal by default; Samspill reports in its own words.
@@ -167,6 +169,7 @@ struct Process {
     events: Vec<MidiEvent>,
     counters: Arc<IoCounters>,
     buffer_frames: Arc<AtomicU32>,
+    midi_tap: Option<MidiTap>,
 }
 
 impl ProcessHandler for Process {
@@ -188,7 +191,17 @@ impl Process {
         let n = ps.n_frames() as usize;
         let last = n.saturating_sub(1) as u32;
         self.events.clear();
+        // One clock read per cycle, and only when someone listens.
+        let tapped_at = if self.midi_tap.is_some() {
+            now_nanos()
+        } else {
+            0
+        };
         for m in self.midi.iter(ps) {
+            if let Some(tap) = &self.midi_tap {
+                // rt: a fixed-size copy, try_send; a full tap is counted, never waited on.
+                tap.push(tapped_at, m.bytes);
+            }
             if self.events.len() == self.events.capacity() {
                 self.counters.midi_dropped.fetch_add(1, Relaxed);
                 continue;
@@ -332,6 +345,7 @@ impl Backend for JackBackend {
             events: Vec::with_capacity(MAX_MIDI_PER_BLOCK),
             counters: ctx.counters.clone(),
             buffer_frames: buffer_frames.clone(),
+            midi_tap: self.midi_tap.clone(),
         };
         let active = match client.activate_async(notes, process) {
             Ok(a) => a,

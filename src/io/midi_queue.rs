@@ -14,6 +14,9 @@ use crate::engine::MidiEvent;
 
 /// Events that can wait for the audio thread; more are dropped and counted.
 pub const MIDI_QUEUE_CAPACITY: usize = 4096;
+/// Messages the control side (MIDI learn, mapped pedals) may fall behind by; more are
+/// dropped and counted. A panel draining 25 times a second keeps far ahead of this.
+pub const MIDI_TAP_CAPACITY: usize = 256;
 /// Most events handed to the engine in one block; the rest wait for the next one.
 pub const MAX_MIDI_PER_BLOCK: usize = 512;
 /// Events older than this when the audio side gets to them are dropped: after a stream
@@ -34,6 +37,8 @@ pub struct IoCounters {
     pub midi_dropped: AtomicU64,
     /// MIDI events handed to the engine by the io layer.
     pub midi_delivered: AtomicU64,
+    /// Messages the control-side tap could not take (nobody drained it in time).
+    pub midi_tap_dropped: AtomicU64,
 }
 
 /// One incoming MIDI message and when it arrived.
@@ -43,18 +48,73 @@ pub struct TimedMidi {
     pub event: MidiEvent,
 }
 
+/// A copy of every incoming MIDI message for the control side (MIDI learn and mapped
+/// pedals), which must never run on the audio thread. Fixed-size messages in a bounded
+/// channel: pushing never allocates and never waits; what does not fit is counted.
+#[derive(Clone, Debug)]
+pub struct MidiTap {
+    tx: Sender<TimedMidi>,
+    counters: Arc<IoCounters>,
+}
+
+impl PartialEq for MidiTap {
+    fn eq(&self, other: &Self) -> bool {
+        self.tx.same_channel(&other.tx)
+    }
+}
+
+impl Eq for MidiTap {}
+
+impl MidiTap {
+    /// A tap and the control side's end of it.
+    pub fn new(counters: Arc<IoCounters>) -> (MidiTap, Receiver<TimedMidi>) {
+        let (tx, rx) = crossbeam_channel::bounded(MIDI_TAP_CAPACITY);
+        (MidiTap { tx, counters }, rx)
+    }
+
+    /// rt: copies one message (up to three bytes) into the tap; a full or abandoned tap
+    /// counts a drop instead of waiting. SysEx and empty messages are not tapped.
+    pub fn push(&self, at_nanos: u64, bytes: &[u8]) {
+        if bytes.is_empty() || bytes.len() > 3 {
+            return;
+        }
+        let m = TimedMidi {
+            at_nanos,
+            event: MidiEvent::new(0, bytes),
+        };
+        if self.tx.try_send(m).is_err() {
+            self.counters.midi_tap_dropped.fetch_add(1, Relaxed);
+        }
+    }
+}
+
 /// The keyboard threads' end of the queue. Cheap to clone: one per port.
 #[derive(Clone)]
 pub struct MidiSender {
     tx: Sender<TimedMidi>,
     counters: Arc<IoCounters>,
+    /// Also hands each message to the control side, when set.
+    tap: Option<MidiTap>,
 }
 
 impl MidiSender {
     /// A queue with its sending end and the receiving end for the audio side.
     pub fn new(counters: Arc<IoCounters>) -> (MidiSender, Receiver<TimedMidi>) {
         let (tx, rx) = crossbeam_channel::bounded(MIDI_QUEUE_CAPACITY);
-        (MidiSender { tx, counters }, rx)
+        (
+            MidiSender {
+                tx,
+                counters,
+                tap: None,
+            },
+            rx,
+        )
+    }
+
+    /// The same sender, also copying every message into `tap`.
+    pub fn with_tap(mut self, tap: MidiTap) -> MidiSender {
+        self.tap = Some(tap);
+        self
     }
 
     /// Stamps and queues one message; never waits.
@@ -72,6 +132,9 @@ impl MidiSender {
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.counters.midi_dropped.fetch_add(1, Relaxed);
             }
+        }
+        if let Some(tap) = &self.tap {
+            tap.push(at_nanos, bytes);
         }
     }
 }
@@ -180,6 +243,7 @@ pub fn for_each_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const SR: u32 = 48_000;
     const MS: u64 = 1_000_000;
@@ -258,6 +322,43 @@ mod tests {
         assert_eq!(sched.collect(now + MS, 256, SR).len(), MAX_MIDI_PER_BLOCK);
         // Collecting allocates nothing: the event list never grows past its capacity.
         assert_eq!(sched.events.capacity(), MAX_MIDI_PER_BLOCK);
+    }
+
+    #[test]
+    fn the_control_tap_never_waits_when_full_and_counts_what_it_dropped() {
+        let counters = Arc::new(IoCounters::default());
+        let (tap, tap_rx) = MidiTap::new(counters.clone());
+        let (tx, rx) = MidiSender::new(counters.clone());
+        let tx = tx.with_tap(tap.clone());
+        // A keyboard (ALSA) note reaches both the audio queue and the tap.
+        tx.send_at(5, &[0x99, 36, 100]);
+        assert_eq!(rx.try_recv().unwrap().event.bytes(), &[0x99, 36, 100]);
+        let tapped = tap_rx.try_recv().unwrap();
+        assert_eq!(
+            (tapped.at_nanos, tapped.event.bytes()),
+            (5, &[0x99, 36, 100][..])
+        );
+        // JACK's process callback pushes straight in, under the allocation checker.
+        let started = Instant::now();
+        assert_no_alloc::assert_no_alloc(|| {
+            for i in 0..(MIDI_TAP_CAPACITY + 10) {
+                tap.push(i as u64, &[0xB0, 64, (i % 128) as u8]);
+            }
+            // SysEx is not tapped, and not counted as dropped.
+            tap.push(0, &[0xF0, 1, 2, 3, 0xF7]);
+        });
+        assert!(started.elapsed() < Duration::from_secs(1), "never waits");
+        assert_eq!(counters.midi_tap_dropped.load(Relaxed), 10);
+        assert_eq!(tap_rx.try_iter().count(), MIDI_TAP_CAPACITY);
+        // Nobody listening any more: still no waiting, still counted.
+        drop(tap_rx);
+        tap.push(1, &[0x90, 60, 1]);
+        assert_eq!(counters.midi_tap_dropped.load(Relaxed), 11);
+        assert_eq!(
+            counters.midi_dropped.load(Relaxed),
+            0,
+            "the audio queue is apart"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::alsa_cpal::{worth_trying, AlsaBackend};
 use super::backend::{AudioStream, Backend, BackendKind, Health, LostReason, StreamContext};
@@ -16,7 +16,7 @@ use super::engine_cell::EngineCell;
 use super::error::IoError;
 use super::jack_client::JackBackend;
 use super::midi_in::{MidiInputs, MidiStatus, MidiStatusKind};
-use super::midi_queue::{IoCounters, MidiSender};
+use super::midi_queue::{IoCounters, MidiSender, MidiTap, TimedMidi};
 use super::status::{IoStatus, IoStatusKind};
 use super::{check_buffer_frames, check_sample_rate};
 use crate::engine::{Engine, Shared};
@@ -58,6 +58,9 @@ pub struct AudioSystem {
 struct Inner {
     ctx: StreamContext,
     midi_sender: MidiSender,
+    /// A copy of every incoming MIDI message, for the control side (MIDI learn).
+    midi_tap: MidiTap,
+    midi_tap_rx: Receiver<TimedMidi>,
     options: IoOptions,
     /// Streams and settings: held while opening, which can take a moment.
     state: Mutex<State>,
@@ -95,7 +98,9 @@ impl AudioSystem {
     ) -> Result<AudioSystem, IoError> {
         check(settings)?;
         let counters = Arc::new(IoCounters::default());
+        let (midi_tap, midi_tap_rx) = MidiTap::new(counters.clone());
         let (midi_sender, midi_rx) = MidiSender::new(counters.clone());
+        let midi_sender = midi_sender.with_tap(midi_tap.clone());
         let shared = engine.shared().clone();
         let ctx = StreamContext {
             engine: Arc::new(EngineCell::new(engine)),
@@ -107,6 +112,8 @@ impl AudioSystem {
         let inner = Arc::new(Inner {
             ctx,
             midi_sender,
+            midi_tap,
+            midi_tap_rx,
             options,
             state: Mutex::new(State {
                 settings: settings.clone(),
@@ -183,6 +190,13 @@ impl AudioSystem {
     /// where MIDI comes through the `midi_in` port).
     pub fn midi_sender(&self) -> MidiSender {
         self.inner.midi_sender.clone()
+    }
+
+    /// Every incoming MIDI message (ALSA keyboards and JACK's `midi_in`), for a control
+    /// thread: MIDI learn and mapped pedals run there, never on the audio thread. Drain it
+    /// often; what does not fit is dropped and counted in `midi_tap_dropped`.
+    pub fn midi_tap(&self) -> Receiver<TimedMidi> {
+        self.inner.midi_tap_rx.clone()
     }
 
     /// Runs `f` on the engine off the audio thread (it plays silence meanwhile).
@@ -262,6 +276,7 @@ impl Inner {
                     s.jack_client_name.clone()
                 },
                 autoconnect: self.options.jack_autoconnect,
+                midi_tap: Some(self.midi_tap.clone()),
             })),
             AudioHost::None => None,
         }

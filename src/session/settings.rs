@@ -67,6 +67,13 @@ pub struct Settings {
     pub soundfont: Option<PathBuf>,
     #[serde(default)]
     pub looper: LoopSettings,
+    /// Listen for OSC (SooperLooper's protocol) on 127.0.0.1 while the panel runs.
+    #[serde(default = "osc_on")]
+    pub osc_enabled: bool,
+}
+
+fn osc_on() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -79,6 +86,7 @@ impl Default for Settings {
             master_db: -6.0,
             soundfont: None,
             looper: LoopSettings::default(),
+            osc_enabled: true,
         }
     }
 }

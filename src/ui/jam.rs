@@ -1,7 +1,8 @@
 //! The "Loop" view: one row per loop track (a big button that says what pressing it does
 //! next, the loop's progress, its state in words, level, mute, undo, redo and clear) and
-//! the shared beat (tempo, tap, click, count-in, when loops start and stop). In easy
-//! mode: one large button that starts and stops a loop on the first free track.
+//! the shared beat (tempo, tap, click, count-in, when loops start and stop), and MIDI
+//! learn with the keyboard shortcuts. In easy mode: one large button that starts and
+//! stops a loop on the first free track.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -10,6 +11,8 @@ use eframe::egui::{self, vec2, Color32, CornerRadius, Rect, RichText, Sense};
 use super::i18n::{bpm_text, db_text, decimal, tr, tr_n, Text};
 use super::panel::{Action, PanelState};
 use super::theme::{self, Sizes};
+use crate::control::midi_learn::Trigger;
+use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand};
 use crate::controller::LooperConfig;
 use crate::engine::looper::{LoopOp, Quantize, SyncMode};
 use crate::engine::Shared;
@@ -72,15 +75,10 @@ impl LoopTrack {
     }
 }
 
-/// What the track's big button sends, following the one foot-switch cycle:
-/// empty → record, recording → stop recording, playing → overdub, overdubbing → stop.
+/// What the track's big button sends: the one foot-switch cycle the pedal, Space and
+/// OSC share (empty → record, recording → stop, playing → overdub, overdubbing → stop).
 pub fn next_op(state: u32) -> LoopOp {
-    match state {
-        4 | 5 | 6 | 7 | 8 | 13 => LoopOp::Overdub,
-        10 => LoopOp::Mute,
-        12 | 14 => LoopOp::Trigger,
-        _ => LoopOp::Record,
-    }
+    foot_switch_op(state)
 }
 
 /// The big button's words: what pressing it does next.
@@ -91,7 +89,8 @@ pub fn next_text(state: u32) -> Text {
         4 => Text::DoOverdub,
         5..=8 | 13 => Text::DoStopOverdub,
         10 => Text::DoUnmute,
-        12 | 14 => Text::DoPlay,
+        12 => Text::DoOverdub,
+        14 => Text::DoPlay,
         _ => Text::DoRecord,
     }
 }
@@ -172,6 +171,48 @@ pub fn quantize(q: LoopQuantize) -> Quantize {
     }
 }
 
+/// "tone 36 på kanal 10": a learned key or pedal, channels counted from 1 as on the gear.
+pub fn trigger_text(lang: Language, trigger: Trigger) -> String {
+    let (what, channel) = match trigger {
+        Trigger::Note { channel, key } => (tr_n(lang, Text::TriggerNote, key), channel),
+        Trigger::Cc {
+            channel,
+            controller,
+        } => (tr_n(lang, Text::TriggerCc, controller), channel),
+    };
+    format!(
+        "{what} {}",
+        tr_n(lang, Text::OnChannel, u32::from(channel) + 1)
+    )
+}
+
+/// "Spor 1: fotbryter": what a learned key or pedal does.
+pub fn action_text(lang: Language, action: ControlAction) -> String {
+    let op_text = |op: LoopCommand| match op {
+        LoopCommand::Record => tr(lang, Text::DoRecord).to_string(),
+        LoopCommand::Overdub => tr(lang, Text::DoOverdub).to_string(),
+        LoopCommand::Mute => tr(lang, Text::Mute).to_string(),
+        LoopCommand::Undo => tr(lang, Text::Undo).to_string(),
+        LoopCommand::Redo => tr(lang, Text::Redo).to_string(),
+        LoopCommand::Clear => tr(lang, Text::ClearTrack).to_string(),
+        other => other.name().replace('_', " "),
+    };
+    match action {
+        ControlAction::FootSwitch { track } => format!(
+            "{}: {}",
+            tr_n(lang, Text::TrackN, u32::from(track) + 1),
+            tr(lang, Text::FootSwitch)
+        ),
+        ControlAction::Hit { track, op } => format!(
+            "{}: {}",
+            tr_n(lang, Text::TrackN, u32::from(track) + 1),
+            op_text(op)
+        ),
+        ControlAction::HitAll { op } => format!("{}: {}", tr(lang, Text::AllTracks), op_text(op)),
+        ControlAction::TapTempo => tr(lang, Text::TapTempo).to_string(),
+    }
+}
+
 /// How the looper is built from the saved settings.
 pub fn looper_config(s: &LoopSettings) -> LooperConfig {
     LooperConfig {
@@ -201,12 +242,39 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
         return;
     }
     card(ui, &sizes, |ui| beat(ui, state, &sizes, actions));
+    ui.add_space(sizes.gap * 0.5);
+    card(ui, &sizes, |ui| learn(ui, state, &sizes, actions));
     for (i, track) in state.loops.iter().enumerate() {
         ui.add_space(sizes.gap * 0.5);
         card(ui, &sizes, |ui| {
             track_row(ui, state, &sizes, i, track, actions)
         });
     }
+    ui.add_space(sizes.gap * 0.5);
+    card(ui, &sizes, |ui| all_tracks(ui, state, actions));
+}
+
+/// Mute, undo or redo on every track at once (learnable, like every loop button).
+fn all_tracks(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(tr(lang, Text::AllTracks)).strong());
+        for (text, op) in [
+            (Text::Mute, LoopCommand::Mute),
+            (Text::Undo, LoopCommand::Undo),
+            (Text::Redo, LoopCommand::Redo),
+        ] {
+            let all = ControlAction::HitAll { op };
+            let button = egui::Button::new(tr(lang, text)).selected(state.learn.armed == Some(all));
+            if ui.add(button).clicked() {
+                actions.push(if state.learn.on {
+                    Action::LearnArm(all)
+                } else {
+                    Action::AllTracks(op)
+                });
+            }
+        }
+    });
 }
 
 fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
@@ -264,11 +332,32 @@ fn track_row(
 ) {
     let lang = state.lang();
     let rate = state.snapshot.sample_rate;
+    let learning = state.learn.on;
+    // While learning, a click arms the control for the next key or pedal instead.
+    let press = |op: LoopOp, command: LoopCommand| {
+        if learning {
+            Action::LearnArm(ControlAction::Hit {
+                track: i as u8,
+                op: command,
+            })
+        } else {
+            Action::Loop { track: i, op }
+        }
+    };
     let button_size = vec2(sizes.patch_button.x * 1.5, sizes.patch_button.y);
     ui.horizontal(|ui| {
         ui.vertical(|ui| {
             ui.set_width(sizes.meter_label_width);
-            ui.label(RichText::new(tr_n(lang, Text::TrackN, i + 1)).strong());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(tr_n(lang, Text::TrackN, i + 1)).strong());
+                if state.selected_track == i {
+                    ui.label(
+                        RichText::new(tr(lang, Text::Chosen))
+                            .small()
+                            .color(theme::ACCENT),
+                    );
+                }
+            });
             ui.label(
                 RichText::new(tr(lang, state_text(track.state)))
                     .strong()
@@ -276,13 +365,19 @@ fn track_row(
             );
         });
         let text = tr(lang, next_text(track.state));
+        let foot = ControlAction::FootSwitch { track: i as u8 };
         if ui
-            .add(state_button(track.state, text).min_size(button_size))
+            .add(
+                state_button(track.state, text)
+                    .min_size(button_size)
+                    .selected(state.learn.armed == Some(foot)),
+            )
             .clicked()
         {
-            actions.push(Action::Loop {
-                track: i,
-                op: next_op(track.state),
+            actions.push(if learning {
+                Action::LearnArm(foot)
+            } else {
+                Action::FootSwitch(i)
             });
         }
         ui.vertical(|ui| {
@@ -319,19 +414,19 @@ fn track_row(
         let muted = track.state == 10;
         if ui
             .add_enabled(
-                has_loop,
+                has_loop || learning,
                 egui::Button::new(tr(lang, Text::Mute)).selected(muted),
             )
             .clicked()
         {
-            actions.push(Action::Loop {
-                track: i,
-                op: LoopOp::Mute,
-            });
+            actions.push(press(LoopOp::Mute, LoopCommand::Mute));
         }
-        for (text, op) in [(Text::Undo, LoopOp::Undo), (Text::Redo, LoopOp::Redo)] {
+        for (text, op, command) in [
+            (Text::Undo, LoopOp::Undo, LoopCommand::Undo),
+            (Text::Redo, LoopOp::Redo, LoopCommand::Redo),
+        ] {
             if ui.button(tr(lang, text)).clicked() {
-                actions.push(Action::Loop { track: i, op });
+                actions.push(press(op, command));
             }
         }
         if state.confirm_clear == Some(i) {
@@ -422,7 +517,11 @@ fn beat(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<
             }
         }
         if ui.button(tr(lang, Text::TapTempo)).clicked() {
-            actions.push(Action::TapTempo(ui.input(|i| i.time)));
+            actions.push(if state.learn.on {
+                Action::LearnArm(ControlAction::TapTempo)
+            } else {
+                Action::TapTempo(ui.input(|i| i.time))
+            });
         }
     });
     ui.horizontal_wrapped(|ui| {
@@ -471,6 +570,70 @@ fn beat(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<
             }
         }
     });
+}
+
+/// MIDI learn: the toggle, what it waits for, what was learned (each with "Forget"),
+/// and the keyboard shortcuts in small print.
+fn learn(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let l = &state.learn;
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add(egui::Button::new(tr(lang, Text::MidiLearn)).selected(l.on))
+            .clicked()
+        {
+            actions.push(Action::Learn(!l.on));
+        }
+        if !l.on {
+            return;
+        }
+        ui.add_space(sizes.gap * 0.5);
+        match (l.armed, l.last) {
+            (Some(armed), _) => {
+                ui.label(RichText::new(action_text(lang, armed)).strong());
+                ui.label(
+                    RichText::new(tr(lang, Text::LearnPress))
+                        .strong()
+                        .color(theme::ACCENT),
+                );
+                if ui.button(tr(lang, Text::LearnCancel)).clicked() {
+                    actions.push(Action::Cancel);
+                }
+            }
+            (None, Some(m)) => {
+                let learned = format!(
+                    "{} {}",
+                    tr(lang, Text::Learned),
+                    trigger_text(lang, m.trigger)
+                );
+                ui.label(RichText::new(learned).strong().color(theme::GOOD));
+                ui.label(RichText::new(action_text(lang, m.action)).strong());
+            }
+            (None, None) => {
+                ui.label(RichText::new(tr(lang, Text::LearnPickTarget)).color(theme::WEAK_TEXT));
+            }
+        }
+    });
+    if l.on {
+        if l.mappings.is_empty() {
+            ui.label(RichText::new(tr(lang, Text::NoMappings)).color(theme::WEAK_TEXT));
+        }
+        for m in &l.mappings {
+            ui.horizontal(|ui| {
+                ui.label(trigger_text(lang, m.trigger));
+                ui.label(RichText::new("–").color(theme::WEAK_TEXT));
+                ui.label(RichText::new(action_text(lang, m.action)).strong());
+                if ui.button(tr(lang, Text::Forget)).clicked() {
+                    actions.push(Action::Forget(m.action));
+                }
+            });
+        }
+    }
+    ui.label(
+        RichText::new(tr(lang, Text::Shortcuts))
+            .small()
+            .color(theme::WEAK_TEXT),
+    );
 }
 
 /// Easy mode: one large button for the next loop, and each track's state in big words.
@@ -542,12 +705,42 @@ mod tests {
         assert_eq!(next_op(4), LoopOp::Overdub);
         assert_eq!(next_op(5), LoopOp::Overdub);
         assert_eq!(next_op(10), LoopOp::Mute, "a muted loop is brought back");
+        assert_eq!(
+            next_op(6),
+            LoopOp::Multiply,
+            "a second press ends a multiply"
+        );
         assert_eq!(next_text(0), Text::DoRecord);
         assert_eq!(next_text(2), Text::DoStopRecording);
         assert_eq!(next_text(4), Text::DoOverdub);
         assert_eq!(next_text(5), Text::DoStopOverdub);
         assert_eq!(state_text(10), Text::StateMuted);
         assert_eq!(state_text(99), Text::StateEmpty);
+    }
+
+    #[test]
+    fn a_learned_pad_reads_like_the_gear_says_it() {
+        let pad = Trigger::Note {
+            channel: 9,
+            key: 36,
+        };
+        assert_eq!(trigger_text(Language::Bokmal, pad), "tone 36 på kanal 10");
+        assert_eq!(
+            trigger_text(Language::English, pad),
+            "note 36 on channel 10"
+        );
+        let pedal = Trigger::Cc {
+            channel: 0,
+            controller: 64,
+        };
+        assert_eq!(trigger_text(Language::English, pedal), "CC 64 on channel 1");
+        let foot = ControlAction::FootSwitch { track: 0 };
+        assert_eq!(action_text(Language::Bokmal, foot), "Spor 1: fotbryter");
+        let undo = ControlAction::Hit {
+            track: 1,
+            op: LoopCommand::Undo,
+        };
+        assert_eq!(action_text(Language::English, undo), "Track 2: Undo");
     }
 
     #[test]

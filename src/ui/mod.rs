@@ -17,12 +17,11 @@ pub mod theme;
 pub use audio::{AudioControl, AudioState, AudioStatus};
 pub use i18n::{tr, Text};
 pub use live::LiveAudio;
-pub use panel::{Action, Panel, PanelState, View};
+pub use panel::{Action, LearnView, OscView, Panel, PanelState, View};
 
 use eframe::egui;
 
-use crate::controller::Controller;
-use crate::session::settings::{Language, Settings};
+use crate::session::settings::Language;
 
 /// The window's first size, in points.
 pub const WINDOW_SIZE: [f32; 2] = [1024.0, 720.0];
@@ -59,15 +58,13 @@ pub fn open_window(
 }
 
 /// The panel in a native window; returns when the window is closed.
-pub fn run_panel(
-    controller: Controller,
-    audio: Box<dyn AudioControl>,
-    settings: Settings,
-) -> Result<(), String> {
+pub fn run_panel(panel: Panel) -> Result<(), String> {
+    let settings = panel.settings();
     let lang = settings.language;
     // Loop memory is big and is built on a thread of its own; the Loop view says
     // "getting ready" until it is in.
-    controller.enable_looper_in_background(jam::looper_config(&settings.looper));
-    let panel = Panel::new(controller, audio, settings);
+    panel
+        .controller()
+        .enable_looper_in_background(jam::looper_config(&settings.looper));
     open_window(native_options(), lang, move |_| Box::new(panel))
 }

@@ -1,20 +1,27 @@
 //! The panel's state and what its buttons do. Views draw from [`PanelState`] and hand
 //! back [`Action`]s; only [`Panel::act`] changes anything (engine, devices, settings).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use eframe::egui::{self, RichText};
+use crossbeam_channel::Receiver;
+use eframe::egui::{self, Key, Modifiers, RichText};
 
 use super::audio::{AudioControl, AudioStatus};
 use super::i18n::{tr, Text};
 use super::jam::{self, LoopTrack};
 use super::meter::PeakHold;
 use super::{play, settings_view, status, theme};
+use crate::control::midi_learn::{Mapping, MAP_FILE};
+use crate::control::ops::{LoopCommand, LoopControlError};
+use crate::control::{Action as ControlAction, LoopControl, MidiLearn, OscServer};
+use crate::control::{MidiLearnError, DEFAULT_OSC_PORT};
 use crate::controller::{ControlError, Controller, Snapshot};
 use crate::engine::looper::LoopOp;
 use crate::engine::{Command, Patch};
+use crate::io::{now_nanos, TimedMidi};
 use crate::session::settings::{AudioHost, AudioSettings, Language, LoopSettings, Settings};
 
 /// Meters are redrawn this often; the engine publishes once per block anyway.
@@ -23,6 +30,11 @@ pub const MASTER_MIN_DB: f32 = -60.0;
 pub const MASTER_MAX_DB: f32 = 6.0;
 /// What one press on "Quieter"/"Louder" changes.
 pub const MASTER_STEP_DB: f32 = 3.0;
+/// A pedal press older than this when the panel gets to it (the window was hidden, say)
+/// does nothing: a loop starting seconds after the press would be worse than none.
+const TAP_STALE_NANOS: u64 = 2_000_000_000;
+/// Most MIDI messages taken from the tap in one frame; the rest wait for the next.
+const TAP_PER_FRAME: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum View {
@@ -49,6 +61,27 @@ pub struct Devices {
     pub midi: Vec<String>,
 }
 
+/// MIDI learn as the Loop view shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LearnView {
+    /// "MIDI learn" is on: clicking a control arms it instead of doing it.
+    pub on: bool,
+    /// The control waiting for its key or pedal.
+    pub armed: Option<ControlAction>,
+    /// The mapping learned last, shown until the next control is armed.
+    pub last: Option<Mapping>,
+    pub mappings: Vec<Mapping>,
+}
+
+/// The OSC server as the Settings view shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OscView {
+    /// Where it listens, while it runs.
+    pub addr: Option<SocketAddr>,
+    /// It could not start: the port is taken.
+    pub busy: bool,
+}
+
 /// Everything the views draw from.
 pub struct PanelState {
     pub settings: Settings,
@@ -70,6 +103,10 @@ pub struct PanelState {
     pub taps: Vec<f64>,
     /// The track whose "Clear" waits for a yes or a no.
     pub confirm_clear: Option<usize>,
+    /// The track keyboard shortcuts work on (from 0).
+    pub selected_track: usize,
+    pub learn: LearnView,
+    pub osc: OscView,
 }
 
 impl PanelState {
@@ -111,6 +148,22 @@ pub enum Action {
     Looper(LoopSettings),
     /// "Tap the beat" pressed at this time (seconds).
     TapTempo(f64),
+    /// The one foot-switch cycle on a track: record → play → overdub → play.
+    FootSwitch(usize),
+    /// Keyboard shortcuts work on this track from now.
+    SelectTrack(usize),
+    /// MIDI learn on or off.
+    Learn(bool),
+    /// The next key or pedal does this.
+    LearnArm(ControlAction),
+    /// No key or pedal does this any more.
+    Forget(ControlAction),
+    /// Esc: stop waiting (for a key to learn, a yes or no, a loop's start).
+    Cancel,
+    /// OSC on 127.0.0.1 on or off.
+    Osc(bool),
+    /// One loop command on every track.
+    AllTracks(LoopCommand),
 }
 
 /// The panel: reads engine snapshots, sends commands, and asks the device layer to reopen.
@@ -124,6 +177,16 @@ pub struct Panel {
     settings_path: Option<PathBuf>,
     /// Loop tracks last set up with the beat, click and count-in (0: no looper yet).
     looper_set_up: usize,
+    /// The command layer shared with MIDI and OSC.
+    loops: LoopControl,
+    learn: MidiLearn,
+    /// Where the mappings are kept; `None`: beside the settings file, or the data folder.
+    learn_path: Option<PathBuf>,
+    learn_loaded: bool,
+    /// A copy of every incoming MIDI message (see `AudioSystem::midi_tap`).
+    midi_tap: Option<Receiver<TimedMidi>>,
+    osc: Option<OscServer>,
+    osc_port: u16,
 }
 
 impl Panel {
@@ -149,9 +212,19 @@ impl Panel {
             loop_db: Vec::new(),
             taps: Vec::new(),
             confirm_clear: None,
+            selected_track: 0,
+            learn: LearnView::default(),
+            osc: OscView::default(),
             settings,
         };
         let mut panel = Self {
+            loops: LoopControl::new(controller.clone()),
+            learn: MidiLearn::new(),
+            learn_path: None,
+            learn_loaded: false,
+            midi_tap: None,
+            osc: None,
+            osc_port: DEFAULT_OSC_PORT,
             controller,
             audio,
             style: Arc::new(theme::style(state.settings.easy_mode)),
@@ -173,6 +246,46 @@ impl Panel {
         self
     }
 
+    /// MIDI learn and mapped keys and pedals listen to `tap` (see `AudioSystem::midi_tap`;
+    /// tests hand in their own).
+    pub fn with_midi_tap(mut self, tap: Receiver<TimedMidi>) -> Self {
+        self.midi_tap = Some(tap);
+        self
+    }
+
+    /// Keeps the learned MIDI mappings in `path` instead of beside the settings.
+    pub fn midi_map_at(mut self, path: PathBuf) -> Self {
+        self.learn_path = Some(path);
+        self.learn_loaded = false;
+        self
+    }
+
+    /// Starts OSC on 127.0.0.1:`port` (0: any free port). A busy port is shown, calmly;
+    /// the toggle in Settings tries again.
+    pub fn with_osc_on(mut self, port: u16) -> Self {
+        self.osc_port = port;
+        self.start_osc();
+        self
+    }
+
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
+    /// The command layer the panel's loop buttons, keys and MIDI go through.
+    pub fn loop_control(&self) -> &LoopControl {
+        &self.loops
+    }
+
+    /// Where the learned MIDI mappings are kept.
+    pub fn midi_map_path(&self) -> Result<PathBuf, MidiLearnError> {
+        match (&self.learn_path, &self.settings_path) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(settings)) => Ok(settings.with_file_name(MAP_FILE)),
+            (None, None) => MidiLearn::default_path(),
+        }
+    }
+
     pub fn state(&self) -> &PanelState {
         &self.state
     }
@@ -185,6 +298,12 @@ impl Panel {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let dt = ui.input(|i| i.stable_dt).clamp(0.0, 0.5);
         self.read_engine(dt);
+        self.load_learned();
+        let now_secs = ui.input(|i| i.time);
+        self.poll_midi(now_secs);
+        for action in self.shortcuts(ui.ctx()) {
+            self.act(action);
+        }
         if self.style_changed {
             // Tooltips and popups take the context's style, not this ui's.
             let ctx = ui.ctx();
@@ -231,6 +350,9 @@ impl Panel {
         s.master_hold.update(s.snapshot.master.peak, dt);
         LoopTrack::read_all(self.controller.shared(), &mut s.loops);
         let tracks = s.loops.len();
+        if s.selected_track >= tracks {
+            s.selected_track = 0;
+        }
         if tracks != self.looper_set_up {
             s.loop_db = vec![0.0; tracks];
             s.confirm_clear = None;
@@ -343,6 +465,62 @@ impl Panel {
                 }
             }
             Action::Looper(new) => self.change_looper(new),
+            Action::FootSwitch(track) => {
+                if track < self.state.loops.len() {
+                    self.state.selected_track = track;
+                }
+                if let Err(e) = self.loops.foot_switch(track) {
+                    self.loop_error(e);
+                }
+            }
+            Action::AllTracks(op) => {
+                if let Err(e) = self.loops.perform(ControlAction::HitAll { op }) {
+                    self.loop_error(e);
+                }
+            }
+            Action::SelectTrack(track) => {
+                if track < self.state.loops.len() {
+                    self.state.selected_track = track;
+                }
+            }
+            Action::Learn(on) => {
+                self.state.learn.on = on;
+                self.state.learn.last = None;
+                if !on {
+                    self.learn.disarm();
+                }
+                self.state.learn.armed = self.learn.armed();
+            }
+            Action::LearnArm(action) => {
+                self.learn.arm(action);
+                self.state.learn.armed = Some(action);
+                self.state.learn.last = None;
+            }
+            Action::Forget(action) => {
+                self.learn.forget(action);
+                self.state.learn.last = None;
+                self.learned_changed();
+            }
+            Action::Cancel => {
+                self.learn.disarm();
+                self.state.learn.armed = None;
+                self.state.confirm_clear = None;
+                // A loop waiting for its start (a count-in, the next bar) is not started.
+                let t = self.state.selected_track;
+                if self.state.loops.get(t).is_some_and(|l| l.state == 1) {
+                    self.act(Action::FootSwitch(t));
+                }
+            }
+            Action::Osc(on) => {
+                self.state.settings.osc_enabled = on;
+                if on {
+                    self.start_osc();
+                } else {
+                    self.osc = None;
+                    self.state.osc = OscView::default();
+                }
+                self.save();
+            }
             Action::TapTempo(secs) => {
                 let taps = &mut self.state.taps;
                 taps.push(secs);
@@ -355,6 +533,184 @@ impl Panel {
                     new.follow_tempo = true;
                     self.change_looper(new);
                 }
+            }
+        }
+    }
+
+    /// The keyboard shortcuts, taken before any button sees the keys (Space would
+    /// otherwise also press the focused button). Not in Settings, and never while typing.
+    fn shortcuts(&self, ctx: &egui::Context) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.state.view == View::Settings || ctx.egui_wants_keyboard_input() {
+            return out;
+        }
+        let track = self.state.selected_track;
+        let has_track = track < self.state.loops.len();
+        ctx.input_mut(|i| {
+            let time = i.time;
+            let mut pressed = |key| i.consume_key(Modifiers::NONE, key);
+            if pressed(Key::Escape) {
+                out.push(Action::Cancel);
+            }
+            if pressed(Key::T) {
+                out.push(Action::TapTempo(time));
+            }
+            let numbers = [
+                Key::Num1,
+                Key::Num2,
+                Key::Num3,
+                Key::Num4,
+                Key::Num5,
+                Key::Num6,
+                Key::Num7,
+                Key::Num8,
+            ];
+            for (n, key) in numbers.into_iter().enumerate() {
+                if pressed(key) {
+                    out.push(Action::SelectTrack(n));
+                }
+            }
+            if !has_track {
+                return;
+            }
+            if pressed(Key::Space) {
+                out.push(Action::FootSwitch(track));
+            }
+            for (key, op) in [
+                (Key::U, LoopOp::Undo),
+                (Key::R, LoopOp::Redo),
+                (Key::M, LoopOp::Mute),
+            ] {
+                if pressed(key) {
+                    out.push(Action::Loop { track, op });
+                }
+            }
+        });
+        out
+    }
+
+    /// Reads the learned mappings once, on the first frame (the path may be set after `new`).
+    fn load_learned(&mut self) {
+        if self.learn_loaded {
+            return;
+        }
+        self.learn_loaded = true;
+        let loaded = self
+            .midi_map_path()
+            .and_then(|path| MidiLearn::load_from(&path));
+        match loaded {
+            Ok(learn) => self.learn = learn,
+            Err(e) => {
+                self.state.notice = Some(Notice {
+                    problem: true,
+                    text: Text::MapLoadFailed,
+                    detail: e.to_string(),
+                });
+            }
+        }
+        self.state.learn.mappings = self.learn.mappings().to_vec();
+    }
+
+    /// Takes what the MIDI tap has: learns the armed control, or does what a learned key
+    /// or pedal is mapped to.
+    fn poll_midi(&mut self, now_secs: f64) {
+        let Some(tap) = &self.midi_tap else {
+            return;
+        };
+        let messages: Vec<TimedMidi> = tap.try_iter().take(TAP_PER_FRAME).collect();
+        if messages.is_empty() {
+            return;
+        }
+        let now = now_nanos();
+        for m in messages {
+            if now.saturating_sub(m.at_nanos) > TAP_STALE_NANOS {
+                continue;
+            }
+            let was_armed = self.learn.armed().is_some();
+            let action = self.learn.handle(m.event.bytes());
+            if was_armed && self.learn.armed().is_none() {
+                self.state.learn.armed = None;
+                self.state.learn.last = self.learn.mappings().last().copied();
+                self.learned_changed();
+            }
+            if let Some(action) = action {
+                self.perform(action, now_secs);
+            }
+        }
+    }
+
+    /// Does what a learned key or pedal is mapped to, the way the same button would.
+    fn perform(&mut self, action: ControlAction, now_secs: f64) {
+        match action {
+            // Through the panel's own tap, so the tempo shown and saved follows.
+            ControlAction::TapTempo => self.act(Action::TapTempo(now_secs)),
+            ControlAction::FootSwitch { track } => self.act(Action::FootSwitch(track as usize)),
+            ControlAction::Hit {
+                op: LoopCommand::Clear,
+                track,
+            } => self.act(Action::Loop {
+                track: track as usize,
+                op: LoopOp::Clear,
+            }),
+            other => {
+                if let Err(e) = self.loops.perform(other) {
+                    self.loop_error(e);
+                }
+            }
+        }
+    }
+
+    fn loop_error(&mut self, e: LoopControlError) {
+        let text = match e {
+            // The Loop view already says the loops are getting ready.
+            LoopControlError::NoLooper => return,
+            LoopControlError::NoSuchTrack { .. } => Text::MidiNoTrack,
+            LoopControlError::Engine(ControlError::QueueFull) => Text::EngineBusy,
+            LoopControlError::Engine(ControlError::EngineGone) => Text::EngineStopped,
+        };
+        self.state.notice = Some(Notice {
+            problem: true,
+            text,
+            detail: String::new(),
+        });
+    }
+
+    /// Shows and saves the mappings after a change; a failed save is shown, never fatal.
+    fn learned_changed(&mut self) {
+        self.state.learn.mappings = self.learn.mappings().to_vec();
+        let saved = self
+            .midi_map_path()
+            .and_then(|path| self.learn.save_to(&path));
+        if let Err(e) = saved {
+            self.state.notice = Some(Notice {
+                problem: true,
+                text: Text::MapSaveFailed,
+                detail: e.to_string(),
+            });
+        }
+    }
+
+    fn start_osc(&mut self) {
+        self.osc = None;
+        match OscServer::start(self.loops.clone(), self.osc_port) {
+            Ok(server) => {
+                self.state.osc = OscView {
+                    addr: Some(server.local_addr()),
+                    busy: false,
+                };
+                self.osc = Some(server);
+            }
+            Err(_) => {
+                self.state.osc = OscView {
+                    addr: None,
+                    busy: true,
+                };
+                // Calm: everything else works, and the toggle in Settings tries again.
+                self.state.notice = Some(Notice {
+                    problem: false,
+                    text: Text::OscBusy,
+                    detail: self.osc_port.to_string(),
+                });
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The "Settings" view: the sound (host, devices, rate, buffer with its delay in ms,
 //! MIDI keyboards, Apply), the display (language, easy mode) and the loop memory (tracks,
-//! minutes per track, undo steps, crossfade, and what that costs in MB).
+//! minutes per track, undo steps, crossfade, and what that costs in MB), and remote
+//! control over OSC on this computer.
 
 use eframe::egui::{self, Align, Layout, RichText};
 
@@ -32,6 +33,40 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     section(ui, &sizes, tr(state.lang(), Text::LoopSection), |ui| {
         loops(ui, state, &sizes, actions)
     });
+    ui.add_space(sizes.gap);
+    section(ui, &sizes, tr(state.lang(), Text::OscSection), |ui| {
+        osc(ui, state, sizes.gap, actions)
+    });
+}
+
+/// OSC: on or off, and where it listens (127.0.0.1 only), or why it does not.
+fn osc(ui: &mut egui::Ui, state: &PanelState, gap: f32, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let on = state.settings.osc_enabled;
+    ui.horizontal_wrapped(|ui| {
+        let toggle = egui::Button::new(tr(lang, Text::OscToggle)).selected(on);
+        if ui.add(toggle).clicked() {
+            actions.push(Action::Osc(!on));
+        }
+        ui.add_space(gap);
+        match (on, state.osc.addr) {
+            (true, Some(addr)) => {
+                ui.label(
+                    RichText::new(format!("OSC: {addr}"))
+                        .strong()
+                        .color(theme::ACCENT),
+                );
+            }
+            (true, None) if state.osc.busy => {
+                ui.label(tr(lang, Text::OscBusy));
+            }
+            (true, None) => {}
+            (false, _) => {
+                ui.label(tr(lang, Text::OscOff));
+            }
+        }
+    });
+    hint(ui, tr(lang, Text::OscHint));
 }
 
 /// Loop memory: every choice shows what it costs, since it is all set aside at start.
