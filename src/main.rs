@@ -137,25 +137,12 @@ fn main() -> ExitCode {
 
 /// The panel when there is a display; otherwise the same engine, headless.
 fn panel_or_headless() -> Result<(), String> {
-    use samspill::io::headless::{run, HeadlessOptions, SoundFontChoice};
+    use samspill::io::headless::{run, HeadlessOptions};
     use samspill::io::{AudioSystem, IoOptions};
     use samspill::session::settings::Settings;
     use samspill::{new_engine, EngineConfig};
 
-    let headless = || {
-        run(HeadlessOptions {
-            host: None,
-            jack_name: None,
-            soundfont: SoundFontChoice::Default,
-            inputs: 2,
-            sample_rate: None,
-            buffer_frames: None,
-            output_device: None,
-            input_device: None,
-            connect: false,
-            ..HeadlessOptions::default()
-        })
-    };
+    let headless = || run(HeadlessOptions::default());
     if std::env::var_os("DISPLAY").is_none() {
         eprintln!(
             "samspill: no display here, so no window; running headless (type `quit` to stop)."

@@ -367,8 +367,24 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
         })
         .map_err(|e| e.to_string())?;
     let mut stdin_open = true;
+    // Pedals and pads learned in the panel work here too.
+    let tap = sys.midi_tap();
+    let mut learned = match crate::control::MidiLearn::load() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("samspill: {e}");
+            crate::control::MidiLearn::default()
+        }
+    };
 
     while !STOP.load(Ordering::SeqCst) {
+        while let Ok(m) = tap.try_recv() {
+            if let Some(action) = learned.handle(m.event.bytes()) {
+                if let Err(e) = loops.0.perform(action) {
+                    eprintln!("samspill: {e}");
+                }
+            }
+        }
         let line = if stdin_open {
             match lines.recv_timeout(Duration::from_millis(100)) {
                 Ok(l) => Some(l),
