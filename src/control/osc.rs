@@ -167,6 +167,9 @@ pub enum GlobalParam {
     TapTempo,
     /// Beats per bar × 2, as SooperLooper counts it.
     EighthPerCycle,
+    /// Frames added to the measured round trip when overdubs are lined up (by hand;
+    /// may be negative). Samspill's own; it reads back what was last set.
+    LatencyOffset,
 }
 
 impl GlobalParam {
@@ -176,6 +179,7 @@ impl GlobalParam {
             "tap_tempo" => GlobalParam::TapTempo,
             // SooperLooper spells it both ways.
             "eighth_per_cycle" | "eigth_per_cycle" => GlobalParam::EighthPerCycle,
+            "latency_offset" => GlobalParam::LatencyOffset,
             _ => return None,
         })
     }
@@ -185,6 +189,7 @@ impl GlobalParam {
             GlobalParam::Tempo => "tempo",
             GlobalParam::TapTempo => "tap_tempo",
             GlobalParam::EighthPerCycle => "eighth_per_cycle",
+            GlobalParam::LatencyOffset => "latency_offset",
         }
     }
 }
@@ -506,6 +511,7 @@ impl OscServer {
             stats: stats.clone(),
             regs: Vec::new(),
             host_url: format!("osc.udp://127.0.0.1:{}/", addr.port()),
+            latency_offset: 0,
         };
         let s = stop.clone();
         let thread = std::thread::Builder::new()
@@ -552,6 +558,7 @@ struct Worker {
     stats: Arc<OscStats>,
     regs: Vec<Registration>,
     host_url: String,
+    latency_offset: i32,
 }
 
 impl Worker {
@@ -717,6 +724,15 @@ impl Worker {
                     let beats = (value / 2.0).round().max(1.0) as u32;
                     self.control.set_tempo(bpm, beats).is_ok()
                 }
+                GlobalParam::LatencyOffset => {
+                    let frames = value.round().clamp(-96_000.0, 96_000.0) as i32;
+                    let cmd = crate::engine::Command::LoopLatencyOffset(frames);
+                    let sent = self.control.controller().send(cmd).is_ok();
+                    if sent {
+                        self.latency_offset = frames;
+                    }
+                    sent
+                }
             },
             OscRequest::GlobalGet { param, ret } => {
                 let tempo = self.control.tempo();
@@ -724,6 +740,7 @@ impl Worker {
                     // 0: loops are not following a tempo.
                     GlobalParam::Tempo | GlobalParam::TapTempo => tempo.map_or(0.0, |(b, _)| b),
                     GlobalParam::EighthPerCycle => tempo.map_or(8.0, |(_, m)| (m * 2) as f32),
+                    GlobalParam::LatencyOffset => self.latency_offset as f32,
                 };
                 self.reply(
                     &ret,

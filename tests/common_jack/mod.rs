@@ -703,3 +703,227 @@ pub fn strongest_hz(x: &[f32], lo: f64, hi: f64) -> f64 {
 pub fn rms(x: &[f32]) -> f32 {
     (x.iter().map(|s| (s * s) as f64).sum::<f64>() / x.len().max(1) as f64).sqrt() as f32
 }
+
+impl Samspill {
+    /// Like [`Samspill::start`] but with the caller's own options after
+    /// `headless --host jack --jack-name <client> --soundfont none` (e.g. an OSC port and a
+    /// longer looper instead of `--no-osc --loop-secs 5`).
+    pub fn start_with(turn: &Turn, client: &str, with_stdin: bool, args: &[&str]) -> Samspill {
+        let mut child = prefer(&mut Command::new(env!("CARGO_BIN_EXE_samspill")))
+            .args([
+                "headless",
+                "--host",
+                "jack",
+                "--jack-name",
+                client,
+                "--soundfont",
+                "none",
+            ])
+            .args(args)
+            .env("JACK_DEFAULT_SERVER", &turn.server)
+            .env("JACK_NO_AUDIO_RESERVATION", "1")
+            .env("SAMSPILL_DATA_DIR", turn.dir.path())
+            .stdin(if with_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the samspill binary starts");
+        Samspill::watch(child.stdin.take(), &mut child, client).with_child(child)
+    }
+
+    fn watch(stdin: Option<ChildStdin>, child: &mut Child, client: &str) -> Samspill {
+        let (tx, lines) = crossbeam_channel::unbounded();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("stdout");
+        let seen2 = seen.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                seen2.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr");
+        let err_text = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                err_text
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Samspill {
+            child: None,
+            stdin,
+            lines,
+            seen,
+            stderr,
+            client: client.to_string(),
+        }
+    }
+
+    fn with_child(mut self, child: Child) -> Samspill {
+        self.child = Some(child);
+        self
+    }
+
+    /// The process id (for reading its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+}
+
+/// A signal keyed on the absolute frame, as a feeder plays it.
+pub type Signal = Box<dyn Fn(u32) -> f32 + Send>;
+
+pub struct SignalFeederProcess {
+    port: Port<AudioOut>,
+    signal: Signal,
+    on: Arc<AtomicBool>,
+}
+
+impl ProcessHandler for SignalFeederProcess {
+    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
+        let t0 = ps.last_frame_time();
+        let on = self.on.load(Ordering::Relaxed);
+        for (i, s) in self.port.as_mut_slice(ps).iter_mut().enumerate() {
+            *s = if on {
+                (self.signal)(t0.wrapping_add(i as u32))
+            } else {
+                0.0
+            };
+        }
+        Control::Continue
+    }
+}
+
+/// A client whose port `out` plays `signal` while switched on, silence otherwise
+/// (switched per cycle).
+pub struct SignalFeeder {
+    pub client: jack::AsyncClient<(), SignalFeederProcess>,
+    pub port: String,
+    pub on: Arc<AtomicBool>,
+}
+
+impl SignalFeeder {
+    pub fn start(name: &str, signal: Signal, on: bool) -> SignalFeeder {
+        let c = client(name);
+        let port = c.register_port("out", AudioOut::default()).unwrap();
+        let port_name = port.name().unwrap();
+        let on = Arc::new(AtomicBool::new(on));
+        let client = c
+            .activate_async(
+                (),
+                SignalFeederProcess {
+                    port,
+                    signal,
+                    on: on.clone(),
+                },
+            )
+            .unwrap();
+        SignalFeeder {
+            client,
+            port: port_name,
+            on,
+        }
+    }
+
+    pub fn set(&self, on: bool) {
+        self.on.store(on, Ordering::Relaxed);
+    }
+}
+
+pub struct PlayerProcess {
+    input: Port<AudioIn>,
+    output: Port<AudioOut>,
+    gain: f32,
+    /// Plays along only for absolute frames in `from .. from + len` (`len` 0: never).
+    from: Arc<AtomicU64>,
+    len: Arc<AtomicU64>,
+    now: Arc<AtomicU64>,
+}
+
+impl ProcessHandler for PlayerProcess {
+    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
+        let t0 = ps.last_frame_time();
+        self.now.store(t0 as u64, Ordering::Relaxed);
+        let from = self.from.load(Ordering::Relaxed) as u32;
+        let len = self.len.load(Ordering::Relaxed) as u32;
+        let heard = self.input.as_slice(ps);
+        let out = self.output.as_mut_slice(ps);
+        for (i, (o, h)) in out.iter_mut().zip(heard).enumerate() {
+            let f = t0.wrapping_add(i as u32);
+            *o = if f.wrapping_sub(from) < len {
+                self.gain * h
+            } else {
+                0.0
+            };
+        }
+        Control::Continue
+    }
+}
+
+/// A musician playing along: its port `out` plays what its port `in` hears, scaled by
+/// `gain`, in the same cycle, during a window of absolute frames set by the test.
+pub struct Player {
+    pub client: jack::AsyncClient<(), PlayerProcess>,
+    pub input: String,
+    pub output: String,
+    from: Arc<AtomicU64>,
+    len: Arc<AtomicU64>,
+    now: Arc<AtomicU64>,
+}
+
+impl Player {
+    pub fn start(name: &str, gain: f32) -> Player {
+        let c = client(name);
+        let input = c.register_port("in", AudioIn::default()).unwrap();
+        let output = c.register_port("out", AudioOut::default()).unwrap();
+        let (in_name, out_name) = (input.name().unwrap(), output.name().unwrap());
+        let from = Arc::new(AtomicU64::new(0));
+        let len = Arc::new(AtomicU64::new(0));
+        let now = Arc::new(AtomicU64::new(0));
+        let client = c
+            .activate_async(
+                (),
+                PlayerProcess {
+                    input,
+                    output,
+                    gain,
+                    from: from.clone(),
+                    len: len.clone(),
+                    now: now.clone(),
+                },
+            )
+            .unwrap();
+        Player {
+            client,
+            input: in_name,
+            output: out_name,
+            from,
+            len,
+            now,
+        }
+    }
+
+    /// Plays along for `len` frames from absolute frame `from`.
+    pub fn play_window(&self, from: u32, len: u32) {
+        self.len.store(0, Ordering::SeqCst);
+        self.from.store(from as u64, Ordering::SeqCst);
+        self.len.store(len as u64, Ordering::SeqCst);
+    }
+
+    /// The frame time of the last cycle it ran.
+    pub fn frame_now(&self) -> u32 {
+        self.now.load(Ordering::Relaxed) as u32
+    }
+}
