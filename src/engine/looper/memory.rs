@@ -103,7 +103,7 @@ impl Layer {
 
     /// Whether every chunk in the loop holds its final contents.
     pub fn complete(&self) -> bool {
-        self.map == Mapping::Fresh || self.copied_chunks >= self.len.div_ceil(CHUNK_FRAMES)
+        matches!(self.map, Mapping::Fresh) || self.copied_chunks >= self.len.div_ceil(CHUNK_FRAMES)
     }
 
     /// rt: the frame `i`, without any copy-on-demand (the caller made sure it is valid).

@@ -154,6 +154,10 @@ pub struct Looper {
     click: Click,
     settings: LooperSettings,
     frame: u64,
+    /// Block-wise rendering of the settled cases (off only to test it against `tick`).
+    fast_path: bool,
+    /// The CPU has AVX2 (asked once, when built).
+    wide_simd: bool,
 }
 
 impl Looper {
@@ -169,6 +173,8 @@ impl Looper {
             memory,
             settings,
             frame: 0,
+            fast_path: true,
+            wide_simd: track::wide_simd(),
         }
     }
 
@@ -196,6 +202,12 @@ impl Looper {
             );
         }
         Ok(old)
+    }
+
+    /// Test only: renders every frame through the general per-frame path.
+    #[cfg(test)]
+    pub(crate) fn set_fast_path(&mut self, on: bool) {
+        self.fast_path = on;
     }
 
     pub fn tracks(&self) -> usize {
@@ -316,6 +328,8 @@ impl Looper {
         while pos < n {
             // Parked ops that fall due now.
             let now = self.frame;
+            // One pass: run what falls due, and find the next due point.
+            let mut next_due = u64::MAX;
             for (t, m) in self.tracks.iter_mut().zip(self.memory.tracks.iter_mut()) {
                 if matches!(t.pending, Some((_, due)) if due <= now) {
                     let mut ctx = Ctx {
@@ -327,19 +341,22 @@ impl Looper {
                     };
                     t.run_pending(m, &mut ctx);
                 }
+                if let Some((_, d)) = t.pending {
+                    next_due = next_due.min(d);
+                }
             }
-            let next_due = self
-                .tracks
-                .iter()
-                .filter_map(|t| t.pending.map(|(_, d)| d))
-                .min()
-                .unwrap_or(u64::MAX);
             let len = (n - pos).min(next_due.saturating_sub(now).max(1) as usize);
             let end = pos + len;
             let (Some(ol), Some(or)) = (out_l.get_mut(pos..end), out_r.get_mut(pos..end)) else {
                 break;
             };
             for (t, m) in self.tracks.iter_mut().zip(self.memory.tracks.iter_mut()) {
+                let src = sources
+                    .get(t.source)
+                    .and_then(|(l, r)| Some((l.get(pos..end)?, r.get(pos..end)?)));
+                if self.fast_path && t.fast_block(m, src, ol, or, lat, self.wide_simd) {
+                    continue;
+                }
                 let mut ctx = Ctx {
                     lat,
                     now,
@@ -347,9 +364,6 @@ impl Looper {
                     quantize: self.settings.quantize,
                     count_in: self.settings.count_in,
                 };
-                let src = sources
-                    .get(t.source)
-                    .and_then(|(l, r)| Some((l.get(pos..end)?, r.get(pos..end)?)));
                 match src {
                     Some((sl, sr)) => {
                         for (((o_l, o_r), &il), &ir) in
@@ -372,7 +386,7 @@ impl Looper {
                 }
             }
             let counting_in =
-                self.tracks.iter().any(|t| t.pending.is_some()) && self.settings.count_in;
+                self.settings.count_in && self.tracks.iter().any(|t| t.pending.is_some());
             if self.settings.click || counting_in {
                 let g = self.settings.click_gain;
                 match &mut click {
@@ -394,6 +408,7 @@ impl Looper {
     }
 
     /// A snapshot of `track` (a default, off state for a track that does not exist).
+    #[inline]
     pub fn state(&self, track: usize) -> TrackState {
         let (Some(t), Some(m)) = (self.tracks.get(track), self.memory.tracks.get(track)) else {
             return TrackState {

@@ -125,7 +125,35 @@ impl Grid {
         len.div_ceil(c).max(1) * c
     }
 
-    /// rt: whether frame `f` starts a beat, and whether that beat starts a bar.
+    /// rt: the first frame at or after `f` where `beat_at` is `Some`, with its accent;
+    /// a few divisions per beat instead of three per frame.
+    pub(crate) fn next_beat(&self, f: u64) -> Option<(u64, bool)> {
+        if !self.active() {
+            return None;
+        }
+        let f = f.max(self.origin);
+        let c = self.cycle_frames;
+        let b = self.beats_per_bar.max(1) as u64;
+        let t = f - self.origin;
+        let in_bar = t % c;
+        let bar = t - in_bar;
+        // Within a bar, frame x is a beat iff x = j*c/b with (x*b/c) == j, so only
+        // those j need a look, and they come in order.
+        let mut j = in_bar * b / c;
+        while j < b {
+            let x = j * c / b;
+            if x >= in_bar && x < c && x * b / c == j {
+                return Some((self.origin + bar + x, j == 0));
+            }
+            j += 1;
+        }
+        // The next bar starts with a beat (x = 0 always is one).
+        Some((self.origin + bar + c, true))
+    }
+
+    /// Whether frame `f` starts a beat, and whether that beat starts a bar: the
+    /// definition `next_beat` follows (the tests hold it to it).
+    #[cfg(test)]
     fn beat_at(&self, f: u64) -> Option<bool> {
         if !self.active() || f < self.origin {
             return None;
@@ -189,13 +217,29 @@ impl Click {
 
     /// rt: adds the click for the frames starting at looper frame `now` into `l` and `r`.
     pub fn render(&mut self, grid: &Grid, now: u64, gain: f32, l: &mut [f32], r: &mut [f32]) {
-        for (i, (a, b)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
-            if let Some(accent) = grid.beat_at(now + i as u64) {
-                self.strike(accent);
+        let n = l.len().min(r.len()) as u64;
+        let mut next = grid.next_beat(now);
+        let mut i = 0u64;
+        while i < n {
+            let f = now + i;
+            if let Some((at, accent)) = next {
+                if at == f {
+                    self.strike(accent);
+                    next = grid.next_beat(f + 1);
+                }
             }
             if self.env < 1e-5 && self.lp.abs() < 1e-6 {
+                // Silent until the next beat: nothing changes on the frames between.
+                i = match next {
+                    Some((at, _)) if at > f && at - now < n => at - now,
+                    _ => n,
+                };
                 continue;
             }
+            let (Some(a), Some(b)) = (l.get_mut(i as usize), r.get_mut(i as usize)) else {
+                break;
+            };
+            i += 1;
             let re = self.re * self.rot_re - self.im * self.rot_im;
             let im = self.re * self.rot_im + self.im * self.rot_re;
             // Keep the phasor on the unit circle (first-order renormalisation).
@@ -207,6 +251,91 @@ impl Click {
             self.lp += self.lp_coef * (x - self.lp);
             *a += self.lp * gain;
             *b += self.lp * gain;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_beat_finds_exactly_the_frames_beat_at_marks() {
+        for (c, b, origin) in [
+            (16_000, 4, 0),
+            (10, 3, 7),
+            (7, 4, 3),
+            (3, 5, 0),
+            (12_345, 7, 100),
+            (1, 1, 5),
+            (96_000, 32, 12),
+        ] {
+            let g = Grid {
+                mode: SyncMode::Tempo {
+                    bpm: 120.0,
+                    beats_per_bar: b,
+                },
+                origin,
+                cycle_frames: c,
+                beats_per_bar: b,
+            };
+            let mut want = None;
+            for f in (0..3 * c + 2 * origin + 40).rev() {
+                if let Some(accent) = g.beat_at(f) {
+                    want = Some((f, accent));
+                }
+                if f + 1 < 3 * c + origin {
+                    assert_eq!(g.next_beat(f), want, "c {c} b {b} origin {origin} f {f}");
+                }
+            }
+        }
+    }
+
+    /// The click as it was rendered before `next_beat`: a beat test on every frame.
+    fn render_per_frame(k: &mut Click, grid: &Grid, now: u64, gain: f32, l: &mut [f32]) {
+        for (i, a) in l.iter_mut().enumerate() {
+            if let Some(accent) = grid.beat_at(now + i as u64) {
+                k.strike(accent);
+            }
+            if k.env < 1e-5 && k.lp.abs() < 1e-6 {
+                continue;
+            }
+            let re = k.re * k.rot_re - k.im * k.rot_im;
+            let im = k.re * k.rot_im + k.im * k.rot_re;
+            let q = 1.5 - 0.5 * (re * re + im * im);
+            k.re = re * q;
+            k.im = im * q;
+            let x = k.im * k.env;
+            k.env *= k.decay;
+            k.lp += k.lp_coef * (x - k.lp);
+            *a += k.lp * gain;
+        }
+    }
+
+    #[test]
+    fn the_click_is_the_per_frame_click_bit_for_bit() {
+        let mut g = Grid::new(
+            SyncMode::Tempo {
+                bpm: 173.0,
+                beats_per_bar: 3,
+            },
+            8000,
+        );
+        g.origin = 300;
+        let (mut a, mut b) = (Click::new(8000), Click::new(8000));
+        let sizes = [64usize, 1, 200, 37, 64, 5];
+        let mut now = 0u64;
+        for k in 0..2000 {
+            let n = sizes[k % sizes.len()];
+            let mut l = vec![0.0f32; n];
+            let mut r = vec![0.0f32; n];
+            let mut want = vec![0.0f32; n];
+            a.render(&g, now, 0.7, &mut l, &mut r);
+            render_per_frame(&mut b, &g, now, 0.7, &mut want);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&l), bits(&want), "block {k}");
+            assert_eq!(bits(&r), bits(&want), "block {k}");
+            now += n as u64;
         }
     }
 }

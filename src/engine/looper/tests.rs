@@ -496,3 +496,113 @@ fn clear_mute_solo_oneshot_and_pause_report_sooperlooper_states() {
     run(&mut lp, 200, |_| 0.0);
     assert_eq!(lp.state(1).state, 0);
 }
+
+/// Runs a scripted session (ops at given frames, pieces of varying size) and returns
+/// every output sample and the loops at the end.
+fn scripted(fast: bool, lat: usize, script: &[(usize, usize, LoopOp)]) -> (Vec<u32>, Vec<u32>) {
+    let mut lp = looper(2.0, 3, SyncMode::Off);
+    lp.set_fast_path(fast);
+    lp.set_latency_compensation(lat);
+    let sizes = [64usize, 1, 17, 200, 64, 3, 128, 511, 64, 64];
+    let mut out = Vec::new();
+    let mut in_l = vec![0.0f32; 1024];
+    let mut in_r = vec![0.0f32; 1024];
+    let mut ol = vec![0.0f32; 1024];
+    let mut or = vec![0.0f32; 1024];
+    let mut at = 0usize;
+    let mut next = 0usize;
+    let mut piece = 0usize;
+    let end = script.last().map_or(0, |s| s.0) + 6000;
+    while at < end {
+        while let Some(&(f, t, op)) = script.get(next) {
+            if f > at {
+                break;
+            }
+            cmd(&mut lp, t, op);
+            next += 1;
+        }
+        let due = script.get(next).map_or(end, |s| s.0);
+        let n = sizes[piece % sizes.len()].min(due - at).max(1);
+        piece += 1;
+        for i in 0..n {
+            let f = lp.frame() + i as u64;
+            in_l[i] = noise(f);
+            in_r[i] = noise(f ^ 0x5555) * 0.5;
+            // A signed zero in the output must survive too.
+            ol[i] = if i % 5 == 0 { -0.0 } else { 0.0 };
+            or[i] = 0.25;
+        }
+        let (sl, sr) = (&in_l[..n], &in_r[..n]);
+        let before = assert_no_alloc::violation_count();
+        assert_no_alloc::assert_no_alloc(|| {
+            lp.process(&[(sl, sr), (sr, sl)], &mut ol[..n], &mut or[..n])
+        });
+        assert_eq!(assert_no_alloc::violation_count(), before);
+        out.extend(ol[..n].iter().chain(&or[..n]).map(|v| v.to_bits()));
+        at += n;
+    }
+    let mut loops = Vec::new();
+    for t in 0..2 {
+        let s = lp.state(t);
+        loops.extend([s.state as u32, s.loop_len as u32, s.loop_pos as u32]);
+        let (l, r) = lp.loop_frames(t).unwrap_or_default();
+        loops.extend(l.iter().chain(&r).map(|v| v.to_bits()));
+    }
+    (out, loops)
+}
+
+#[test]
+fn the_block_fast_path_gives_the_per_frame_path_bit_for_bit() {
+    use LoopOp::*;
+    let script = [
+        (0, 0, Record),
+        (100, 1, SetSource(1)),
+        (3000, 0, Record),
+        (3100, 1, Record),
+        (3110, 1, Record), // a tiny loop: pieces longer than the loop
+        (5000, 0, SetVolume(0.7)),
+        (6000, 0, SetPan(-0.4)),
+        (7000, 0, Overdub),
+        (7500, 1, SetSource(7)), // a missing source reads silence
+        (7600, 1, Overdub),
+        (9000, 1, Overdub),
+        (9100, 1, SetSource(0)),
+        (12000, 0, SetFeedback(0.6)),
+        (16000, 0, Overdub),
+        (17000, 0, Mute),
+        (18000, 0, Mute),
+        (19000, 0, Pause),
+        (20000, 0, Overdub),
+        (21000, 0, Pause),
+        (22000, 0, Overdub),
+        (24000, 0, Reverse),
+        (26000, 0, Reverse),
+        (28000, 0, HalfSpeed),
+        (30000, 0, NormalSpeed),
+        (31000, 0, Undo),
+        (33000, 0, Redo),
+        (34000, 0, Multiply),
+        (36000, 0, Multiply),
+        (44000, 0, Replace),
+        (45000, 0, Replace),
+        (46000, 0, Undo),
+        (46500, 1, Solo),
+        (47000, 0, Overdub),
+        (49000, 1, Solo),
+        (49500, 0, Overdub),
+        (50000, 0, OneShot),
+        (56000, 0, Trigger),
+        (57000, 1, Clear),
+        (58000, 0, Overdub),
+        (66000, 0, Overdub),
+    ];
+    for lat in [0, 5, 173, 2999] {
+        let slow = scripted(false, lat, &script);
+        let fast = scripted(true, lat, &script);
+        assert_eq!(slow.0.len(), fast.0.len());
+        if let Some(i) = slow.0.iter().zip(&fast.0).position(|(a, b)| a != b) {
+            panic!("lat {lat}: output differs at {i}");
+        }
+        assert!(slow.1 == fast.1, "lat {lat}: loops differ");
+    }
+}

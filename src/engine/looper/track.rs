@@ -4,7 +4,7 @@
 //! Positions are counted in half frames, so half speed (±1 per frame), normal (±2) and
 //! double speed (±4) stay exact integers; a half position reads the average of two frames.
 
-use super::memory::{Mapping, TrackMemory, CHUNK_FRAMES};
+use super::memory::{Mapping, TrackMemory, CHUNK_FRAMES, CHUNK_SHIFT};
 use super::sync::{Grid, Quantize, SyncMode};
 use super::{LoopOp, Speed};
 use crate::engine::smooth::{pan_gains, Smoother};
@@ -685,6 +685,128 @@ impl Track {
         )
     }
 
+    /// rt: the whole piece at once for the common settled cases (silent, plainly
+    /// playing, or overdubbing at normal speed forward, with settled gains and nothing
+    /// fading); the samples, chunk copies and state are exactly those `tick` would give
+    /// frame by frame. False: nothing was done, run `tick` for every frame instead.
+    pub fn fast_block(
+        &mut self,
+        mem: &mut TrackMemory,
+        src: Option<(&[f32], &[f32])>,
+        out_l: &mut [f32],
+        out_r: &mut [f32],
+        lat: usize,
+        wide: bool,
+    ) -> bool {
+        if self.mode == Mode::Recording
+            || self.finishing.is_some()
+            || self.ghost.is_some()
+            || !self.gain_l.is_settled()
+            || !self.gain_r.is_settled()
+        {
+            return false;
+        }
+        let n = out_l.len().min(out_r.len());
+        let (gl, gr) = (self.gain_l.current(), self.gain_r.current());
+        let len = self.len(mem);
+        if len == 0 || self.paused {
+            // Nothing read or written: the track adds a (signed) zero.
+            let (zl, zr) = (0.0f32 * gl, 0.0f32 * gr);
+            out_l.iter_mut().for_each(|o| *o += zl);
+            out_r.iter_mut().for_each(|o| *o += zr);
+            return true;
+        }
+        if self.oneshot || self.speed != Speed::Normal || self.reversed || self.pos_half & 1 != 0 {
+            return false;
+        }
+        let cur = self.cur;
+        match (self.mode, self.write) {
+            (Mode::Playing, None) => {
+                let mut i = self.pos_half >> 1;
+                let mut k = 0;
+                while k < n {
+                    let run = (n - k).min(len - i);
+                    ensure_range(mem, cur, i, i + run);
+                    let (Some(d), Some(ol), Some(or)) = (
+                        mem.layers
+                            .get(cur)
+                            .and_then(|l| l.data.get(2 * i..2 * (i + run))),
+                        out_l.get_mut(k..k + run),
+                        out_r.get_mut(k..k + run),
+                    ) else {
+                        return false;
+                    };
+                    play_into(d, gl, gr, ol, or, wide);
+                    k += run;
+                    i += run;
+                    if i >= len {
+                        i = 0;
+                    }
+                }
+                self.pos_half = i * 2;
+                true
+            }
+            (Mode::Overdub, Some(Write::Overdub)) => {
+                let Some((sl, sr)) = src else {
+                    return false;
+                };
+                let back = lat % len;
+                if !self.in_gain.is_settled() || n + back > len || sl.len() < n || sr.len() < n {
+                    return false;
+                }
+                // With the write head `back` frames behind and the piece no longer
+                // than the rest of the loop, every frame is read before it is written
+                // and written at most once: reading the piece, then writing it, is
+                // what the frame-by-frame order does.
+                let g = self.in_gain.current();
+                let keep = 1.0 + (self.feedback - 1.0) * g;
+                let mut ri = self.pos_half >> 1;
+                let mut wi = if ri >= back {
+                    ri - back
+                } else {
+                    ri + len - back
+                };
+                let mut k = 0;
+                while k < n {
+                    let run = (n - k).min(len - ri).min(len - wi);
+                    ensure_range(mem, cur, ri, ri + run);
+                    ensure_range(mem, cur, wi, wi + run);
+                    let Some(layer) = mem.layers.get_mut(cur) else {
+                        return false;
+                    };
+                    let (Some(d), Some(ol), Some(or)) = (
+                        layer.data.get(2 * ri..2 * (ri + run)),
+                        out_l.get_mut(k..k + run),
+                        out_r.get_mut(k..k + run),
+                    ) else {
+                        return false;
+                    };
+                    play_into(d, gl, gr, ol, or, wide);
+                    let (Some(w), Some(il), Some(ir)) = (
+                        layer.data.get_mut(2 * wi..2 * (wi + run)),
+                        sl.get(k..k + run),
+                        sr.get(k..k + run),
+                    ) else {
+                        return false;
+                    };
+                    dub_into(w, il, ir, keep, g, wide);
+                    k += run;
+                    ri += run;
+                    if ri >= len {
+                        ri = 0;
+                    }
+                    wi += run;
+                    if wi >= len {
+                        wi = 0;
+                    }
+                }
+                self.pos_half = ri * 2;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// rt: input still due after a recording stopped, then the seam: the input that
     /// follows the loop's end is crossfaded into its start, so the end runs into it.
     fn finish_frame(&mut self, mem: &mut TrackMemory, il: f32, ir: f32, ctx: &mut Ctx) {
@@ -887,9 +1009,26 @@ impl Track {
     /// rt: background copying for this track's undo levels.
     pub fn copy_some(&self, mem: &mut TrackMemory, budget: usize) {
         let pool = mem.pool();
-        let oldest = (self.cur + pool - self.undo_avail.min(pool - 1)) % pool.max(1);
-        let n = self.undo_avail + 1 + self.redo_avail;
-        mem.copy_some((0..n.min(pool)).map(|k| (oldest + k) % pool), budget);
+        if pool == 0 {
+            return;
+        }
+        // Indices wrap by one subtraction (no division per call).
+        let cur = if self.cur < pool {
+            self.cur
+        } else {
+            self.cur % pool
+        };
+        let back = self.undo_avail.min(pool - 1);
+        let oldest = if cur >= back {
+            cur - back
+        } else {
+            cur + pool - back
+        };
+        let n = (self.undo_avail + 1 + self.redo_avail).min(pool);
+        mem.copy_some(
+            (oldest..oldest + n).map(|k| if k >= pool { k - pool } else { k }),
+            budget,
+        );
     }
 }
 
@@ -912,6 +1051,91 @@ fn wrap_half(p: usize, step: isize, len_half: usize) -> usize {
             p - s
         } else {
             p + len_half - s
+        }
+    }
+}
+
+/// rt: makes every chunk holding frames `start..end` of layer `li` valid, in order.
+#[inline]
+fn ensure_range(mem: &mut TrackMemory, li: usize, start: usize, end: usize) {
+    let mut c = start >> CHUNK_SHIFT;
+    while c << CHUNK_SHIFT < end {
+        mem.ensure(li, c << CHUNK_SHIFT);
+        c += 1;
+    }
+}
+
+/// Not rt (it may ask the CPU once): whether the block paths may use AVX2.
+pub(crate) fn wide_simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// rt: adds interleaved stereo `d` times the gains into `ol` / `or`.
+#[inline]
+fn play_into(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32], wide: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is only true when the CPU has AVX2 (see `wide_simd`); the
+        // body is plain safe code.
+        unsafe { play_into_avx2(d, gl, gr, ol, or) };
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = wide;
+    play_into_any(d, gl, gr, ol, or)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn play_into_avx2(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) {
+    play_into_any(d, gl, gr, ol, or)
+}
+
+/// The same multiplies and adds, in the same order, as `tick` and the looper do per
+/// frame (wider vectors do not change a single result: no fused multiply-adds).
+#[inline(always)]
+fn play_into_any(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) {
+    for ((f, l), r) in d.chunks_exact(2).zip(ol.iter_mut()).zip(or.iter_mut()) {
+        if let [a, b] = f {
+            *l += *a * gl;
+            *r += *b * gr;
+        }
+    }
+}
+
+/// rt: an overdub pass over interleaved stereo `w`: each frame keeps `keep` of itself
+/// and gains the input times `g`, exactly as `write_frame` computes it.
+#[inline]
+fn dub_into(w: &mut [f32], il: &[f32], ir: &[f32], keep: f32, g: f32, wide: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is only true when the CPU has AVX2 (see `wide_simd`); the
+        // body is plain safe code.
+        unsafe { dub_into_avx2(w, il, ir, keep, g) };
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = wide;
+    dub_into_any(w, il, ir, keep, g)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dub_into_avx2(w: &mut [f32], il: &[f32], ir: &[f32], keep: f32, g: f32) {
+    dub_into_any(w, il, ir, keep, g)
+}
+
+#[inline(always)]
+fn dub_into_any(w: &mut [f32], il: &[f32], ir: &[f32], keep: f32, g: f32) {
+    for ((f, &a), &b) in w.chunks_exact_mut(2).zip(il).zip(ir) {
+        if let [x, y] = f {
+            *x *= keep;
+            *y *= keep;
+            *x += a * g * 1.0;
+            *y += b * g * 1.0;
         }
     }
 }
