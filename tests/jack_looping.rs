@@ -446,11 +446,9 @@ impl Rig {
 /// `out_left` and `in_1`, so JACK runs that feedback a period late: the real round trip
 /// is Samspill's 41 frames + 256. Three overdub passes, each undone after:
 ///
-/// 1. Samspill's own compensation (JACK's port latencies + 41): the copy must land
-///    exactly `round trip − compensation` frames after the click. JACK's latencies do not
-///    include the feedback period and, around the cycle, come out as 0..82 frames
-///    depending on the order JACK computed them, so today the copy lands 92..215 frames
-///    late; on the click once Samspill accounts for the cycle.
+/// 1. Samspill's own compensation: JACK's latencies do not include the feedback period
+///    (and around the cycle depend on the order JACK computed them), so Samspill finds
+///    the cycle in the graph and counts 41 + one period; the copy lands on the click.
 /// 2. Compensation cancelled with the OSC `latency_offset`: a round trip late, a doubled
 ///    click (the measurement can tell).
 /// 3. Offset = round trip − compensation, as a person would dial in: on the click,
@@ -555,10 +553,14 @@ fn a_player_overdubbing_what_they_hear_lands_on_the_original_clicks() {
         got
     };
 
-    // 1. Samspill's own compensation, from JACK's port latencies: the copy lands where
-    //    the arithmetic says (on the click when the two agree).
+    // 1. Samspill's own compensation (it sees the player's cycle and adds JACK's period):
+    //    the new layer lands on the original clicks.
+    assert_eq!(
+        compensation, round_trip,
+        "Samspill's round trip ({ranges}) is not the one measured"
+    );
     let auto = rig.overdub_pass("automatic");
-    let auto_got = check("automatic", &auto, round_trip - compensation);
+    let auto_got = check("automatic", &auto, 0);
     rig.osc.hit("undo");
     rig.osc.wait_for("state", 4.0, 2 * SECS, &rig.samspill);
 

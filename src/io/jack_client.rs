@@ -77,6 +77,8 @@ struct LatencyCtx {
     in_capture: AtomicU32,
     out_playback: AtomicU32,
     shared: Arc<Shared>,
+    client: *mut j::jack_client_t,
+    out_names: Vec<String>,
 }
 
 // The port pointers stay valid while the client is open and are only read through JACK.
@@ -122,11 +124,128 @@ impl LatencyCtx {
             unsafe { j::jack_port_set_latency_range(p, mode, &mut r) };
         }
         seen.store(hi, Relaxed);
-        self.shared.latency_frames.store(
-            self.in_capture.load(Relaxed) + e + self.out_playback.load(Relaxed),
-            Relaxed,
-        );
+        // A player inside the graph (a client playing back what it hears into our
+        // inputs) closes a cycle: JACK breaks it with one period of delay, and its
+        // latency figures around the cycle do not count that period.
+        let round_trip = if self.feeds_back() {
+            // Safety: the client is open while the callback is registered.
+            e + unsafe { j::jack_get_buffer_size(self.client) }
+        } else {
+            self.in_capture.load(Relaxed) + e + self.out_playback.load(Relaxed)
+        };
+        self.shared.latency_frames.store(round_trip, Relaxed);
     }
+
+    /// Not rt: whether our outputs reach our inputs through other clients. Another
+    /// client's inputs are taken to feed all its outputs (JACK cannot tell us more).
+    fn feeds_back(&self) -> bool {
+        let mut frontier: Vec<String> = self
+            .inputs
+            .iter()
+            // Safety: our own registered ports.
+            .filter_map(|&p| c_string(unsafe { j::jack_port_name(p) }))
+            .collect();
+        let mut seen: std::collections::HashSet<String> = frontier.iter().cloned().collect();
+        for _ in 0..16 {
+            let mut next = Vec::new();
+            for port in &frontier {
+                for upstream in self.connections(port) {
+                    if self.out_names.contains(&upstream) {
+                        return true;
+                    }
+                    let Some((owner, _)) = upstream.split_once(':') else {
+                        continue;
+                    };
+                    for input in self.input_ports_of(owner) {
+                        if seen.insert(input.clone()) {
+                            next.push(input);
+                        }
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        false
+    }
+
+    /// Not rt: the names of the ports connected to `port`.
+    fn connections(&self, port: &str) -> Vec<String> {
+        let Ok(name) = std::ffi::CString::new(port) else {
+            return Vec::new();
+        };
+        // Safety: the client is open; the list is freed with jack_free.
+        unsafe {
+            let p = j::jack_port_by_name(self.client, name.as_ptr());
+            if p.is_null() {
+                return Vec::new();
+            }
+            take_names(j::jack_port_get_all_connections(self.client, p))
+        }
+    }
+
+    /// Not rt: the input ports of the client called `owner`.
+    fn input_ports_of(&self, owner: &str) -> Vec<String> {
+        let escaped: String = owner
+            .chars()
+            .flat_map(|c| {
+                let esc = !c.is_ascii_alphanumeric() && c != '_';
+                esc.then_some('\\').into_iter().chain(std::iter::once(c))
+            })
+            .collect();
+        let Ok(pattern) = std::ffi::CString::new(format!("^{escaped}:")) else {
+            return Vec::new();
+        };
+        // Safety: as above.
+        unsafe {
+            take_names(j::jack_get_ports(
+                self.client,
+                pattern.as_ptr(),
+                std::ptr::null(),
+                j::JackPortIsInput as std::os::raw::c_ulong,
+            ))
+        }
+    }
+}
+
+/// Not rt: copies a NULL-terminated list of port names from JACK and frees it.
+///
+/// # Safety
+/// `list` is null or a list JACK returned, not used again afterwards.
+unsafe fn take_names(list: *mut *const std::os::raw::c_char) -> Vec<String> {
+    let mut out = Vec::new();
+    if list.is_null() {
+        return out;
+    }
+    let mut i = 0;
+    loop {
+        // Safety: the list ends with a null pointer.
+        let item = unsafe { *list.add(i) };
+        if item.is_null() {
+            break;
+        }
+        if let Some(s) = c_string(item) {
+            out.push(s);
+        }
+        i += 1;
+    }
+    // Safety: JACK allocated the list.
+    unsafe { j::jack_free(list as *mut c_void) };
+    out
+}
+
+fn c_string(p: *const std::os::raw::c_char) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    // Safety: JACK's port names are NUL-terminated C strings.
+    Some(
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 unsafe extern "C" fn on_latency(mode: j::jack_latency_callback_mode_t, arg: *mut c_void) {
@@ -314,6 +433,8 @@ impl Backend for JackBackend {
             in_capture: AtomicU32::new(0),
             out_playback: AtomicU32::new(0),
             shared: ctx.shared.clone(),
+            client: client.raw(),
+            out_names: out_names.clone(),
         });
         ctx.shared.latency_frames.store(engine_frames, Relaxed);
         // Safety: the callback only reads the box, which JackStream keeps until the
