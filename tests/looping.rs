@@ -195,3 +195,45 @@ fn loop_commands_without_a_looper_or_on_a_missing_track_name_the_line() {
         }
     }
 }
+
+#[test]
+fn a_manual_latency_offset_moves_new_layers_earlier_by_exactly_that_much() {
+    let dir = tempfile::tempdir().unwrap();
+    // One click at 1.0 s, recorded into a 2 s loop.
+    let mut click = vec![0f32; secs(9.0)];
+    click[secs(1.0)] = 0.5;
+    write_wav(&dir.path().join("click.wav"), &[click]);
+    let heard_at = |offset: i32| {
+        let text = format!(
+            r#"
+soundfont = "none"
+length_secs = 6.0
+[looper]
+tracks = 1
+max_secs = 10
+sync = "off"
+latency_offset = {offset}
+[[input]]
+file = "click.wav"
+[[command]]
+at_secs = 0.5
+loop = "record"
+track = 1
+[[command]]
+at_secs = 2.5
+loop = "record"
+track = 1
+"#
+        );
+        let out = render(&Script::parse(&text, "s.toml", dir.path()).unwrap()).unwrap();
+        // The loop's first replay of the click, after the live click is long gone.
+        let from = secs(2.6);
+        let to = secs(4.5);
+        let at = (from..to)
+            .max_by(|a, b| out.left[*a].abs().total_cmp(&out.left[*b].abs()))
+            .unwrap();
+        assert!(out.left[at].abs() > 0.1, "no click heard from the loop");
+        at as i64
+    };
+    assert_eq!(heard_at(0) - heard_at(480), 480);
+}

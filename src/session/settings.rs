@@ -120,6 +120,8 @@ pub struct LoopSettings {
     pub quantize: LoopQuantize,
     pub click: bool,
     pub count_in: bool,
+    /// Added by hand to the device's round trip when new layers are lined up with old ones.
+    pub latency_offset_ms: f32,
 }
 
 impl Default for LoopSettings {
@@ -135,6 +137,7 @@ impl Default for LoopSettings {
             quantize: LoopQuantize::Off,
             click: false,
             count_in: false,
+            latency_offset_ms: 0.0,
         }
     }
 }

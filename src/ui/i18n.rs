@@ -92,6 +92,11 @@ text_table! {
     MinutesPerTrack => ("Minutter per spor", "Minutes per track"),
     UndoLevels => ("Angre-steg", "Undo steps"),
     Crossfade => ("Overgang", "Crossfade"),
+    LatencyOffset => ("Opptaksjustering", "Recording alignment"),
+    LatencyOffsetHint => (
+        "Havner nye lag etter de gamle, skru opp; før dem, skru ned.",
+        "If new layers land after the old ones, turn this up; before them, down.",
+    ),
     LoopMemory => ("Minne:", "Memory:"),
     LoopMemoryHint => (
         "Alt minnet settes av når Samspill starter. Endringer her gjelder fra neste start.",

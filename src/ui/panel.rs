@@ -370,6 +370,15 @@ impl Panel {
         self.send(Command::LoopQuantize(jam::quantize(l.quantize)));
         self.send(Command::LoopClick(l.click));
         self.send(Command::LoopCountIn(l.count_in));
+        self.send(Command::LoopLatencyOffset(self.offset_frames(&l)));
+    }
+
+    fn offset_frames(&self, l: &LoopSettings) -> i32 {
+        let rate = match self.state.snapshot.sample_rate {
+            0 => self.state.settings.audio.sample_rate,
+            r => r,
+        };
+        (l.latency_offset_ms * rate as f32 / 1000.0).round() as i32
     }
 
     /// Sends what changed between the looper settings in use and `new`, and keeps `new`.
@@ -386,6 +395,9 @@ impl Panel {
         }
         if old.count_in != new.count_in {
             self.send(Command::LoopCountIn(new.count_in));
+        }
+        if old.latency_offset_ms != new.latency_offset_ms {
+            self.send(Command::LoopLatencyOffset(self.offset_frames(&new)));
         }
         self.state.settings.looper = new;
         self.save();

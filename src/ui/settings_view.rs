@@ -111,6 +111,17 @@ fn loops(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec
             }
         }
     });
+    row(ui, sizes, tr(lang, Text::LatencyOffset), |ui| {
+        let ms = s.latency_offset_ms;
+        if ui.button("− 1 ms").clicked() {
+            actions.push(changed(&|l| l.latency_offset_ms = (ms - 1.0).max(-200.0)));
+        }
+        ui.label(RichText::new(format!("{} ms", decimal(lang, ms, 0))).strong());
+        if ui.button("+ 1 ms").clicked() {
+            actions.push(changed(&|l| l.latency_offset_ms = (ms + 1.0).min(200.0)));
+        }
+    });
+    hint(ui, tr(lang, Text::LatencyOffsetHint));
     ui.horizontal(|ui| {
         let bytes = looper_config(s).bytes(rate);
         let memory = format!("{} {}", tr(lang, Text::LoopMemory), bytes_text(lang, bytes));
