@@ -210,66 +210,9 @@ impl Samspill {
     /// Starts `samspill headless --host jack --jack-name <client> --soundfont none`, with a
     /// small looper and no OSC socket (the OSC tests have their own).
     pub fn start(turn: &Turn, client: &str, with_stdin: bool, extra: &[&str]) -> Samspill {
-        let mut child = prefer(&mut Command::new(env!("CARGO_BIN_EXE_samspill")))
-            .args([
-                "headless",
-                "--host",
-                "jack",
-                "--jack-name",
-                client,
-                "--soundfont",
-                "none",
-                "--no-osc",
-                "--loop-secs",
-                "5",
-            ])
-            .args(extra)
-            .env("JACK_DEFAULT_SERVER", &turn.server)
-            .env("JACK_NO_AUDIO_RESERVATION", "1")
-            .env("SAMSPILL_DATA_DIR", turn.dir.path())
-            .stdin(if with_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the samspill binary starts");
-        let stdin = child.stdin.take();
-        let (tx, lines) = crossbeam_channel::unbounded();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("stdout");
-        let seen2 = seen.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                seen2.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().expect("stderr");
-        let err_text = stderr.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                err_text
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Samspill {
-            child: Some(child),
-            stdin,
-            lines,
-            seen,
-            stderr,
-            client: client.to_string(),
-        }
+        let mut args = vec!["--no-osc", "--loop-secs", "5"];
+        args.extend_from_slice(extra);
+        Samspill::start_with(turn, client, with_stdin, &args)
     }
 
     pub fn stderr(&self) -> String {
