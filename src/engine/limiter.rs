@@ -181,9 +181,7 @@ impl Limiter {
         for (c, buf) in [&*left, &*right].into_iter().enumerate() {
             let h = &mut self.hist[c];
             h[carry..carry + n].copy_from_slice(&buf[..n]);
-            block_peak = h[..carry + n]
-                .iter()
-                .fold(block_peak, |m, s| m.max(s.abs()));
+            block_peak = block_peak.max(super::level::peak(&h[..carry + n]));
         }
         // A block whose sample peak times the interpolator's bound stays under the target
         // cannot need any gain reduction.

@@ -7,6 +7,7 @@
 pub mod command;
 pub mod drums;
 pub mod instruments;
+pub mod level;
 pub mod limiter;
 pub mod looper;
 pub mod midi;
@@ -314,9 +315,11 @@ impl Engine {
         self.follow_latency();
         let chunk_start = self.frame;
         let chunk_end = chunk_start + n as u64;
-        self.take_commands();
-        // Due commands to the front, in time order (in-place sort: no allocation).
-        self.pending.sort_unstable_by_key(|(f, s, _)| (*f, *s));
+        if self.take_commands() {
+            // Due commands to the front, in time order (in-place sort: no allocation);
+            // what stays behind after the drain below is still in order.
+            self.pending.sort_unstable_by_key(|(f, s, _)| (*f, *s));
+        }
         let due = self.pending.partition_point(|(f, _, _)| *f < chunk_end);
 
         let mut pending = std::mem::take(&mut self.pending);
@@ -398,11 +401,12 @@ impl Engine {
             let left = input(strip.channel);
             let right = strip.right_channel.and_then(input);
             if let Some(l) = left {
-                strip.block_peak = l.iter().fold(strip.block_peak, |m, s| m.max(s.abs()));
-                strip.block_sum_sq += l.iter().map(|s| s * s).sum::<f32>();
+                let (p, sum_sq) = level::peak_and_sum_sq(l);
+                strip.block_peak = strip.block_peak.max(p);
+                strip.block_sum_sq += sum_sq;
                 let r = right.unwrap_or(l);
                 if right.is_some() {
-                    strip.block_peak = r.iter().fold(strip.block_peak, |m, s| m.max(s.abs()));
+                    strip.block_peak = strip.block_peak.max(level::peak(r));
                 }
                 strip.to_left.mix_into(l, bl);
                 strip.to_right.mix_into(r, br);
@@ -465,11 +469,13 @@ impl Engine {
         }
     }
 
-    /// rt: moves commands from the queue into the pending list.
-    fn take_commands(&mut self) {
+    /// rt: moves commands from the queue into the pending list; whether any came.
+    fn take_commands(&mut self) -> bool {
+        let mut came = false;
         while self.pending.len() < self.pending.capacity() {
             match self.commands.try_recv() {
                 Ok(Timed { frame, command }) => {
+                    came = true;
                     self.seq += 1;
                     self.pending.push((frame, self.seq, command));
                 }
@@ -484,6 +490,7 @@ impl Engine {
                 self.apply(cmd);
             }
         }
+        came
     }
 
     /// rt:
@@ -705,11 +712,7 @@ fn meter_decay(sample_rate: u32) -> f32 {
 
 /// rt: peak and mean square over both channels.
 fn peak_and_ms(l: &[f32], r: &[f32]) -> (f32, f32) {
-    let mut peak = 0f32;
-    let mut sum = 0f32;
-    for (a, b) in l.iter().zip(r) {
-        peak = peak.max(a.abs()).max(b.abs());
-        sum += a * a + b * b;
-    }
-    (peak, sum / (2 * l.len().max(1)) as f32)
+    let (pl, sl) = level::peak_and_sum_sq(l);
+    let (pr, sr) = level::peak_and_sum_sq(r);
+    (pl.max(pr), (sl + sr) / (2 * l.len().max(1)) as f32)
 }
