@@ -64,7 +64,10 @@ mod tests {
             assert_eq!(peak(&x), want_peak, "n={n}");
             let (p, q) = peak_and_sum_sq(&x);
             assert_eq!(p, want_peak, "n={n}");
-            assert!((q - want_sum).abs() <= want_sum * 1e-6, "n={n}: {q} vs {want_sum}");
+            assert!(
+                (q - want_sum).abs() <= want_sum * 1e-6,
+                "n={n}: {q} vs {want_sum}"
+            );
         }
     }
 
