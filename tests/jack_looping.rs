@@ -6,81 +6,17 @@
 //! test fails. A missing jackd fails the tests with a message saying how to install it.
 
 mod common_jack;
+mod common_osc;
 
-use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use common_jack::*;
+use common_osc::{free_port, OscClient as Osc};
 use jack::LatencyType;
-use rosc::{OscPacket, OscType};
-use samspill::control::osc::encode;
 
 const SECS: Duration = Duration::from_secs(1);
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The test's OSC side: sends to Samspill and reads its replies.
-struct Osc {
-    sock: UdpSocket,
-    server: SocketAddr,
-    url: String,
-}
-
 impl Osc {
-    fn new(port: u16) -> Osc {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let url = format!("osc.udp://127.0.0.1:{}/", sock.local_addr().unwrap().port());
-        Osc {
-            sock,
-            server: SocketAddr::from(([127, 0, 0, 1], port)),
-            url,
-        }
-    }
-
-    fn send(&self, addr: &str, args: Vec<OscType>) {
-        self.sock.send_to(&encode(addr, args), self.server).unwrap();
-    }
-
-    fn hit(&self, cmd: &str) -> Instant {
-        self.send("/sl/0/hit", vec![OscType::String(cmd.into())]);
-        Instant::now()
-    }
-
-    /// `/sl/0/get s:param`; `None` when no reply came (the looper is not ready yet).
-    fn get(&self, param: &str) -> Option<f32> {
-        // Replies to earlier questions that came late are not this one's answer.
-        let mut buf = [0u8; 1024];
-        self.sock.set_nonblocking(true).unwrap();
-        while self.sock.recv_from(&mut buf).is_ok() {}
-        self.sock.set_nonblocking(false).unwrap();
-        self.send(
-            "/sl/0/get",
-            vec![
-                OscType::String(param.into()),
-                OscType::String(self.url.clone()),
-                OscType::String("/reply".into()),
-            ],
-        );
-        let (n, _) = self.sock.recv_from(&mut buf).ok()?;
-        let (_, packet) = rosc::decoder::decode_udp(&buf[..n]).ok()?;
-        let OscPacket::Message(m) = packet else {
-            return None;
-        };
-        assert_eq!(m.addr, "/reply");
-        match m.args.as_slice() {
-            [OscType::Int(0), OscType::String(p), OscType::Float(v)] if p == param => Some(*v),
-            other => panic!("odd reply to {param}: {other:?}"),
-        }
-    }
-
     /// Waits until `param` reads `want`.
     fn wait_for(&self, param: &str, want: f32, timeout: Duration, samspill: &Samspill) {
         let start = Instant::now();
@@ -400,41 +336,11 @@ impl Rig {
 
     /// Sets Samspill's hand-set latency offset over OSC and checks it took.
     fn set_offset(&self, frames: i64) {
-        self.osc.send(
-            "/set",
-            vec![
-                OscType::String("latency_offset".into()),
-                OscType::Float(frames as f32),
-            ],
-        );
-        let mut buf = [0u8; 1024];
-        self.osc.sock.set_nonblocking(true).unwrap();
-        while self.osc.sock.recv_from(&mut buf).is_ok() {}
-        self.osc.sock.set_nonblocking(false).unwrap();
-        self.osc.send(
-            "/get",
-            vec![
-                OscType::String("latency_offset".into()),
-                OscType::String(self.osc.url.clone()),
-                OscType::String("/g".into()),
-            ],
-        );
-        let (n, _) = self
-            .osc
-            .sock
-            .recv_from(&mut buf)
-            .expect("latency_offset reply");
-        let (_, packet) = rosc::decoder::decode_udp(&buf[..n]).unwrap();
-        let OscPacket::Message(m) = packet else {
-            panic!("not a message")
-        };
+        self.osc.set_global("latency_offset", frames as f32);
         assert_eq!(
-            m.args,
-            vec![
-                OscType::Int(-2),
-                OscType::String("latency_offset".into()),
-                OscType::Float(frames as f32)
-            ]
+            self.osc.get_global("latency_offset"),
+            Some(frames as f32),
+            "latency_offset reply"
         );
         // Applied by the engine at its next block.
         std::thread::sleep(Duration::from_millis(50));

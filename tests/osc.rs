@@ -2,13 +2,22 @@
 //! UDP from this test the way SooperLooper's GUI or TouchOSC would; and the parser
 //! fuzzed with random and mangled packets.
 
+mod common_osc;
+
 use std::io::Write;
-use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rosc::{OscMessage, OscPacket, OscType};
+use common_osc::{free_port, s, OscClient as Client};
+use rosc::OscType;
 use samspill::control::osc::{encode, parse};
+use samspill::control::{LoopControl, OscServer};
+use samspill::controller::{build_looper, LooperConfig};
+use samspill::engine::looper::SyncMode;
+use samspill::engine::{Command as EngineCommand, EngineConfig, InputConfig};
+
+#[global_allocator]
+static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
 /// The headless process; told to quit (then killed if it will not) however the test ends.
 struct Headless {
@@ -61,101 +70,24 @@ impl Drop for Headless {
     }
 }
 
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn s(v: &str) -> OscType {
-    OscType::String(v.into())
-}
-
-/// The test's side: a UDP socket that sends to samspill and takes its replies.
-struct Client {
-    sock: UdpSocket,
-    server: SocketAddr,
-    url: String,
-}
-
 impl Client {
-    fn new(port: u16) -> Client {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        let url = format!("osc.udp://127.0.0.1:{}/", sock.local_addr().unwrap().port());
-        Client {
-            sock,
-            server: SocketAddr::from(([127, 0, 0, 1], port)),
-            url,
-        }
-    }
-
-    fn send(&self, addr: &str, args: Vec<OscType>) {
-        self.sock.send_to(&encode(addr, args), self.server).unwrap();
-    }
-
-    /// The next message to `path`, skipping others, within `wait`.
-    fn receive(&self, path: &str, wait: Duration) -> Option<OscMessage> {
-        let until = Instant::now() + wait;
-        let mut buf = [0u8; 4096];
-        while Instant::now() < until {
-            if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
-                if let Ok((_, OscPacket::Message(m))) = rosc::decoder::decode_udp(&buf[..n]) {
-                    if m.addr == path {
-                        return Some(m);
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// `/sl/0/get param` → its value.
-    fn get(&self, param: &str) -> Option<f32> {
-        self.send("/sl/0/get", vec![s(param), s(&self.url), s("/got")]);
-        let m = self.receive("/got", Duration::from_secs(1))?;
-        assert_eq!(m.args[0], OscType::Int(0), "{m:?}");
-        assert_eq!(m.args[1], s(param), "{m:?}");
-        match m.args[2] {
-            OscType::Float(v) => Some(v),
-            _ => panic!("not a float: {m:?}"),
-        }
-    }
-
     /// Asks until the state is `want` (the engine runs in real time) or time runs out.
     fn wait_state(&self, want: f32, wait: Duration) -> f32 {
+        self.wait_state_of(0, want, wait)
+    }
+
+    /// Like [`Client::wait_state`], for loop `track`.
+    fn wait_state_of(&self, track: i32, want: f32, wait: Duration) -> f32 {
         let until = Instant::now() + wait;
         let mut last = -1.0;
         while Instant::now() < until {
-            if let Some(v) = self.get("state") {
+            if let Some(v) = self.get_loop(track, track, "state") {
                 last = v;
                 if v == want {
                     break;
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
-        last
-    }
-
-    /// Pings until the looper is ready; (hosturl, version, loop count) of the last reply.
-    fn ping_until_loops(&self, wait: Duration) -> Option<(String, String, i32)> {
-        let until = Instant::now() + wait;
-        let mut last = None;
-        while Instant::now() < until {
-            self.send("/ping", vec![s(&self.url), s("/pong")]);
-            if let Some(m) = self.receive("/pong", Duration::from_millis(300)) {
-                if let [OscType::String(h), OscType::String(v), OscType::Int(n)] = &m.args[..] {
-                    last = Some((h.clone(), v.clone(), *n));
-                    if *n > 0 {
-                        break;
-                    }
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
         last
     }
@@ -274,6 +206,192 @@ fn loop_lines_on_stdin_steer_the_looper_too() {
     assert!(samspill.quit());
 }
 
+#[test]
+fn loop_minus_three_is_the_selected_loop_and_only_that_one() {
+    let port = free_port();
+    let mut samspill = Headless::start(port);
+    let osc = Client::new(port);
+    osc.ping_until_loops(Duration::from_secs(30))
+        .filter(|p| p.2 == 4)
+        .expect("looper ready with four tracks");
+
+    assert_eq!(
+        osc.get_global("selected_loop_num"),
+        Some(0.0),
+        "loop 0 is selected at first, as in SooperLooper"
+    );
+    osc.set_global("selected_loop_num", 2.0);
+    assert_eq!(osc.get_global("selected_loop_num"), Some(2.0));
+
+    // A hit on -3 records on loop 2; the others stay off.
+    osc.send("/sl/-3/hit", vec![s("record")]);
+    assert_eq!(
+        osc.wait_state_of(2, 2.0, Duration::from_secs(3)),
+        2.0,
+        "the selected loop records"
+    );
+    for other in [0, 1, 3] {
+        assert_eq!(
+            osc.get_loop(other, other, "state"),
+            Some(0.0),
+            "loop {other} was not selected"
+        );
+    }
+    // A get on -3 answers for the selected loop, under its own number.
+    assert_eq!(osc.get_loop(-3, 2, "state"), Some(2.0));
+
+    // A loop the looper does not have is not selected; the selection stays.
+    osc.set_global("selected_loop_num", 4.0);
+    osc.set_global("selected_loop_num", -7.0);
+    assert_eq!(osc.get_global("selected_loop_num"), Some(2.0));
+
+    // -1 selects every loop: a get on -3 then answers four times, once per loop.
+    osc.set_global("selected_loop_num", -1.0);
+    assert_eq!(osc.get_global("selected_loop_num"), Some(-1.0));
+    osc.drain();
+    osc.send("/sl/-3/get", vec![s("state"), s(&osc.url), s("/all")]);
+    let mut answered: Vec<OscType> = (0..4)
+        .filter_map(|_| osc.receive("/all", Duration::from_secs(1)))
+        .map(|m| m.args[0].clone())
+        .collect();
+    answered.sort_by_key(|a| format!("{a:?}"));
+    assert_eq!(
+        answered,
+        (0..4).map(OscType::Int).collect::<Vec<_>>(),
+        "every loop answers for -3 when all are selected"
+    );
+    assert!(samspill.quit());
+}
+
+const SR: u32 = 48_000;
+/// The round trip the device reports in the compensation test.
+const DEVICE_FRAMES: u32 = 300;
+
+fn secs(t: f64) -> usize {
+    (t * SR as f64) as usize
+}
+
+/// Records a click at 1.0 s into a loop from 0.5 s to 2.5 s on an engine whose device
+/// reports `DEVICE_FRAMES` of round trip, after `set_up` talked to its OSC server; the
+/// frame where the loop plays the click back. More compensation plays it earlier.
+fn click_replayed_at(set_up: impl Fn(&Client)) -> i64 {
+    let (controller, mut engine) = samspill::new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![InputConfig {
+            name: "mic".into(),
+            channel: 0,
+            right_channel: None,
+        }],
+    });
+    controller
+        .shared()
+        .latency_frames
+        .store(DEVICE_FRAMES, std::sync::atomic::Ordering::Relaxed);
+    let config = LooperConfig {
+        tracks: 2,
+        max_secs: 4.0,
+        sync: SyncMode::Off,
+        ..LooperConfig::default()
+    };
+    controller
+        .send(EngineCommand::InstallLooper(build_looper(&config, SR)))
+        .unwrap();
+    let server = OscServer::start(LoopControl::new(controller.clone()), 0).unwrap();
+    let osc = Client::new(server.local_addr().port());
+
+    let mut click = vec![0f32; secs(6.0)];
+    click[secs(1.0)] = 0.5;
+    let (mut left, mut right) = (vec![0f32; click.len()], vec![0f32; click.len()]);
+    let mut run = |from: usize, to: usize| {
+        for at in (from..to).step_by(256) {
+            let end = (at + 256).min(to);
+            let (i, l, r) = (&click[at..end], &mut left[at..end], &mut right[at..end]);
+            assert_no_alloc::assert_no_alloc(|| engine.process(&[i], l, r, &[]));
+        }
+    };
+    let before = assert_no_alloc::violation_count();
+    run(0, 256);
+    assert!(
+        osc.ping_until_loops(Duration::from_secs(5))
+            .is_some_and(|p| p.2 == 2),
+        "the looper is installed"
+    );
+    set_up(&osc);
+    // The server handles messages in order: once a get is answered, the hit before it
+    // is in the engine's queue, and the engine takes it at the next block.
+    let hit = |osc: &Client| {
+        osc.hit("record");
+        assert!(osc.get("state").is_some());
+    };
+    run(256, secs(0.5));
+    hit(&osc);
+    run(secs(0.5), secs(2.5));
+    hit(&osc);
+    run(secs(2.5), click.len());
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        before,
+        "the engine allocated"
+    );
+    let at = (secs(2.6)..secs(4.5))
+        .max_by(|a, b| left[*a].abs().total_cmp(&left[*b].abs()))
+        .unwrap();
+    assert!(left[at].abs() > 0.1, "no click heard from the loop");
+    at as i64
+}
+
+#[test]
+fn sooperlooper_latency_settings_set_the_compensation_the_engine_uses() {
+    // autoset_latency 1 (the default): the device's round trip, all counted as input.
+    let auto = click_replayed_at(|osc| {
+        assert_eq!(osc.get_global("autoset_latency"), Some(1.0));
+        assert_eq!(osc.get("input_latency"), Some(DEVICE_FRAMES as f32));
+        assert_eq!(osc.get("output_latency"), Some(0.0));
+        // Autoset owns the latencies: a value set now is not taken.
+        osc.send(
+            "/sl/0/set",
+            vec![s("input_latency"), OscType::Float(5000.0)],
+        );
+        assert_eq!(osc.get("input_latency"), Some(DEVICE_FRAMES as f32));
+    });
+
+    // autoset_latency 0, then 200 in + 400 out: 600 frames compensated in all.
+    let manual = click_replayed_at(|osc| {
+        osc.set_global("autoset_latency", 0.0);
+        assert_eq!(osc.get_global("autoset_latency"), Some(0.0));
+        assert_eq!(
+            osc.get("input_latency"),
+            Some(DEVICE_FRAMES as f32),
+            "switching autoset off keeps what was compensated"
+        );
+        osc.send("/sl/0/set", vec![s("input_latency"), OscType::Int(200)]);
+        // One compensation for all loops: set on loop 1, read on loop 0.
+        osc.send("/sl/1/set", vec![s("output_latency"), OscType::Int(400)]);
+        assert_eq!(osc.get("input_latency"), Some(200.0));
+        assert_eq!(osc.get("output_latency"), Some(400.0));
+        assert_eq!(
+            osc.get_global("latency_offset"),
+            Some(600.0 - DEVICE_FRAMES as f32),
+            "the manual offset makes up the difference to the device's round trip"
+        );
+    });
+    assert_eq!(
+        auto - manual,
+        600 - DEVICE_FRAMES as i64,
+        "the loop plays the click earlier by the extra compensation"
+    );
+
+    // Back to autoset: the device's figure alone again, whatever was set by hand.
+    let back = click_replayed_at(|osc| {
+        osc.set_global("autoset_latency", 0.0);
+        osc.send("/sl/0/set", vec![s("input_latency"), OscType::Int(1000)]);
+        osc.set_global("autoset_latency", 1.0);
+        assert_eq!(osc.get_global("latency_offset"), Some(0.0));
+        assert_eq!(osc.get("input_latency"), Some(DEVICE_FRAMES as f32));
+    });
+    assert_eq!(back, auto);
+}
+
 /// xorshift64*: enough randomness for fuzzing, no crate needed, same run every time.
 struct Rng(u64);
 
@@ -306,6 +424,11 @@ fn valid_packets() -> Vec<Vec<u8>> {
             vec![s("state"), url.clone(), s("/u")],
         ),
         encode("/set", vec![s("tempo"), OscType::Double(120.0)]),
+        encode("/set", vec![s("selected_loop_num"), OscType::Int(2)]),
+        encode(
+            "/sl/-3/set",
+            vec![s("input_latency"), OscType::Float(128.0)],
+        ),
         encode("/get", vec![s("tempo"), url, s("/t")]),
     ]
 }

@@ -196,6 +196,8 @@ struct Remembered {
     /// BPM and beats per bar, once a tempo was set.
     tempo: Option<(f32, u32)>,
     tap: TapTempo,
+    /// The loop SooperLooper's "selected loop" (index -3) means; `All` as its -1 does.
+    selected: TrackSel,
 }
 
 /// The one handle every control surface uses on the looper. Cheap to clone.
@@ -217,6 +219,7 @@ impl LoopControl {
                 pan: [0.0; MAX_TRACKS],
                 tempo: None,
                 tap: TapTempo::new(),
+                selected: TrackSel::One(0),
             })),
             started: Instant::now(),
         }
@@ -339,6 +342,20 @@ impl LoopControl {
     }
     pub fn pan(&self, track: usize) -> Option<f32> {
         self.remembered().pan.get(track).copied()
+    }
+
+    /// The selected loop, shared by every surface holding this handle (track 0 at first).
+    pub fn selected(&self) -> TrackSel {
+        self.remembered().selected
+    }
+
+    /// Selects a loop; one the looper does not have (yet) is refused.
+    pub fn select(&self, sel: TrackSel) -> Result<(), LoopControlError> {
+        if let TrackSel::One(t) = sel {
+            self.check(t as usize)?;
+        }
+        self.remembered().selected = sel;
+        Ok(())
     }
 
     /// The track as the engine last published it; `None` for a track that does not exist.

@@ -71,21 +71,13 @@ pub struct ReturnTo {
     pub path: String,
 }
 
-/// `#` in `/sl/#/...`: a loop from 0, -1 all, -3 the selected one (all: no selection yet).
+/// `#` in `/sl/#/...`: a loop from 0, -1 all, -3 the selected one (`selected_loop_num`,
+/// kept in [`LoopControl`] so every surface shares it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoopIndex {
     One(u8),
     All,
     Selected,
-}
-
-impl LoopIndex {
-    fn sel(self) -> TrackSel {
-        match self {
-            LoopIndex::One(i) => TrackSel::One(i),
-            LoopIndex::All | LoopIndex::Selected => TrackSel::All,
-        }
-    }
 }
 
 /// `/sl/#/hit` commands.
@@ -112,6 +104,10 @@ pub enum LoopParam {
     Rate,
     /// 0 off, 1 cycle, 2 eighth (here: a beat), 3 loop (here: a cycle).
     Quantize,
+    /// Samples. The engine has one compensation for all loops, so these are the same on
+    /// every loop and setting one loop's sets them all.
+    InputLatency,
+    OutputLatency,
 }
 
 impl LoopParam {
@@ -126,6 +122,8 @@ impl LoopParam {
             "pan_1" => LoopParam::Pan1,
             "rate" => LoopParam::Rate,
             "quantize" => LoopParam::Quantize,
+            "input_latency" => LoopParam::InputLatency,
+            "output_latency" => LoopParam::OutputLatency,
             _ => return None,
         })
     }
@@ -141,6 +139,8 @@ impl LoopParam {
             LoopParam::Pan1 => "pan_1",
             LoopParam::Rate => "rate",
             LoopParam::Quantize => "quantize",
+            LoopParam::InputLatency => "input_latency",
+            LoopParam::OutputLatency => "output_latency",
         }
     }
 
@@ -152,6 +152,8 @@ impl LoopParam {
                 | LoopParam::Pan1
                 | LoopParam::Rate
                 | LoopParam::Quantize
+                | LoopParam::InputLatency
+                | LoopParam::OutputLatency
         )
     }
 
@@ -170,6 +172,11 @@ pub enum GlobalParam {
     /// Frames added to the measured round trip when overdubs are lined up (by hand;
     /// may be negative). Samspill's own; it reads back what was last set.
     LatencyOffset,
+    /// The loop index -3 addresses; -1 all loops.
+    SelectedLoopNum,
+    /// 1: compensate the device's measured round trip (plus `latency_offset`); 0: compensate
+    /// `input_latency` + `output_latency` as set.
+    AutosetLatency,
 }
 
 impl GlobalParam {
@@ -180,6 +187,8 @@ impl GlobalParam {
             // SooperLooper spells it both ways.
             "eighth_per_cycle" | "eigth_per_cycle" => GlobalParam::EighthPerCycle,
             "latency_offset" => GlobalParam::LatencyOffset,
+            "selected_loop_num" => GlobalParam::SelectedLoopNum,
+            "autoset_latency" => GlobalParam::AutosetLatency,
             _ => return None,
         })
     }
@@ -190,6 +199,8 @@ impl GlobalParam {
             GlobalParam::TapTempo => "tap_tempo",
             GlobalParam::EighthPerCycle => "eighth_per_cycle",
             GlobalParam::LatencyOffset => "latency_offset",
+            GlobalParam::SelectedLoopNum => "selected_loop_num",
+            GlobalParam::AutosetLatency => "autoset_latency",
         }
     }
 }
@@ -512,6 +523,7 @@ impl OscServer {
             regs: Vec::new(),
             host_url: format!("osc.udp://127.0.0.1:{}/", addr.port()),
             latency_offset: 0,
+            latency: Latency::default(),
         };
         let s = stop.clone();
         let thread = std::thread::Builder::new()
@@ -552,6 +564,32 @@ struct Registration {
     due: Instant,
 }
 
+/// SooperLooper's latency settings on top of our model, where the engine compensates the
+/// device's round trip (`Shared::latency_frames`) plus a hand-set offset.
+struct Latency {
+    autoset: bool,
+    /// With autoset off: the samples SooperLooper's GUI shows; the offset sent is
+    /// `input + output - device round trip`, so the total is what was asked for.
+    input: u32,
+    output: u32,
+    /// The round trip the last offset was worked out against.
+    device_seen: u32,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            autoset: true,
+            input: 0,
+            output: 0,
+            device_seen: 0,
+        }
+    }
+}
+
+/// Largest latency taken, in samples: two seconds at 48 kHz.
+const MAX_LATENCY: f32 = 96_000.0;
+
 struct Worker {
     socket: UdpSocket,
     control: LoopControl,
@@ -559,6 +597,7 @@ struct Worker {
     regs: Vec<Registration>,
     host_url: String,
     latency_offset: i32,
+    latency: Latency,
 }
 
 impl Worker {
@@ -586,7 +625,95 @@ impl Worker {
                     self.stats.ignored.fetch_add(1, Relaxed);
                 }
             }
+            self.follow_device_latency();
             self.send_updates(Instant::now());
+        }
+    }
+
+    fn device_latency(&self) -> u32 {
+        self.control
+            .controller()
+            .shared()
+            .latency_frames
+            .load(Relaxed)
+    }
+
+    /// Sends the hand-set offset; remembered only once the engine has it.
+    fn send_latency_offset(&mut self, frames: i32) -> bool {
+        let frames = frames.clamp(-(MAX_LATENCY as i32), MAX_LATENCY as i32);
+        let cmd = crate::engine::Command::LoopLatencyOffset(frames);
+        let sent = self.control.controller().send(cmd).is_ok();
+        if sent {
+            self.latency_offset = frames;
+        }
+        sent
+    }
+
+    /// With autoset off: the offset that makes the compensation input + output.
+    fn apply_manual_latency(&mut self) -> bool {
+        let device = self.device_latency();
+        self.latency.device_seen = device;
+        let want = self.latency.input as i64 + self.latency.output as i64;
+        self.send_latency_offset((want - device as i64) as i32)
+    }
+
+    /// A new device (or a new JACK graph) changes the round trip; a total set by hand
+    /// must stay what it was.
+    fn follow_device_latency(&mut self) {
+        if !self.latency.autoset && self.device_latency() != self.latency.device_seen {
+            self.apply_manual_latency();
+        }
+    }
+
+    /// SooperLooper's input and output latency in samples. The device reports only its
+    /// whole round trip, so with autoset it all counts as input and output reads 0.
+    fn latency_parts(&self) -> (u32, u32) {
+        if self.latency.autoset {
+            (self.device_latency(), 0)
+        } else {
+            (self.latency.input, self.latency.output)
+        }
+    }
+
+    fn set_latency(&mut self, param: LoopParam, value: f32) -> bool {
+        // As in SooperLooper, autoset owns these; set autoset_latency 0 first.
+        if self.latency.autoset {
+            return false;
+        }
+        let samples = value.round().clamp(0.0, MAX_LATENCY) as u32;
+        match param {
+            LoopParam::InputLatency => self.latency.input = samples,
+            _ => self.latency.output = samples,
+        }
+        self.apply_manual_latency()
+    }
+
+    fn set_autoset(&mut self, on: bool) -> bool {
+        if on == self.latency.autoset {
+            return true;
+        }
+        if on {
+            // Back to the device's figure: the offset the hand-set total needed goes.
+            if !self.send_latency_offset(0) {
+                return false;
+            }
+        } else {
+            // Off keeps what is compensated now, as the starting input latency.
+            let device = self.device_latency();
+            let now = (device as i64 + self.latency_offset as i64).clamp(0, MAX_LATENCY as i64);
+            self.latency.input = now as u32;
+            self.latency.output = 0;
+            self.latency.device_seen = device;
+        }
+        self.latency.autoset = on;
+        true
+    }
+
+    fn sel(&self, loops: LoopIndex) -> TrackSel {
+        match loops {
+            LoopIndex::One(i) => TrackSel::One(i),
+            LoopIndex::All => TrackSel::All,
+            LoopIndex::Selected => self.control.selected(),
         }
     }
 
@@ -609,10 +736,10 @@ impl Worker {
 
     fn tracks_of(&self, loops: LoopIndex) -> Vec<u8> {
         let n = self.control.tracks() as u8;
-        match loops {
-            LoopIndex::One(i) if i < n => vec![i],
-            LoopIndex::One(_) => vec![],
-            LoopIndex::All | LoopIndex::Selected => (0..n).collect(),
+        match self.sel(loops) {
+            TrackSel::One(i) if i < n => vec![i],
+            TrackSel::One(_) => vec![],
+            TrackSel::All => (0..n).collect(),
         }
     }
 
@@ -627,6 +754,8 @@ impl Worker {
             LoopParam::Feedback => self.control.feedback(t)?,
             LoopParam::Wet => self.control.volume(t)?,
             LoopParam::Pan1 => (self.control.pan(t)? + 1.0) / 2.0,
+            LoopParam::InputLatency => self.latency_parts().0 as f32,
+            LoopParam::OutputLatency => self.latency_parts().1 as f32,
             LoopParam::Rate | LoopParam::Quantize => return None,
         })
     }
@@ -648,7 +777,7 @@ impl Worker {
             }
             OscRequest::Release => true,
             OscRequest::Hit { loops, cmd } => match cmd {
-                HitCmd::Op(c) => self.control.hit_sel(loops.sel(), c.op()).is_ok(),
+                HitCmd::Op(c) => self.control.hit_sel(self.sel(loops), c.op()).is_ok(),
                 HitCmd::MuteOn | HitCmd::MuteOff => {
                     let want_muted = cmd == HitCmd::MuteOn;
                     let tracks = self.tracks_of(loops);
@@ -725,14 +854,23 @@ impl Worker {
                     self.control.set_tempo(bpm, beats).is_ok()
                 }
                 GlobalParam::LatencyOffset => {
-                    let frames = value.round().clamp(-96_000.0, 96_000.0) as i32;
-                    let cmd = crate::engine::Command::LoopLatencyOffset(frames);
-                    let sent = self.control.controller().send(cmd).is_ok();
-                    if sent {
-                        self.latency_offset = frames;
+                    let before = self.latency_offset;
+                    let sent = self.send_latency_offset(value.round() as i32);
+                    if sent && !self.latency.autoset {
+                        // The hand-set total moved with it; input latency takes the change.
+                        let input =
+                            self.latency.input as i64 + (self.latency_offset - before) as i64;
+                        self.latency.input = input.clamp(0, MAX_LATENCY as i64) as u32;
                     }
                     sent
                 }
+                GlobalParam::SelectedLoopNum => match value.round() as i32 {
+                    -1 => self.control.select(TrackSel::All).is_ok(),
+                    n => {
+                        u8::try_from(n).is_ok_and(|t| self.control.select(TrackSel::One(t)).is_ok())
+                    }
+                },
+                GlobalParam::AutosetLatency => self.set_autoset(value >= 0.5),
             },
             OscRequest::GlobalGet { param, ret } => {
                 let tempo = self.control.tempo();
@@ -741,6 +879,11 @@ impl Worker {
                     GlobalParam::Tempo | GlobalParam::TapTempo => tempo.map_or(0.0, |(b, _)| b),
                     GlobalParam::EighthPerCycle => tempo.map_or(8.0, |(_, m)| (m * 2) as f32),
                     GlobalParam::LatencyOffset => self.latency_offset as f32,
+                    GlobalParam::SelectedLoopNum => match self.control.selected() {
+                        TrackSel::One(t) => t as f32,
+                        TrackSel::All => -1.0,
+                    },
+                    GlobalParam::AutosetLatency => f32::from(u8::from(self.latency.autoset)),
                 };
                 self.reply(
                     &ret,
@@ -755,8 +898,15 @@ impl Worker {
         }
     }
 
-    fn set(&self, loops: LoopIndex, param: LoopParam, value: f32) -> bool {
+    fn set(&mut self, loops: LoopIndex, param: LoopParam, value: f32) -> bool {
         let op = match param {
+            LoopParam::InputLatency | LoopParam::OutputLatency => {
+                // One compensation for all loops: any loop that exists sets it.
+                if self.tracks_of(loops).is_empty() {
+                    return false;
+                }
+                return self.set_latency(param, value);
+            }
             LoopParam::Feedback => LoopOp::SetFeedback(value.clamp(0.0, 1.0)),
             LoopParam::Wet => LoopOp::SetVolume(value.clamp(0.0, 4.0)),
             LoopParam::Pan1 => LoopOp::SetPan(value.clamp(0.0, 1.0) * 2.0 - 1.0),
@@ -780,7 +930,7 @@ impl Worker {
                 return false
             }
         };
-        self.control.hit_sel(loops.sel(), op).is_ok()
+        self.control.hit_sel(self.sel(loops), op).is_ok()
     }
 
     fn send_updates(&mut self, now: Instant) {
@@ -890,6 +1040,41 @@ mod tests {
                 value: 96.0
             })
         );
+    }
+
+    #[test]
+    fn sooperlooper_selection_and_latency_names_are_understood() {
+        assert_eq!(
+            parse(&encode(
+                "/set",
+                vec![s("selected_loop_num"), OscType::Int(-1)]
+            )),
+            Ok(OscRequest::GlobalSet {
+                param: GlobalParam::SelectedLoopNum,
+                value: -1.0
+            })
+        );
+        assert_eq!(
+            parse(&encode("/set", vec![s("autoset_latency"), OscType::Int(0)])),
+            Ok(OscRequest::GlobalSet {
+                param: GlobalParam::AutosetLatency,
+                value: 0.0
+            })
+        );
+        for (name, param) in [
+            ("input_latency", LoopParam::InputLatency),
+            ("output_latency", LoopParam::OutputLatency),
+        ] {
+            assert_eq!(
+                parse(&encode("/sl/-3/set", vec![s(name), OscType::Float(256.0)])),
+                Ok(OscRequest::Set {
+                    loops: LoopIndex::Selected,
+                    param,
+                    value: 256.0
+                })
+            );
+            assert!(parse(&encode("/sl/0/get", vec![s(name), s(URL), s("/b")])).is_ok());
+        }
     }
 
     #[test]
