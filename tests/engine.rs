@@ -188,3 +188,50 @@ fn a_replaced_soundfont_is_freed_on_the_control_side() {
         "the old font was not handed back"
     );
 }
+
+#[test]
+fn loop_meters_and_undo_counts_reach_the_panel() {
+    use samspill::controller::{build_looper, LooperConfig};
+    use samspill::engine::looper::LoopOp;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let (c, mut e) = mono_engine();
+    let config = LooperConfig {
+        tracks: 2,
+        max_secs: 4.0,
+        undo_levels: 3,
+        ..LooperConfig::default()
+    };
+    c.send(Command::InstallLooper(build_looper(&config, SR)))
+        .unwrap();
+    let op = |op| Command::Loop { track: 0, op };
+    let loops = &c.shared().loops;
+    let x = sine(500.0, 0.5, 1.0);
+    let silence = vec![0f32; x.len()];
+
+    c.send(op(LoopOp::Record)).unwrap();
+    run(&mut e, &x, 64);
+    c.send(op(LoopOp::Record)).unwrap();
+    // Playing the recorded tone back (the live input is silent now).
+    run(&mut e, &silence, 64);
+    let (peak, rms) = (loops[0].level.peak.load(), loops[0].level.rms.load());
+    // Centre pan twice (the input strip, then the track): -3 dB each side, each time.
+    let side = 0.5 * 0.5;
+    assert!((peak - side).abs() < 0.02, "loop peak {peak}");
+    assert!((rms - side / 2f32.sqrt()).abs() < 0.02, "loop rms {rms}");
+    assert_eq!(
+        loops[1].level.peak.load(),
+        0.0,
+        "an empty track reads silent"
+    );
+    assert_eq!(loops[0].undo_levels.load(Relaxed), 1);
+    assert_eq!(loops[0].redo_levels.load(Relaxed), 0);
+
+    c.send(op(LoopOp::Undo)).unwrap();
+    run(&mut e, &silence[..4800], 64);
+    assert_eq!(loops[0].undo_levels.load(Relaxed), 0);
+    assert_eq!(loops[0].redo_levels.load(Relaxed), 1);
+    c.send(op(LoopOp::Mute)).unwrap();
+    run(&mut e, &silence[..4800], 64);
+    assert_eq!(loops[0].level.peak.load(), 0.0);
+}

@@ -550,3 +550,151 @@ fn saving_from_the_panel_waits_while_the_audio_thread_plays_on() {
     assert_eq!(opened.jam.tracks[0].frames(), len);
     assert_eq!(opened.jam.tracks[1].frames(), 0);
 }
+
+/// An engine like `mono_engine`, on a device running at `rate`.
+fn mono_engine_at(rate: u32) -> (Controller, Engine) {
+    new_engine(&EngineConfig {
+        sample_rate: rate,
+        inputs: vec![InputConfig {
+            name: "mic".into(),
+            channel: 0,
+            right_channel: None,
+        }],
+    })
+}
+
+/// Frequency from the upward zero crossings (interpolated between frames).
+fn zero_crossing_hz(x: &[f32], rate: u32) -> f64 {
+    let ups: Vec<f64> = (1..x.len())
+        .filter(|&i| x[i - 1] < 0.0 && x[i] >= 0.0)
+        .map(|i| {
+            let (a, b) = (x[i - 1] as f64, x[i] as f64);
+            i as f64 - 1.0 + a / (a - b)
+        })
+        .collect();
+    assert!(ups.len() > 2, "no tone");
+    (ups.len() - 1) as f64 * rate as f64 / (ups[ups.len() - 1] - ups[0])
+}
+
+/// Magnitude of `freq` in `x` sampled at `rate` (Goertzel, Hann window).
+fn magnitude(x: &[f32], freq: f64, rate: u32) -> f64 {
+    let w = std::f64::consts::TAU * freq / rate as f64;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0f64, 0f64);
+    for (i, v) in x.iter().enumerate() {
+        let win = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / x.len() as f64).cos();
+        let s0 = *v as f64 * win + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0).sqrt()
+}
+
+/// The loops of the two-loop session as a 44.1 kHz engine holds them: a quarter
+/// second each, 440 Hz and 660 Hz, the second one's mix kept.
+fn assert_the_two_loops_at_44k1(cap: &LoopCapture) {
+    let quarter = 11_025; // 0.25 s at 44.1 kHz
+    assert_eq!(cap.sample_rate, 44_100);
+    assert_eq!(cap.tracks[0].frames(), quarter);
+    assert_eq!(cap.tracks[1].frames(), quarter);
+    assert_eq!(cap.cycle_frames, quarter as u64);
+    assert_eq!(cap.tracks[0].settings.cycle_frames, quarter);
+    assert_eq!(cap.tracks[1].settings.volume, 0.5);
+    assert_eq!(cap.tracks[1].settings.pan, -0.4);
+    for (t, hz) in [(0, 440.0), (1, 660.0)] {
+        let (l, r) = cap.tracks[t].audio();
+        let got = zero_crossing_hz(l, 44_100);
+        assert!((got - hz).abs() < 0.05, "loop {t} is at {got} Hz, not {hz}");
+        assert!(
+            same_bits(l, r),
+            "loop {t}: a mono take should stay the same on both sides"
+        );
+        assert!(rms(l) > 0.15, "loop {t} lost its level: {}", rms(l));
+    }
+}
+
+#[test]
+fn a_jam_saved_at_48k_opens_at_44k1_as_long_and_as_high_as_it_was_played() {
+    let (_tmp, dir, _jam) = saved_jam();
+    let opened = open_jam(&dir).unwrap();
+    assert_eq!(opened.jam.sample_rate, 48_000);
+
+    let (c, mut e) = mono_engine_at(44_100);
+    let notes = restore_jam(&c, &opened.jam, &small_looper()).unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("48000 Hz") && notes[0].contains("converted"));
+
+    // Heard: 440 Hz (and 660 Hz), not the 480 Hz a 48 kHz take played at 44.1 kHz gives.
+    let (heard, _) = run(&mut e, &vec![0.0; 44_100]);
+    let heard = &heard[4_410..];
+    assert!(rms(heard) > 0.05, "nothing playing");
+    let at = |hz| magnitude(heard, hz, 44_100);
+    assert!(
+        at(440.0) > 20.0 * at(440.0 * 48_000.0 / 44_100.0),
+        "the pitch moved"
+    );
+    assert!(
+        at(660.0) > 20.0 * at(660.0 * 48_000.0 / 44_100.0),
+        "the pitch moved"
+    );
+
+    let cap = capture_now(&c, &mut e);
+    assert_the_two_loops_at_44k1(&cap);
+}
+
+#[test]
+fn a_device_at_another_rate_takes_the_playing_loops_along() {
+    let (c, mut e) = jam_with_two_loops();
+    run(&mut e, &vec![0.0; LEN]);
+    // What io does when the new device runs at 44.1 kHz (the engine is out of its cell).
+    e.set_sample_rate(44_100);
+    assert_eq!(e.sample_rate(), 44_100);
+    let (heard, _) = run(&mut e, &vec![0.0; 44_100]);
+    let heard = &heard[4_410..];
+    let at = |hz| magnitude(heard, hz, 44_100);
+    assert!(
+        at(440.0) > 20.0 * at(440.0 * 48_000.0 / 44_100.0),
+        "the pitch moved"
+    );
+    let cap = capture_now(&c, &mut e);
+    assert_the_two_loops_at_44k1(&cap);
+}
+
+#[test]
+fn a_tempo_jam_at_another_rate_keeps_its_bpm_and_whole_bars() {
+    use samspill::engine::looper::{Quantize, SyncMode, TrackSettings};
+    use samspill::session::jam::JamTrack;
+    // 97 bpm in 4: a bar is 4 * 29 691 frames at 48 kHz, 4 * 27 278 at 44.1 kHz.
+    let bar = 4 * 29_691;
+    let tone: Vec<f32> = (0..2 * bar)
+        .map(|i| (0.3 * (std::f64::consts::TAU * 330.0 * i as f64 / 48_000.0).sin()) as f32)
+        .collect();
+    let jam = Jam {
+        name: "tempo".into(),
+        created: String::new(),
+        sample_rate: 48_000,
+        sync: SyncMode::Tempo {
+            bpm: 97.0,
+            beats_per_bar: 4,
+        },
+        quantize: Quantize::Bar,
+        cycle_frames: bar as u64,
+        tracks: vec![JamTrack {
+            left: tone.clone(),
+            right: tone,
+            settings: TrackSettings {
+                cycle_frames: bar,
+                ..Default::default()
+            },
+        }],
+    };
+    let at = jam.at_rate(44_100);
+    assert_eq!(at.sample_rate, 44_100);
+    assert_eq!(at.sync, jam.sync);
+    assert_eq!(at.cycle_frames, 4 * 27_278);
+    assert_eq!(at.tracks[0].frames(), 2 * 4 * 27_278);
+    assert_eq!(at.tracks[0].settings.cycle_frames, 4 * 27_278);
+    let hz = zero_crossing_hz(&at.tracks[0].left[2_000..200_000], 44_100);
+    // The bar is rounded to whole frames at each rate: a few parts per million.
+    assert!((hz - 330.0).abs() < 0.01, "{hz} Hz");
+}

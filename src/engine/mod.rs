@@ -11,6 +11,7 @@ pub mod level;
 pub mod limiter;
 pub mod looper;
 pub mod midi;
+pub mod resample;
 pub mod shared;
 pub mod smooth;
 pub mod synth;
@@ -223,6 +224,18 @@ impl Engine {
         if sr == self.sample_rate {
             return;
         }
+        // The loops keep their seconds, pitch and tempo: resampled here, off the audio
+        // thread. A capture being copied is cut short (its frames are at the old rate).
+        if let Some(mut c) = self.capture.take() {
+            c.outcome = CaptureOutcome::Interrupted;
+            self.throw_away(Garbage::Captured(c));
+        }
+        if let Some(l) = &mut self.looper {
+            l.set_sample_rate(sr);
+        }
+        let ratio = sr as f64 / self.sample_rate as f64;
+        self.loop_latency_offset = (self.loop_latency_offset as f64 * ratio).round() as i32;
+        self.loop_latency = usize::MAX; // handed to the looper again on the next block
         self.sample_rate = sr;
         let ramp = (RAMP_SECS * sr as f32) as u32;
         for s in &mut self.strips {
@@ -688,9 +701,15 @@ impl Engine {
         self.shared
             .limiter_reduction_db
             .store(smooth::gain_to_db(self.limiter.min_gain_in_block()));
-        if let Some(l) = &self.looper {
+        if let Some(l) = &mut self.looper {
             for (t, m) in self.shared.loops.iter().enumerate().take(l.tracks()) {
+                let (peak, sum_sq) = l.take_level(t);
+                let ms = m.level.rms.load().powi(2) * a + sum_sq / (2 * n) as f32 * (1.0 - a);
+                m.level.peak.store(peak);
+                m.level.rms.store(ms.sqrt());
                 let st = l.state(t);
+                m.undo_levels.store(st.undo_levels as u32, Relaxed);
+                m.redo_levels.store(st.redo_levels as u32, Relaxed);
                 m.state.store(st.state as u32, Relaxed);
                 m.loop_frames.store(st.loop_len as u32, Relaxed);
                 m.pos_frames.store(st.loop_pos as u32, Relaxed);

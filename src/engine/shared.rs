@@ -55,6 +55,11 @@ pub struct LoopMeter {
     pub cycle_frames: AtomicU32,
     /// How often the track filled up while recording.
     pub full_count: AtomicU32,
+    /// What the track played: peak of the last block and a running RMS-like level.
+    pub level: Meter,
+    /// Undo and redo steps there are to take.
+    pub undo_levels: AtomicU32,
+    pub redo_levels: AtomicU32,
 }
 
 /// Counters and meters shared between the engine and the control side.

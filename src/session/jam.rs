@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::controller::{build_looper, CaptureError, ControlError, Controller, LooperConfig};
 use crate::engine::looper::{
-    LoopCapture, Looper, Quantize, Speed, SyncMode, TrackNote, TrackSettings, MAX_TRACKS,
+    Grid, LoopCapture, Looper, Quantize, Speed, SyncMode, TrackNote, TrackSettings, MAX_TRACKS,
 };
+use crate::engine::resample::resample_loop;
 use crate::engine::Command;
 
 pub const SESSION_FILE: &str = "session.toml";
@@ -225,6 +226,68 @@ impl Jam {
             tracks,
         };
         (jam, notes)
+    }
+
+    /// Not rt: the jam as if it had been recorded at `sample_rate`: every loop
+    /// resampled (as a loop, so its seam stays seamless) and every length in frames
+    /// converted, so loops last as many seconds, keep their pitch, and a tempo keeps
+    /// its BPM (loops of whole bars stay whole bars of the grid at the new rate).
+    pub fn at_rate(&self, sample_rate: u32) -> Jam {
+        let (from, to) = (self.sample_rate, sample_rate.max(1));
+        if from == to || from == 0 {
+            return self.clone();
+        }
+        let plain = to as f64 / from as f64;
+        let scale = |frames: u64, ratio: f64| (frames as f64 * ratio).round() as u64;
+        // A tempo's cycle is whole frames at each rate; lengths follow the cycle.
+        let (old_cycle, new_cycle) = match self.sync {
+            SyncMode::Tempo { .. } => {
+                let old = match self.cycle_frames {
+                    0 => Grid::new(self.sync, from).cycle_frames,
+                    c => c,
+                };
+                (old, Grid::new(self.sync, to).cycle_frames)
+            }
+            _ => (self.cycle_frames, scale(self.cycle_frames, plain)),
+        };
+        let ratio = if old_cycle > 0 && new_cycle > 0 {
+            new_cycle as f64 / old_cycle as f64
+        } else {
+            plain
+        };
+        let tracks = self
+            .tracks
+            .iter()
+            .map(|tr| {
+                let n = tr.frames();
+                let new_len = if n > 0 {
+                    (scale(n as u64, ratio) as usize).max(1)
+                } else {
+                    0
+                };
+                let mut audio =
+                    resample_loop(&[&tr.left[..n], &tr.right[..n]], new_len).into_iter();
+                let mut settings = tr.settings;
+                if settings.cycle_frames > 0 {
+                    settings.cycle_frames =
+                        (scale(settings.cycle_frames as u64, ratio) as usize).max(1);
+                }
+                JamTrack {
+                    left: audio.next().unwrap_or_default(),
+                    right: audio.next().unwrap_or_default(),
+                    settings,
+                }
+            })
+            .collect();
+        Jam {
+            name: self.name.clone(),
+            created: self.created.clone(),
+            sample_rate: to,
+            sync: self.sync,
+            quantize: self.quantize,
+            cycle_frames: if self.cycle_frames > 0 { new_cycle } else { 0 },
+            tracks,
+        }
     }
 
     fn to_file(&self) -> SessionFile {
@@ -660,6 +723,18 @@ pub fn prepare_looper(
 ) -> (Box<Looper>, Vec<String>) {
     let mut notes = Vec::new();
     let sr = sample_rate.max(1);
+    // Saved at another rate: converted here, so the loops keep their pitch and tempo.
+    let converted;
+    let jam = if jam.sample_rate != sr {
+        converted = jam.at_rate(sr);
+        notes.push(format!(
+            "The jam was saved at {} Hz and the audio now runs at {sr} Hz; its loops were converted and keep their pitch and tempo.",
+            jam.sample_rate
+        ));
+        &converted
+    } else {
+        jam
+    };
     let longest = jam.tracks.iter().map(JamTrack::frames).max().unwrap_or(0);
     let mut cfg = *config;
     cfg.tracks = cfg.tracks.max(jam.tracks.len()).clamp(1, MAX_TRACKS);
@@ -680,12 +755,6 @@ pub fn prepare_looper(
         }
     }
     looper.preload_sync(jam.sync, jam.cycle_frames);
-    if jam.sample_rate != sr {
-        notes.push(format!(
-            "The jam was saved at {} Hz and the audio now runs at {sr} Hz, so the loops play at a different speed and pitch.",
-            jam.sample_rate
-        ));
-    }
     (looper, notes)
 }
 

@@ -13,6 +13,7 @@
 //! [`Looper::state`] for meters and OSC.
 
 pub mod memory;
+mod rate;
 pub mod snapshot;
 pub mod sync;
 mod track;
@@ -372,6 +373,8 @@ impl Looper {
                             let (a, b) = t.tick(m, il, ir, &mut ctx);
                             *o_l += a;
                             *o_r += b;
+                            t.peak = track::bigger(track::bigger(t.peak, a.abs()), b.abs());
+                            t.sum_sq += a * a + b * b;
                             ctx.now += 1;
                         }
                     }
@@ -380,6 +383,8 @@ impl Looper {
                             let (a, b) = t.tick(m, 0.0, 0.0, &mut ctx);
                             *o_l += a;
                             *o_r += b;
+                            t.peak = track::bigger(track::bigger(t.peak, a.abs()), b.abs());
+                            t.sum_sq += a * a + b * b;
                             ctx.now += 1;
                         }
                     }
@@ -409,6 +414,14 @@ impl Looper {
 
     /// A snapshot of `track` (a default, off state for a track that does not exist).
     #[inline]
+    /// rt: the largest |sample| track `track` played since the last call, and the sum of
+    /// squares over both channels (its meter).
+    pub fn take_level(&mut self, track: usize) -> (f32, f32) {
+        self.tracks.get_mut(track).map_or((0.0, 0.0), |t| {
+            (std::mem::take(&mut t.peak), std::mem::take(&mut t.sum_sq))
+        })
+    }
+
     pub fn state(&self, track: usize) -> TrackState {
         let (Some(t), Some(m)) = (self.tracks.get(track), self.memory.tracks.get(track)) else {
             return TrackState {

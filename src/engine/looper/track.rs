@@ -74,6 +74,10 @@ pub(crate) struct Track {
     pub paused: bool,
     pub oneshot: bool,
     pub solo_ok: bool,
+    /// What the track played since the engine last read its meter: largest |sample|
+    /// and sum of squares over both channels.
+    pub peak: f32,
+    pub sum_sq: f32,
     volume: f32,
     pan: f32,
     gain_l: Smoother,
@@ -116,6 +120,8 @@ impl Track {
             paused: false,
             oneshot: false,
             solo_ok: true,
+            peak: 0.0,
+            sum_sq: 0.0,
             volume: 1.0,
             pan: 0.0,
             gain_l: Smoother::new(l, x),
@@ -736,7 +742,9 @@ impl Track {
                     ) else {
                         return false;
                     };
-                    play_into(d, gl, gr, ol, or, wide);
+                    let (p, q) = play_into(d, gl, gr, ol, or, wide);
+                    self.peak = bigger(self.peak, p);
+                    self.sum_sq += q;
                     k += run;
                     i += run;
                     if i >= len {
@@ -781,7 +789,9 @@ impl Track {
                     ) else {
                         return false;
                     };
-                    play_into(d, gl, gr, ol, or, wide);
+                    let (p, q) = play_into(d, gl, gr, ol, or, wide);
+                    self.peak = bigger(self.peak, p);
+                    self.sum_sq += q;
                     let (Some(w), Some(il), Some(ir)) = (
                         layer.data.get_mut(2 * wi..2 * (wi + run)),
                         sl.get(k..k + run),
@@ -1075,13 +1085,19 @@ pub(crate) fn wide_simd() -> bool {
 
 /// rt: adds interleaved stereo `d` times the gains into `ol` / `or`.
 #[inline]
-fn play_into(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32], wide: bool) {
+fn play_into(
+    d: &[f32],
+    gl: f32,
+    gr: f32,
+    ol: &mut [f32],
+    or: &mut [f32],
+    wide: bool,
+) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
     if wide {
         // SAFETY: `wide` is only true when the CPU has AVX2 (see `wide_simd`); the
         // body is plain safe code.
-        unsafe { play_into_avx2(d, gl, gr, ol, or) };
-        return;
+        return unsafe { play_into_avx2(d, gl, gr, ol, or) };
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = wide;
@@ -1090,19 +1106,57 @@ fn play_into(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32], wide: 
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn play_into_avx2(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) {
+fn play_into_avx2(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) -> (f32, f32) {
     play_into_any(d, gl, gr, ol, or)
 }
 
+const LANES: usize = 8;
+
 /// The same multiplies and adds, in the same order, as `tick` and the looper do per
 /// frame (wider vectors do not change a single result: no fused multiply-adds).
+/// Returns the largest |sample| added and the sum of squares, for the track's meter;
+/// eight frames at a time so the meter rides along in the same vectors.
 #[inline(always)]
-fn play_into_any(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) {
-    for ((f, l), r) in d.chunks_exact(2).zip(ol.iter_mut()).zip(or.iter_mut()) {
-        if let [a, b] = f {
-            *l += *a * gl;
-            *r += *b * gr;
+fn play_into_any(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) -> (f32, f32) {
+    let mut top = [0f32; LANES];
+    let mut sum = [0f32; LANES];
+    let frames = d.chunks_exact(2 * LANES);
+    let (rest_d, split) = (frames.remainder(), ol.len().min(or.len()) / LANES * LANES);
+    let (ol8, ol_rest) = ol.split_at_mut(split.min(ol.len()));
+    let (or8, or_rest) = or.split_at_mut(split.min(or.len()));
+    for ((f, l), r) in frames
+        .zip(ol8.chunks_exact_mut(LANES))
+        .zip(or8.chunks_exact_mut(LANES))
+    {
+        for (j, (t, q)) in top.iter_mut().zip(sum.iter_mut()).enumerate() {
+            let (a, b) = (f[2 * j] * gl, f[2 * j + 1] * gr);
+            l[j] += a;
+            r[j] += b;
+            *t = bigger(bigger(*t, a.abs()), b.abs());
+            *q += a * a + b * b;
         }
+    }
+    let mut peak = top.into_iter().fold(0f32, bigger);
+    let mut sum_sq: f32 = sum.iter().sum();
+    for ((f, l), r) in rest_d.chunks_exact(2).zip(ol_rest).zip(or_rest) {
+        if let [a, b] = f {
+            let (a, b) = (*a * gl, *b * gr);
+            *l += a;
+            *r += b;
+            peak = bigger(bigger(peak, a.abs()), b.abs());
+            sum_sq += a * a + b * b;
+        }
+    }
+    (peak, sum_sq)
+}
+
+/// `f32::max` without the NaN rule, so it vectorises.
+#[inline(always)]
+pub(crate) fn bigger(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
+    } else {
+        a
     }
 }
 
@@ -1160,6 +1214,16 @@ impl Track {
     /// Linear volume and pan as set by the user.
     pub(crate) fn mix(&self) -> (f32, f32) {
         (self.volume, self.pan)
+    }
+
+    /// The play head in half frames (for a new sample rate, `super::rate`).
+    pub(crate) fn head_half(&self) -> usize {
+        self.pos_half
+    }
+
+    /// Not rt: puts the play head at `half` half frames (for a new sample rate).
+    pub(crate) fn set_head_half(&mut self, half: usize) {
+        self.pos_half = half;
     }
 
     /// A short tail that still writes into the current layer (the seam after a
