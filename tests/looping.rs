@@ -237,3 +237,29 @@ track = 1
     };
     assert_eq!(heard_at(0) - heard_at(480), 480);
 }
+
+#[test]
+fn a_track_recording_the_mix_hears_the_same_as_one_recording_the_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    players(dir.path());
+    // No instruments sound, so the mix before the loops is the inputs, frame for frame.
+    let inputs = session(dir.path(), "");
+    let mix = session(
+        dir.path(),
+        r#"
+[[command]]
+at_secs = 0.1
+loop = "source"
+track = 1
+source = "mix"
+"#,
+    );
+    assert!(
+        rms(&mix.left[secs(6.5)..secs(9.0)]) > 0.02,
+        "the loop recorded from the mix does not play"
+    );
+    assert!(
+        inputs.left == mix.left && inputs.right == mix.right,
+        "the loop recorded from the mix differs from the one recorded from the inputs"
+    );
+}

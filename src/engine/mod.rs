@@ -461,8 +461,11 @@ impl Engine {
             // Sources by index: the live inputs, the instruments, everything before the loops.
             let ml = &mut self.mix_l[from..to];
             let mr = &mut self.mix_r[from..to];
-            ml.copy_from_slice(bl);
-            mr.copy_from_slice(br);
+            if looper.listens_to(looper::SOURCE_MIX as usize) {
+                ml.copy_from_slice(bl);
+                mr.copy_from_slice(br);
+            }
+            // In the order of looper::SOURCE_*.
             let sources = [
                 (&self.in_l[from..to], &self.in_r[from..to]),
                 (&self.synth_l[from..to], &self.synth_r[from..to]),

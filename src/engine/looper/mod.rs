@@ -215,6 +215,12 @@ impl Looper {
         self.tracks.len()
     }
 
+    /// rt: whether any track records from source `source` (the engine skips preparing
+    /// a source nobody listens to).
+    pub fn listens_to(&self, source: usize) -> bool {
+        self.tracks.iter().any(|t| t.source == source)
+    }
+
     /// Frames processed so far (the looper's clock; the grid counts in it).
     pub fn frame(&self) -> u64 {
         self.frame

@@ -1114,38 +1114,35 @@ const LANES: usize = 8;
 
 /// The same multiplies and adds, in the same order, as `tick` and the looper do per
 /// frame (wider vectors do not change a single result: no fused multiply-adds).
-/// Returns the largest |sample| added and the sum of squares, for the track's meter;
-/// eight frames at a time so the meter rides along in the same vectors.
+/// Returns the largest |sample| added and the sum of squares, for the track's meter.
 #[inline(always)]
 fn play_into_any(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) -> (f32, f32) {
+    for ((f, l), r) in d.chunks_exact(2).zip(ol.iter_mut()).zip(or.iter_mut()) {
+        if let [a, b] = f {
+            *l += *a * gl;
+            *r += *b * gr;
+        }
+    }
+    // The meter reads the interleaved frames again while they are in cache: no
+    // shuffles, so it costs a fraction of the pass above.
+    let gains: [f32; LANES] = std::array::from_fn(|j| if j % 2 == 0 { gl } else { gr });
     let mut top = [0f32; LANES];
     let mut sum = [0f32; LANES];
-    let frames = d.chunks_exact(2 * LANES);
-    let (rest_d, split) = (frames.remainder(), ol.len().min(or.len()) / LANES * LANES);
-    let (ol8, ol_rest) = ol.split_at_mut(split.min(ol.len()));
-    let (or8, or_rest) = or.split_at_mut(split.min(or.len()));
-    for ((f, l), r) in frames
-        .zip(ol8.chunks_exact_mut(LANES))
-        .zip(or8.chunks_exact_mut(LANES))
-    {
-        for (j, (t, q)) in top.iter_mut().zip(sum.iter_mut()).enumerate() {
-            let (a, b) = (f[2 * j] * gl, f[2 * j + 1] * gr);
-            l[j] += a;
-            r[j] += b;
-            *t = bigger(bigger(*t, a.abs()), b.abs());
-            *q += a * a + b * b;
+    let chunks = d.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (((t, q), x), g) in top.iter_mut().zip(sum.iter_mut()).zip(c).zip(&gains) {
+            let v = x * g;
+            *t = bigger(*t, v.abs());
+            *q += v * v;
         }
     }
     let mut peak = top.into_iter().fold(0f32, bigger);
     let mut sum_sq: f32 = sum.iter().sum();
-    for ((f, l), r) in rest_d.chunks_exact(2).zip(ol_rest).zip(or_rest) {
-        if let [a, b] = f {
-            let (a, b) = (*a * gl, *b * gr);
-            *l += a;
-            *r += b;
-            peak = bigger(bigger(peak, a.abs()), b.abs());
-            sum_sq += a * a + b * b;
-        }
+    for (x, g) in rest.iter().zip(&gains) {
+        let v = x * g;
+        peak = bigger(peak, v.abs());
+        sum_sq += v * v;
     }
     (peak, sum_sq)
 }
