@@ -3,15 +3,13 @@
 //! resampled once at construction; the audio thread only plays them back.
 
 use super::midi::MidiMessage;
+use super::voices::{self, Fading, STEAL_FADE_SECS};
 use std::f32::consts::PI;
 
 /// Hits that can ring at once.
 pub const DRUM_VOICES: usize = 24;
 /// Stolen or choked hits fade out here.
 const FADE_SLOTS: usize = 8;
-const STEAL_FADE_SECS: f32 = 0.004;
-/// A fade slot may be reused for a new steal once its voice is this far down.
-const MAX_CUT_FADE: f32 = 0.1;
 /// A closed hat stops a ringing open hat this quickly, as a foot on the pedal does.
 const CHOKE_FADE_SECS: f32 = 0.015;
 /// `all_notes_off` stops ringing cymbals over this long.
@@ -183,11 +181,6 @@ impl Voice {
         fade: 1.0,
         fade_step: 0.0,
     };
-
-    /// rt: fades the hit to silence, `step` per sample, then frees it.
-    fn begin_fade(&mut self, step: f32) {
-        self.fade_step = self.fade_step.max(step);
-    }
 
     /// rt: adds the voice into the outputs with the channel gain ramping `g0` → `g1`.
     fn render(&mut self, data: &[f32], g0: f32, g1: f32, left: &mut [f32], right: &mut [f32]) {
@@ -375,40 +368,28 @@ impl DrumKit {
     }
 
     /// rt: a free voice, or the oldest (fading ones first) after moving it to a fade slot.
-    /// `None` in a burst that has filled every fade slot: dropping the newest note is
-    /// quieter than cutting a loud one.
     fn free_or_steal(&mut self) -> Option<usize> {
-        if let Some(i) = self.voices.iter().position(|v| !v.active) {
-            return Some(i);
-        }
-        let mut victim = 0;
-        let mut best = (true, u64::MAX);
-        for (i, v) in self.voices.iter().enumerate() {
-            let rank = (v.fade_step == 0.0, v.age);
-            if rank < best {
-                best = rank;
-                victim = i;
-            }
-        }
-        let mut slot = 0;
-        let mut lowest = f32::MAX;
-        for (i, f) in self.fading.iter().enumerate() {
-            let left = if f.active { f.fade } else { -1.0 };
-            if left < lowest {
-                lowest = left;
-                slot = i;
-            }
-        }
-        if lowest > MAX_CUT_FADE {
-            return None;
-        }
         let step = 1.0 / (STEAL_FADE_SECS * self.sample_rate);
-        if let (Some(src), Some(dst)) = (self.voices.get_mut(victim), self.fading.get_mut(slot)) {
-            *dst = *src;
-            dst.begin_fade(step);
-            src.active = false;
-        }
-        Some(victim)
+        voices::free_or_steal(&mut self.voices[..], &mut self.fading[..], step)
+    }
+}
+
+impl Fading for Voice {
+    fn active(&self) -> bool {
+        self.active
+    }
+    fn fade(&self) -> f32 {
+        self.fade
+    }
+    /// Fading hits first, then the oldest.
+    fn steal_rank(&self) -> (u8, u64) {
+        (u8::from(self.fade_step == 0.0), self.age)
+    }
+    fn begin_fade(&mut self, step: f32) {
+        self.fade_step = self.fade_step.max(step);
+    }
+    fn silence(&mut self) {
+        self.active = false;
     }
 }
 

@@ -15,6 +15,7 @@ pub mod resample;
 pub mod shared;
 pub mod smooth;
 pub mod synth;
+pub mod voices;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

@@ -7,6 +7,7 @@
 //! copying it into a fade slot where it fades out over 4 ms, so stealing never clicks.
 
 use super::midi::MidiMessage;
+use super::voices::{self, Fading, STEAL_FADE_SECS};
 use std::f32::consts::PI;
 
 /// Notes that can sound at once (not counting stolen notes still fading out).
@@ -25,9 +26,6 @@ const PHASE_SCALE: f32 = 4_294_967_296.0;
 const INV_PHASE_SCALE: f32 = 1.0 / PHASE_SCALE;
 /// -80 dB: a voice below this has ended, and stopping it there is inaudible.
 const SILENT: f32 = 1e-4;
-const STEAL_FADE_SECS: f32 = 0.004;
-/// A fade slot may be reused for a new steal once its voice is this far down.
-const MAX_CUT_FADE: f32 = 0.1;
 const BEND_GLIDE_SECS: f32 = 0.006;
 const GAIN_GLIDE_SECS: f32 = 0.01;
 /// Partials above this fraction of the sample rate are left out (room for a bend up).
@@ -985,27 +983,6 @@ impl Voice {
         }
     }
 
-    /// rt: fades the voice to silence, `step` per sample, then frees it.
-    fn begin_fade(&mut self, step: f32) {
-        self.fade_step = self.fade_step.max(step);
-        self.held = false;
-        self.sustained = false;
-    }
-
-    /// rt: which voice to steal first: fading, then released, then pedal-held, then held.
-    fn steal_rank(&self) -> (u8, u64) {
-        let class = if self.fade_step > 0.0 {
-            0
-        } else if !self.held && !self.sustained {
-            1
-        } else if self.sustained {
-            2
-        } else {
-            3
-        };
-        (class, self.age)
-    }
-
     /// rt: adds one chunk (at most `CHUNK` frames) into the outputs.
     fn render(
         &mut self,
@@ -1334,41 +1311,8 @@ impl FallbackSynth {
     }
 
     /// rt: a free voice, or the best one to steal after moving it to a fade slot.
-    /// `None` in a burst that has filled every fade slot: dropping the newest note is
-    /// quieter than cutting a loud one.
     fn free_or_steal(&mut self) -> Option<usize> {
-        if let Some(i) = self.voices.iter().position(|v| !v.active) {
-            return Some(i);
-        }
-        let mut victim = 0;
-        let mut best = (u8::MAX, u64::MAX);
-        for (i, v) in self.voices.iter().enumerate() {
-            let rank = v.steal_rank();
-            if rank < best {
-                best = rank;
-                victim = i;
-            }
-        }
-        // A free fade slot, else the one closest to silence.
-        let mut slot = 0;
-        let mut lowest = f32::MAX;
-        for (i, f) in self.fading.iter().enumerate() {
-            let left = if f.active { f.fade } else { -1.0 };
-            if left < lowest {
-                lowest = left;
-                slot = i;
-            }
-        }
-        if lowest > MAX_CUT_FADE {
-            return None;
-        }
-        let step = self.steal_step;
-        if let (Some(src), Some(dst)) = (self.voices.get_mut(victim), self.fading.get_mut(slot)) {
-            *dst = *src;
-            dst.begin_fade(step);
-            src.active = false;
-        }
-        Some(victim)
+        voices::free_or_steal(&mut self.voices[..], &mut self.fading[..], self.steal_step)
     }
 
     /// rt: the pedal, if down, keeps the note sounding.
@@ -1463,6 +1407,37 @@ impl FallbackSynth {
                 v.release();
             }
         }
+    }
+}
+
+impl Fading for Voice {
+    fn active(&self) -> bool {
+        self.active
+    }
+    fn fade(&self) -> f32 {
+        self.fade
+    }
+    /// rt: which voice to steal first: fading, then released, then pedal-held, then held.
+    fn steal_rank(&self) -> (u8, u64) {
+        let class = if self.fade_step > 0.0 {
+            0
+        } else if !self.held && !self.sustained {
+            1
+        } else if self.sustained {
+            2
+        } else {
+            3
+        };
+        (class, self.age)
+    }
+    /// rt: fades the voice to silence, `step` per sample, then frees it.
+    fn begin_fade(&mut self, step: f32) {
+        self.fade_step = self.fade_step.max(step);
+        self.held = false;
+        self.sustained = false;
+    }
+    fn silence(&mut self) {
+        self.active = false;
     }
 }
 
