@@ -3,88 +3,52 @@
 //! engine's loop meters (SooperLooper's state numbers: 0 empty, 2 recording, 4 playing,
 //! 5 overdubbing, 10 muted).
 
-use std::sync::atomic::Ordering::Relaxed;
+mod common_panel;
 
-use eframe::egui::{self, accesskit::Role};
+use std::ops::{Deref, DerefMut};
+
+use eframe::egui::accesskit::{Role, Toggled};
 use egui_kittest::kittest::{NodeT, Queryable};
-use egui_kittest::Harness;
+use samspill::control::TrackSel;
 use samspill::controller::{build_looper, LooperConfig};
 use samspill::session::settings::{Language, Settings};
-use samspill::ui::i18n::Text;
-use samspill::ui::{tr, AudioControl, AudioState, AudioStatus, Panel, View};
-use samspill::{new_engine, Command, Controller, Engine, EngineConfig};
+use samspill::ui::i18n::{tr_n, Text};
+use samspill::ui::View;
+use samspill::Command;
+
+use common_panel::{assert_all_in, panel_room, small_looper, tone, PanelRoom, Running, SR};
 
 // Every block this binary renders runs `Engine::process` under this checker.
 #[global_allocator]
 static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
-const SR: u32 = 48_000;
-const BLOCK: usize = 256;
+const BLOCK: usize = common_panel::BLOCK;
 
-/// A device layer that is simply running.
-struct Running;
+struct Room(PanelRoom);
 
-impl AudioControl for Running {
-    fn status(&self) -> AudioStatus {
-        AudioStatus {
-            state: AudioState::Running,
-            sample_rate: SR,
-            buffer_frames: BLOCK as u32,
-            ..AudioStatus::default()
-        }
-    }
-    fn output_devices(&self, _: samspill::session::settings::AudioHost) -> Vec<String> {
-        vec![]
-    }
-    fn input_devices(&self, _: samspill::session::settings::AudioHost) -> Vec<String> {
-        vec![]
-    }
-    fn midi_ports(&self) -> Vec<String> {
-        vec![]
-    }
-    fn apply(&mut self, _: &samspill::session::settings::AudioSettings) -> Result<(), String> {
-        Ok(())
+impl Deref for Room {
+    type Target = PanelRoom;
+    fn deref(&self) -> &PanelRoom {
+        &self.0
     }
 }
 
-struct Room {
-    harness: Harness<'static, Panel>,
-    engine: Engine,
-    controller: Controller,
-    dir: tempfile::TempDir,
-    tone_at: usize,
+impl DerefMut for Room {
+    fn deref_mut(&mut self) -> &mut PanelRoom {
+        &mut self.0
+    }
 }
 
 /// A panel on a real engine whose looper is not in yet.
 fn bare_room(settings: Settings) -> Room {
-    let (controller, engine) = new_engine(&EngineConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    let panel = Panel::new(controller.clone(), Box::new(Running), settings)
-        .save_settings_to(dir.path().join("settings.toml"));
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1024.0, 720.0))
-        .build_ui_state(|ui, panel: &mut Panel| panel.show(ui), panel);
-    Room {
-        harness,
-        engine,
-        controller,
-        dir,
-        tone_at: 0,
-    }
+    Room(panel_room(Box::new(Running), settings, dir, 720.0, |p| p))
 }
 
 /// A panel whose engine has a small looper (two tracks of 5 s), as it would after start.
 fn room_with(settings: Settings) -> Room {
     let mut room = bare_room(settings);
-    let config = LooperConfig {
-        tracks: 2,
-        max_secs: 5.0,
-        undo_levels: 2,
-        ..Default::default()
-    };
-    room.controller
-        .send(Command::InstallLooper(build_looper(&config, SR)))
-        .unwrap();
+    room.install_looper(&small_looper());
     room.play(0.05);
     room
 }
@@ -94,112 +58,44 @@ fn room() -> Room {
 }
 
 impl Room {
-    fn click(&mut self, label: &str) {
-        self.click_nth(label, 0);
-    }
-
-    /// Clicks the `n`th control called `label` (track rows share their words).
-    fn click_nth(&mut self, label: &str, n: usize) {
-        self.harness
-            .get_all_by_label(label)
-            .nth(n)
-            .unwrap_or_else(|| panic!("no {label:?} number {n}: {:?}", self.texts()))
-            .scroll_to_me();
-        self.harness.run();
-        self.harness.get_all_by_label(label).nth(n).unwrap().click();
-        self.harness.run();
-    }
-
-    fn has(&self, label: &str) -> bool {
-        self.harness.query_all_by_label(label).next().is_some()
-    }
-
     /// Runs the engine for `secs` with a tone on input 1, then lets the panel redraw.
     fn play(&mut self, secs: f64) {
-        let blocks = (secs * SR as f64 / BLOCK as f64).ceil() as usize;
-        let (mut input, mut left, mut right) = ([0f32; BLOCK], [0f32; BLOCK], [0f32; BLOCK]);
-        let silence = [0f32; BLOCK];
-        for _ in 0..blocks {
-            for (i, s) in input.iter_mut().enumerate() {
-                let t = (self.tone_at + i) as f32 / SR as f32;
-                *s = 0.25 * (std::f32::consts::TAU * 330.0 * t).sin();
-            }
-            self.tone_at += BLOCK;
-            let engine = &mut self.engine;
-            assert_no_alloc::assert_no_alloc(|| {
-                engine.process(&[&input, &silence], &mut left, &mut right, &[]);
-            });
-        }
-        self.harness.run();
+        self.run_engine(secs, |at, one, _| tone(one, at, 330.0, 0.25));
     }
 
-    fn state(&self, track: usize) -> u32 {
-        self.controller.shared().loops[track].state.load(Relaxed)
+    /// Runs the engine with nothing on the inputs: only the loops sound.
+    fn play_silence(&mut self, secs: f64) {
+        self.run_engine(secs, |_, one, _| one.fill(0.0));
     }
 
-    fn loop_frames(&self, track: usize) -> u32 {
-        self.controller.shared().loops[track]
-            .loop_frames
-            .load(Relaxed)
+    /// The level meter of `track` (from 0): how full its bar is (0–100) and the words
+    /// beside it, as a screen reader gets them.
+    fn meter(&self, track: usize) -> (f64, String) {
+        let lang = self.harness.state().settings().language;
+        let name = tr_n(lang, Text::TrackSoundN, track + 1);
+        let node = self.harness.get_by_role_and_label(Role::Meter, &name);
+        let a = node.accesskit_node();
+        (
+            a.numeric_value().unwrap_or(-1.0),
+            a.value().unwrap_or_default(),
+        )
     }
 
-    fn saved(&self) -> Settings {
-        Settings::load_from(&self.dir.path().join("settings.toml")).0
+    /// The `n`th control called `label`: greyed out or not, and what it says about why.
+    fn enabled_nth(&self, label: &str, n: usize) -> (bool, Option<String>) {
+        let node = self
+            .harness
+            .get_all_by_label(label)
+            .nth(n)
+            .unwrap_or_else(|| panic!("no {label:?} number {n}: {:?}", self.texts()));
+        let a = node.accesskit_node();
+        (!a.is_disabled(), a.description())
     }
 
-    fn texts(&self) -> Vec<String> {
-        self.harness
-            .root()
-            .children_recursive()
-            .filter_map(|n| {
-                let a = n.accesskit_node();
-                if a.role() == Role::Label {
-                    a.value()
-                } else {
-                    a.label()
-                }
-            })
-            .filter(|t| !t.trim().is_empty())
-            .collect()
-    }
-
-    fn controls(&self) -> Vec<(String, egui::Rect)> {
-        self.harness
-            .root()
-            .children_recursive()
-            .filter(|n| egui::accessibility::is_input(n.accesskit_node().role()))
-            .map(|n| (n.accesskit_node().label().unwrap_or_default(), n.rect()))
-            .collect()
-    }
-}
-
-fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 1)
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// Fails if anything on screen uses a word found only in the other language's texts.
-fn assert_all_in(room: &Room, lang: Language) {
-    let other = match lang {
-        Language::Bokmal => Language::English,
-        Language::English => Language::Bokmal,
-    };
-    let mine: std::collections::HashSet<String> =
-        Text::ALL.iter().flat_map(|&k| words(tr(lang, k))).collect();
-    let foreign: std::collections::HashSet<String> = Text::ALL
-        .iter()
-        .flat_map(|&k| words(tr(other, k)))
-        .filter(|w| !mine.contains(w))
-        .collect();
-    for text in room.texts() {
-        for w in words(&text) {
-            assert!(
-                !foreign.contains(&w),
-                "{lang:?} screen shows {text:?}, whose word {w:?} is from the other language"
-            );
-        }
+    /// Is the track named `name` drawn as the chosen one?
+    fn chosen(&self, name: &str) -> bool {
+        let node = self.harness.get_by_role_and_label(Role::Button, name);
+        node.accesskit_node().toggled() == Some(Toggled::True)
     }
 }
 
@@ -431,4 +327,185 @@ fn the_recording_alignment_is_set_by_hand_in_settings_and_kept() {
     room.click("− 1 ms");
     assert!(room.has("2 ms"), "{:?}", room.texts());
     assert_eq!(room.saved().looper.latency_offset_ms, 2.0);
+}
+
+/// Records about a second of the tone on track 1 and lets it play.
+fn record_track_one(room: &mut Room) {
+    let record = tr(room, Text::DoRecord);
+    room.click_nth(record, 0);
+    room.play(1.0);
+    let stop = tr(room, Text::DoStopRecording);
+    room.click(stop);
+    room.play(0.2);
+    assert_eq!(room.state(0), 4, "playing");
+}
+
+/// `key`'s words in the room's language.
+fn tr(room: &Room, key: Text) -> &'static str {
+    samspill::ui::tr(room.harness.state().settings().language, key)
+}
+
+#[test]
+fn a_playing_loop_fills_its_meter_and_a_silent_track_reads_silent() {
+    let mut room = room();
+    room.click("Loop");
+    // The tone on input 1 is heard, but no track plays it yet.
+    assert_eq!(room.meter(0), (0.0, "stille".to_string()));
+    assert_eq!(room.meter(1), (0.0, "stille".to_string()));
+
+    record_track_one(&mut room);
+    // Nothing on the inputs now: what the meter shows is the loop alone.
+    room.play_silence(0.6);
+    let (fill, words) = room.meter(0);
+    assert!(fill > 50.0, "track 1 plays a -15 dB RMS tone: {fill}");
+    assert!(words.ends_with(" dB"), "{words:?}");
+    assert_eq!(room.meter(1), (0.0, "stille".to_string()), "track 2");
+
+    room.click("Innstillinger");
+    room.click("English");
+    room.click("Loops");
+    room.play_silence(0.1);
+    assert!(room.meter(0).0 > 50.0);
+    assert_eq!(room.meter(1), (0.0, "silent".to_string()));
+}
+
+#[test]
+fn in_easy_mode_each_track_shows_its_level_too() {
+    let settings = Settings {
+        easy_mode: true,
+        language: Language::English,
+        ..Settings::default()
+    };
+    let mut room = room_with(settings);
+    assert_eq!(room.meter(0).0, 0.0);
+    room.click("Start a loop");
+    room.play(1.0);
+    room.click("Stop the loop");
+    room.play_silence(0.8);
+    assert_eq!(room.state(0), 4);
+    assert!(room.meter(0).0 > 50.0, "{:?}", room.meter(0));
+    assert_eq!(room.meter(1), (0.0, "silent".to_string()));
+    assert!(
+        room.has("Sound"),
+        "the meter has a name: {:?}",
+        room.texts()
+    );
+}
+
+#[test]
+fn undo_and_redo_are_greyed_out_until_there_is_something_to_take_back() {
+    let mut room = room();
+    room.click("Loop");
+    // Track 1, track 2, then "all tracks".
+    let nothing = Some("Ingenting å angre på dette sporet ennå.".to_string());
+    let no_redo = Some("Ingenting å gjøre om. Angre først.".to_string());
+    assert_eq!(room.enabled_nth("Angre", 0), (false, nothing.clone()));
+    assert_eq!(room.enabled_nth("Gjør om", 0), (false, no_redo.clone()));
+    assert_eq!(
+        room.enabled_nth("Angre", 2),
+        (false, Some("Ingen av sporene har noe å angre.".to_string()))
+    );
+
+    record_track_one(&mut room);
+    assert_eq!(room.enabled_nth("Angre", 0), (true, None), "a take to undo");
+    assert_eq!(room.enabled_nth("Angre", 1), (false, nothing), "track 2");
+    assert!(
+        room.enabled_nth("Angre", 2).0,
+        "all tracks: one has history"
+    );
+    assert_eq!(room.enabled_nth("Gjør om", 0), (false, no_redo.clone()));
+
+    room.click_nth("Angre", 0);
+    room.play(0.1);
+    assert_eq!(room.state(0), 0, "the take is undone");
+    assert_eq!(room.enabled_nth("Gjør om", 0), (true, None));
+    assert!(room.enabled_nth("Gjør om", 2).0);
+
+    room.click_nth("Gjør om", 0);
+    room.play(0.1);
+    assert_eq!(room.state(0), 4, "and brought back");
+    assert_eq!(room.enabled_nth("Gjør om", 0), (false, no_redo));
+    assert!(room.enabled_nth("Angre", 0).0);
+
+    // While learning, a greyed-out button can still be armed for a pad.
+    room.click("Lær MIDI");
+    assert!(room.enabled_nth("Angre", 1).0 && room.enabled_nth("Gjør om", 1).0);
+}
+
+#[test]
+fn greyed_out_undo_and_redo_say_why_in_english_too() {
+    let mut room = room_with(Settings {
+        language: Language::English,
+        ..Settings::default()
+    });
+    room.click("Loops");
+    assert_eq!(
+        room.enabled_nth("Undo", 0),
+        (
+            false,
+            Some("Nothing to undo on this track yet.".to_string())
+        )
+    );
+    assert_eq!(
+        room.enabled_nth("Redo", 1),
+        (
+            false,
+            Some("Nothing to redo. Undo something first.".to_string())
+        )
+    );
+    assert_eq!(
+        room.enabled_nth("Redo", 2),
+        (false, Some("No track has anything to redo.".to_string()))
+    );
+    record_track_one(&mut room);
+    assert!(room.enabled_nth("Undo", 0).0);
+    room.click_nth("Undo", 0);
+    room.play(0.1);
+    assert!(room.enabled_nth("Redo", 0).0 && room.enabled_nth("Redo", 2).0);
+    assert_all_in(&room, Language::English);
+}
+
+#[test]
+fn the_panel_and_osc_share_one_selected_track() {
+    let mut room = room();
+    room.click("Loop");
+    let control = room.harness.state().loop_control().clone();
+    assert_eq!(control.selected(), TrackSel::One(0));
+    assert!(room.chosen("Spor 1") && !room.chosen("Spor 2"));
+
+    // A click on the track's name chooses it for OSC's "selected loop" too.
+    room.click("Spor 2");
+    assert_eq!(control.selected(), TrackSel::One(1));
+    assert_eq!(room.harness.state().state().selected, TrackSel::One(1));
+    assert!(room.chosen("Spor 2") && !room.chosen("Spor 1"));
+
+    // OSC's `/set selected_loop_num 0` selects through the same handle: the panel follows.
+    control.select(TrackSel::One(0)).unwrap();
+    room.harness.run();
+    assert!(room.chosen("Spor 1") && !room.chosen("Spor 2"));
+    room.harness.key_press(eframe::egui::Key::Space);
+    room.harness.run();
+    room.play(0.3);
+    assert_eq!(
+        (room.state(0), room.state(1)),
+        (2, 0),
+        "Space records track 1"
+    );
+
+    // -1 is every track: both rows are drawn chosen.
+    control.select(TrackSel::All).unwrap();
+    room.harness.run();
+    assert!(room.chosen("Spor 1") && room.chosen("Spor 2"));
+    assert_eq!(room.harness.query_all_by_label("valgt").count(), 2);
+    room.click("Spor 1");
+    assert_eq!(
+        control.selected(),
+        TrackSel::One(0),
+        "a click picks one again"
+    );
+    control.select(TrackSel::All).unwrap();
+
+    // Pressing a track's big button chooses it, as it always did.
+    room.click_nth("Ta opp", 0);
+    assert_eq!(control.selected(), TrackSel::One(1));
 }

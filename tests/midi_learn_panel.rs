@@ -4,93 +4,62 @@
 //! MIDI comes in the way the io layer's tap hands it to the panel (SooperLooper's state
 //! numbers: 0 empty, 1 waiting, 2 recording, 4 playing, 5 overdubbing).
 
+mod common_osc;
+mod common_panel;
+
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use eframe::egui::{self, accesskit::Role};
-use egui_kittest::kittest::{NodeT, Queryable};
-use egui_kittest::Harness;
+use eframe::egui;
 use samspill::control::midi_learn::{Trigger, MAP_FILE};
-use samspill::control::{Action as ControlAction, MidiLearn};
-use samspill::controller::{build_looper, LooperConfig};
+use samspill::control::{Action as ControlAction, MidiLearn, TrackSel};
 use samspill::io::{now_nanos, AudioSystem, IoOptions, TimedMidi};
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
-use samspill::ui::{AudioControl, AudioState, AudioStatus, Panel, View};
-use samspill::{new_engine, Command, Controller, Engine, EngineConfig, MidiEvent};
+use samspill::ui::View;
+use samspill::{new_engine, EngineConfig, MidiEvent};
+
+use common_osc::{s as osc_s, OscClient};
+use common_panel::{panel_room, small_looper, PanelRoom, Running};
+use egui_kittest::kittest::{NodeT, Queryable};
 
 // Every block this binary renders runs `Engine::process` under this checker.
 #[global_allocator]
 static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
-const SR: u32 = 48_000;
-const BLOCK: usize = 256;
+/// The shared room with the pads and pedals beside it.
+struct Room {
+    base: PanelRoom,
+    /// The pads and pedals: what the io layer's tap would hand the panel.
+    midi: Sender<TimedMidi>,
+}
 
-/// A device layer that is simply running.
-struct Running;
-
-impl AudioControl for Running {
-    fn status(&self) -> AudioStatus {
-        AudioStatus {
-            state: AudioState::Running,
-            sample_rate: SR,
-            buffer_frames: BLOCK as u32,
-            ..AudioStatus::default()
-        }
-    }
-    fn output_devices(&self, _: AudioHost) -> Vec<String> {
-        vec![]
-    }
-    fn input_devices(&self, _: AudioHost) -> Vec<String> {
-        vec![]
-    }
-    fn midi_ports(&self) -> Vec<String> {
-        vec![]
-    }
-    fn apply(&mut self, _: &AudioSettings) -> Result<(), String> {
-        Ok(())
+impl Deref for Room {
+    type Target = PanelRoom;
+    fn deref(&self) -> &PanelRoom {
+        &self.base
     }
 }
 
-struct Room {
-    harness: Harness<'static, Panel>,
-    engine: Engine,
-    controller: Controller,
-    /// The pads and pedals: what the io layer's tap would hand the panel.
-    midi: Sender<TimedMidi>,
-    dir: tempfile::TempDir,
+impl DerefMut for Room {
+    fn deref_mut(&mut self) -> &mut PanelRoom {
+        &mut self.base
+    }
 }
 
 /// A panel on a real engine with a two-track looper, its files in `dir`.
 fn room_in(dir: tempfile::TempDir, settings: Settings, osc_port: Option<u16>) -> Room {
-    let (controller, engine) = new_engine(&EngineConfig::default());
     let (midi, tap) = crossbeam_channel::bounded(256);
-    let mut panel = Panel::new(controller.clone(), Box::new(Running), settings)
-        .save_settings_to(dir.path().join("settings.toml"))
-        .with_midi_tap(tap);
-    if let Some(port) = osc_port {
-        panel = panel.with_osc_on(port);
-    }
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1024.0, 900.0))
-        .build_ui_state(|ui, panel: &mut Panel| panel.show(ui), panel);
-    let config = LooperConfig {
-        tracks: 2,
-        max_secs: 5.0,
-        undo_levels: 2,
-        ..Default::default()
-    };
-    controller
-        .send(Command::InstallLooper(build_looper(&config, SR)))
-        .unwrap();
-    let mut room = Room {
-        harness,
-        engine,
-        controller,
-        midi,
-        dir,
-    };
+    let base = panel_room(Box::new(Running), settings, dir, 900.0, |panel| {
+        let panel = panel.with_midi_tap(tap);
+        match osc_port {
+            Some(port) => panel.with_osc_on(port),
+            None => panel,
+        }
+    });
+    let mut room = Room { base, midi };
+    room.install_looper(&small_looper());
     room.play(0.05);
     room
 }
@@ -107,25 +76,6 @@ fn english() -> Settings {
 }
 
 impl Room {
-    fn click(&mut self, label: &str) {
-        self.click_nth(label, 0);
-    }
-
-    fn click_nth(&mut self, label: &str, n: usize) {
-        self.harness
-            .get_all_by_label(label)
-            .nth(n)
-            .unwrap_or_else(|| panic!("no {label:?} number {n}: {:?}", self.texts()))
-            .scroll_to_me();
-        self.harness.run();
-        self.harness.get_all_by_label(label).nth(n).unwrap().click();
-        self.harness.run();
-    }
-
-    fn has(&self, label: &str) -> bool {
-        self.harness.query_all_by_label(label).next().is_some()
-    }
-
     /// A pad or pedal sends `bytes`; the panel takes it on its next frame.
     fn midi(&mut self, bytes: &[u8]) {
         self.send(bytes);
@@ -146,41 +96,16 @@ impl Room {
         self.harness.run();
     }
 
-    /// Runs the engine for `secs` of silence, then lets the panel redraw.
+    /// Runs the engine for `secs` of a steady 0.1 on both inputs, then lets the panel redraw.
     fn play(&mut self, secs: f64) {
-        let blocks = (secs * SR as f64 / BLOCK as f64).ceil() as usize;
-        let (input, mut left, mut right) = ([0.1f32; BLOCK], [0f32; BLOCK], [0f32; BLOCK]);
-        for _ in 0..blocks {
-            let engine = &mut self.engine;
-            assert_no_alloc::assert_no_alloc(|| {
-                engine.process(&[&input, &input], &mut left, &mut right, &[]);
-            });
-        }
-        self.harness.run();
-    }
-
-    fn state(&self, track: usize) -> u32 {
-        self.controller.shared().loops[track].state.load(Relaxed)
+        self.run_engine(secs, |_, one, two| {
+            one.fill(0.1);
+            two.fill(0.1);
+        });
     }
 
     fn map_file(&self) -> std::path::PathBuf {
         self.dir.path().join(MAP_FILE)
-    }
-
-    fn texts(&self) -> Vec<String> {
-        self.harness
-            .root()
-            .children_recursive()
-            .filter_map(|n| {
-                let a = n.accesskit_node();
-                if a.role() == Role::Label {
-                    a.value()
-                } else {
-                    a.label()
-                }
-            })
-            .filter(|t| !t.trim().is_empty())
-            .collect()
     }
 }
 
@@ -411,7 +336,7 @@ fn space_steps_the_foot_switch_on_the_chosen_track_and_keys_do_the_rest() {
     assert_eq!(room.state(0), 4);
 
     room.key(egui::Key::Num2);
-    assert_eq!(room.harness.state().state().selected_track, 1);
+    assert_eq!(room.harness.state().state().selected, TrackSel::One(1));
     room.key(egui::Key::Space);
     room.play(0.2);
     assert_eq!((room.state(0), room.state(1)), (4, 2), "2 then Space");
@@ -465,6 +390,48 @@ fn osc_listens_on_this_computer_and_a_busy_port_is_calm() {
     busy.click_nth("Record", 0);
     busy.play(0.1);
     assert_eq!(busy.state(0), 2, "the loops work without OSC");
+}
+
+#[test]
+fn osc_selected_loop_num_moves_the_panel_and_a_click_moves_what_minus_3_means() {
+    let mut room = room_in(tempfile::tempdir().unwrap(), Settings::default(), Some(0));
+    let port = room
+        .harness
+        .state()
+        .state()
+        .osc
+        .addr
+        .expect("listening")
+        .port();
+    let osc = OscClient::new(port);
+    room.click("Loop");
+    let chosen = |room: &Room, name: &str| {
+        room.harness
+            .get_by_role_and_label(egui::accesskit::Role::Button, name)
+            .accesskit_node()
+            .toggled()
+            == Some(egui::accesskit::Toggled::True)
+    };
+    assert!(chosen(&room, "Spor 1") && !chosen(&room, "Spor 2"));
+
+    // SooperLooper's GUI picks loop 2 (counted from 0: 1); the panel follows on its own.
+    osc.set_global("selected_loop_num", 1.0);
+    let until = Instant::now() + Duration::from_secs(2);
+    while room.harness.state().state().selected != TrackSel::One(1) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
+        room.harness.run();
+    }
+    assert_eq!(room.harness.state().state().selected, TrackSel::One(1));
+    assert!(chosen(&room, "Spor 2") && !chosen(&room, "Spor 1"));
+
+    // A click on track 1's name: OSC's "selected loop" is track 1 now.
+    room.click("Spor 1");
+    assert_eq!(osc.get_global("selected_loop_num"), Some(0.0));
+    osc.send("/sl/-3/hit", vec![osc_s("record")]);
+    // The server answers in order: once this reply is here, the hit was sent.
+    assert_eq!(osc.get_global("selected_loop_num"), Some(0.0));
+    room.play(0.2);
+    assert_eq!((room.state(0), room.state(1)), (2, 0), "-3 is track 1");
 }
 
 #[test]

@@ -2,22 +2,23 @@
 //! controls are found by their words in bokmål and English, clicked, and the effect is
 //! checked where it matters: in the engine's output, the device layer, the saved file.
 
+mod common_panel;
+
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 
-use eframe::egui::{self, accesskit::Role};
-use egui_kittest::kittest::{NodeT, Queryable};
-use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
 use samspill::ui::i18n::Text;
-use samspill::ui::{tr, AudioControl, AudioState, AudioStatus, Panel, View};
-use samspill::{new_engine, Command, Controller, Engine, EngineConfig, Patch};
+use samspill::ui::{tr, AudioControl, AudioState, AudioStatus, View};
+use samspill::{Command, Patch};
+
+use common_panel::{assert_all_in, panel_room, tone, PanelRoom, SR};
 
 // Every block this binary renders runs `Engine::process` under this checker.
 #[global_allocator]
 static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
 
-const SR: u32 = 48_000;
-const BLOCK: usize = 256;
 const OUTPUTS: [&str; 2] = ["Focusrite Scarlett 2i2", "HDA Intel PCH"];
 const INPUTS: [&str; 1] = ["Focusrite Scarlett 2i2"];
 const MIDI: [&str; 1] = ["Roland A-49"];
@@ -62,15 +63,23 @@ impl AudioControl for FakeDevices {
     }
 }
 
-/// A panel on a real engine, with the engine played by hand block by block.
+/// The shared room (engine, controller, panel) with the device double beside it.
 struct Room {
-    harness: Harness<'static, Panel>,
-    engine: Engine,
-    controller: Controller,
+    base: PanelRoom,
     devices: FakeDevices,
-    dir: tempfile::TempDir,
-    /// Samples of the test tone played so far (keeps its phase across calls).
-    tone_at: usize,
+}
+
+impl Deref for Room {
+    type Target = PanelRoom;
+    fn deref(&self) -> &PanelRoom {
+        &self.base
+    }
+}
+
+impl DerefMut for Room {
+    fn deref_mut(&mut self) -> &mut PanelRoom {
+        &mut self.base
+    }
 }
 
 fn room() -> Room {
@@ -78,7 +87,6 @@ fn room() -> Room {
 }
 
 fn room_with(settings: Settings) -> Room {
-    let (controller, engine) = new_engine(&EngineConfig::default());
     let devices = FakeDevices::default();
     *devices.status.lock().unwrap() = AudioStatus {
         state: AudioState::Running,
@@ -90,23 +98,13 @@ fn room_with(settings: Settings) -> Room {
         detail: String::new(),
     };
     let dir = tempfile::tempdir().unwrap();
-    let panel = Panel::new(controller.clone(), Box::new(devices.clone()), settings)
-        .save_settings_to(dir.path().join("settings.toml"));
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1024.0, 720.0))
-        .build_ui_state(|ui, panel: &mut Panel| panel.show(ui), panel);
-    Room {
-        harness,
-        engine,
-        controller,
-        devices,
-        dir,
-        tone_at: 0,
-    }
+    let base = panel_room(Box::new(devices.clone()), settings, dir, 720.0, |p| p);
+    Room { base, devices }
 }
 
 impl Room {
-    /// Scrolls the control into view, like a person would, and clicks it.
+    /// Scrolls the control into view, like a person would, and clicks it (there must
+    /// be exactly one).
     fn click(&mut self, label: &str) {
         self.harness.get_by_label(label).scroll_to_me();
         self.harness.run();
@@ -114,54 +112,16 @@ impl Room {
         self.harness.run();
     }
 
-    fn has(&self, label: &str) -> bool {
-        self.harness.query_all_by_label(label).next().is_some()
-    }
-
     /// Runs the engine for `secs`, with a 440 Hz tone of `tone_amp` on input 1 (0 = silence),
     /// and returns the left output; then lets the panel draw what the engine published.
     fn play(&mut self, secs: f64, tone_amp: f32) -> Vec<f32> {
-        let blocks = (secs * SR as f64 / BLOCK as f64).ceil() as usize;
-        let mut out = Vec::with_capacity(blocks * BLOCK);
-        let (mut input, mut left, mut right) = ([0f32; BLOCK], [0f32; BLOCK], [0f32; BLOCK]);
-        let silence = [0f32; BLOCK];
-        for _ in 0..blocks {
-            for (i, s) in input.iter_mut().enumerate() {
-                let t = (self.tone_at + i) as f32 / SR as f32;
-                *s = tone_amp * (std::f32::consts::TAU * 440.0 * t).sin();
-            }
-            self.tone_at += BLOCK;
-            let engine = &mut self.engine;
-            assert_no_alloc::assert_no_alloc(|| {
-                engine.process(&[&input, &silence], &mut left, &mut right, &[]);
-            });
-            out.extend_from_slice(&left);
-        }
-        self.harness.run();
-        out
+        self.run_engine(secs, |at, one, _| tone(one, at, 440.0, tone_amp))
     }
 
     fn saved(&self) -> Settings {
         let (s, problem) = Settings::load_from(&self.dir.path().join("settings.toml"));
         assert!(problem.is_none(), "{problem:?}");
         s
-    }
-
-    /// Every text on screen: labels' values and controls' names.
-    fn texts(&self) -> Vec<String> {
-        self.harness
-            .root()
-            .children_recursive()
-            .filter_map(|n| {
-                let a = n.accesskit_node();
-                if a.role() == Role::Label {
-                    a.value()
-                } else {
-                    a.label()
-                }
-            })
-            .filter(|t| !t.trim().is_empty())
-            .collect()
     }
 }
 
@@ -173,45 +133,6 @@ fn note_on() -> Command {
     Command::Midi {
         data: [0x90, 60, 100],
         len: 3,
-    }
-}
-
-fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 1)
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// Words that appear in one language's texts and nowhere in the other's.
-fn words_only_in(lang: Language) -> std::collections::HashSet<String> {
-    let other = match lang {
-        Language::Bokmal => Language::English,
-        Language::English => Language::Bokmal,
-    };
-    let theirs: std::collections::HashSet<String> = Text::ALL
-        .iter()
-        .flat_map(|&k| words(tr(other, k)))
-        .collect();
-    Text::ALL
-        .iter()
-        .flat_map(|&k| words(tr(lang, k)))
-        .filter(|w| !theirs.contains(w))
-        .collect()
-}
-
-fn assert_all_in(room: &Room, lang: Language) {
-    let foreign = words_only_in(match lang {
-        Language::Bokmal => Language::English,
-        Language::English => Language::Bokmal,
-    });
-    for text in room.texts() {
-        for w in words(&text) {
-            assert!(
-                !foreign.contains(&w),
-                "{lang:?} screen shows {text:?}, whose word {w:?} is from the other language"
-            );
-        }
     }
 }
 
@@ -349,14 +270,6 @@ fn stop_all_notes_silences_a_held_note() {
 #[test]
 fn easy_mode_makes_every_control_at_least_48_px_tall() {
     let mut room = room();
-    let controls = |room: &Room| -> Vec<(String, egui::Rect)> {
-        room.harness
-            .root()
-            .children_recursive()
-            .filter(|n| egui::accessibility::is_input(n.accesskit_node().role()))
-            .map(|n| (n.accesskit_node().label().unwrap_or_default(), n.rect()))
-            .collect()
-    };
     let normal_gitar = room.harness.get_by_label("Gitar").rect().height();
     room.click("Innstillinger");
     room.click("Enkel visning");
@@ -366,7 +279,7 @@ fn easy_mode_makes_every_control_at_least_48_px_tall() {
         if view == "Spill" {
             room.click("Spill");
         }
-        let found = controls(&room);
+        let found = room.controls();
         assert!(found.len() > 10, "{view}: {found:?}");
         for (name, rect) in found {
             assert!(rect.height() >= 48.0, "{view}: {name:?} is {rect:?}");
@@ -433,20 +346,17 @@ fn an_unplugged_device_is_explained_in_plain_words() {
 
 #[test]
 fn a_settings_file_that_cannot_be_written_is_shown_not_fatal() {
-    let (controller, _engine) = new_engine(&EngineConfig::default());
     let dir = tempfile::tempdir().unwrap();
     // A folder where the file should be: saving fails.
-    let path = dir.path().join("settings.toml");
-    std::fs::create_dir(&path).unwrap();
-    let panel = Panel::new(
-        controller,
+    std::fs::create_dir(dir.path().join("settings.toml")).unwrap();
+    let mut room = panel_room(
         Box::new(FakeDevices::default()),
         Settings::default(),
-    )
-    .save_settings_to(path);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1024.0, 720.0))
-        .build_ui_state(|ui, panel: &mut Panel| panel.show(ui), panel);
+        dir,
+        720.0,
+        |p| p,
+    );
+    let harness = &mut room.harness;
     harness.get_by_label("Orgel").click();
     harness.run();
     assert_eq!(

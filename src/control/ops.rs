@@ -133,6 +133,16 @@ pub enum TrackSel {
     All,
 }
 
+impl TrackSel {
+    /// Does this selection take in `track` (from 0)?
+    pub fn includes(self, track: usize) -> bool {
+        match self {
+            TrackSel::One(t) => usize::from(t) == track,
+            TrackSel::All => true,
+        }
+    }
+}
+
 /// What a key, a MIDI note or CC, or a button does. Tracks count from 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case")]
@@ -462,5 +472,13 @@ mod tests {
         assert_eq!(lc.feedback(0), Some(0.5));
         lc.set_tempo(90.0, 3).unwrap();
         assert_eq!(lc.tempo(), Some((90.0, 3)));
+    }
+
+    #[test]
+    fn a_selection_takes_in_its_own_track_or_every_track() {
+        assert!(TrackSel::One(1).includes(1));
+        assert!(!TrackSel::One(1).includes(0));
+        assert!(!TrackSel::One(0).includes(256), "no wrap-around");
+        assert!(TrackSel::All.includes(0) && TrackSel::All.includes(7));
     }
 }

@@ -63,6 +63,26 @@ text_table! {
     ClearYes => ("Ja, tøm", "Yes, clear"),
     ClearNo => ("Nei, behold", "No, keep it"),
     TrackLevel => ("Nivå", "Level"),
+    // The meter of what a loop track plays, and what a screen reader calls it.
+    TrackSound => ("Lyd", "Sound"),
+    TrackSoundN => ("Lyd fra spor {n}", "Sound from track {n}"),
+    // Why Undo or Redo is greyed out.
+    NothingToUndo => (
+        "Ingenting å angre på dette sporet ennå.",
+        "Nothing to undo on this track yet.",
+    ),
+    NothingToRedo => (
+        "Ingenting å gjøre om. Angre først.",
+        "Nothing to redo. Undo something first.",
+    ),
+    NothingToUndoAll => (
+        "Ingen av sporene har noe å angre.",
+        "No track has anything to undo.",
+    ),
+    NothingToRedoAll => (
+        "Ingen av sporene har noe å gjøre om.",
+        "No track has anything to redo.",
+    ),
     TrackFull => (
         "Sporet ble fullt, så opptaket stoppet.",
         "The track filled up, so recording stopped.",

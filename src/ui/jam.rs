@@ -9,13 +9,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use eframe::egui::{self, vec2, Color32, CornerRadius, Rect, RichText, Sense};
 
 use super::i18n::{bpm_text, db_text, decimal, tr, tr_n, Text};
+use super::meter::meter_row_named;
 use super::panel::{Action, PanelState};
 use super::theme::{self, Sizes};
 use crate::control::midi_learn::Trigger;
-use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand};
+use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand, TrackSel};
 use crate::controller::LooperConfig;
 use crate::engine::looper::{LoopOp, Quantize, SyncMode};
-use crate::engine::Shared;
+use crate::engine::{Level, Shared};
 use crate::session::settings::{Language, LoopQuantize, LoopSettings};
 
 pub const TEMPO_MIN_BPM: f32 = 40.0;
@@ -32,13 +33,18 @@ pub const TAPS_KEPT: usize = 5;
 pub const EASY_BUTTON_HEIGHT: f32 = 120.0;
 
 /// One loop track as the panel sees it (SooperLooper's state numbers).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LoopTrack {
     pub state: u32,
     pub loop_frames: u32,
     pub pos_frames: u32,
     pub cycle_frames: u32,
     pub full_count: u32,
+    /// What the track plays, after its level and pan.
+    pub level: Level,
+    /// Undo and redo steps there are to take.
+    pub undo_levels: u32,
+    pub redo_levels: u32,
 }
 
 impl LoopTrack {
@@ -52,6 +58,9 @@ impl LoopTrack {
             pos_frames: m.pos_frames.load(Relaxed),
             cycle_frames: m.cycle_frames.load(Relaxed),
             full_count: m.full_count.load(Relaxed),
+            level: m.level.read(),
+            undo_levels: m.undo_levels.load(Relaxed),
+            redo_levels: m.redo_levels.load(Relaxed),
         }));
     }
 
@@ -246,7 +255,12 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     card(ui, &sizes, |ui| learn(ui, state, &sizes, actions));
     for (i, track) in state.loops.iter().enumerate() {
         ui.add_space(sizes.gap * 0.5);
-        card(ui, &sizes, |ui| {
+        let stroke = if state.selected.includes(i) {
+            egui::Stroke::new(2.0, theme::ACCENT)
+        } else {
+            egui::Stroke::NONE
+        };
+        card_with(ui, &sizes, stroke, |ui| {
             track_row(ui, state, &sizes, i, track, actions)
         });
     }
@@ -257,16 +271,35 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
 /// Mute, undo or redo on every track at once (learnable, like every loop button).
 fn all_tracks(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     let lang = state.lang();
+    let any_undo = state.loops.iter().any(|t| t.undo_levels > 0);
+    let any_redo = state.loops.iter().any(|t| t.redo_levels > 0);
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(tr(lang, Text::AllTracks)).strong());
-        for (text, op) in [
-            (Text::Mute, LoopCommand::Mute),
-            (Text::Undo, LoopCommand::Undo),
-            (Text::Redo, LoopCommand::Redo),
+        for (text, op, can, why) in [
+            (Text::Mute, LoopCommand::Mute, true, None),
+            (
+                Text::Undo,
+                LoopCommand::Undo,
+                any_undo,
+                Some(Text::NothingToUndoAll),
+            ),
+            (
+                Text::Redo,
+                LoopCommand::Redo,
+                any_redo,
+                Some(Text::NothingToRedoAll),
+            ),
         ] {
             let all = ControlAction::HitAll { op };
             let button = egui::Button::new(tr(lang, text)).selected(state.learn.armed == Some(all));
-            if ui.add(button).clicked() {
+            // While learning, every control can be armed, history or not.
+            let enabled = can || state.learn.on;
+            let response = ui.add_enabled(enabled, button);
+            let response = match why {
+                Some(why) if !enabled => greyed_because(response, tr(lang, why)),
+                _ => response,
+            };
+            if response.clicked() {
                 actions.push(if state.learn.on {
                     Action::LearnArm(all)
                 } else {
@@ -278,8 +311,19 @@ fn all_tracks(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) 
 }
 
 fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
+    card_with(ui, sizes, egui::Stroke::NONE, body);
+}
+
+/// A card with an edge: the selected track's is drawn in the accent colour.
+fn card_with(
+    ui: &mut egui::Ui,
+    sizes: &Sizes,
+    stroke: egui::Stroke,
+    body: impl FnOnce(&mut egui::Ui),
+) {
     egui::Frame::new()
         .fill(theme::BAR)
+        .stroke(stroke)
         .corner_radius(12)
         .inner_margin(sizes.gap)
         .show(ui, |ui| {
@@ -291,6 +335,15 @@ fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
 /// A button filled with `fill`, its words white and strong.
 fn filled(text: &str, fill: Color32) -> egui::Button<'_> {
     egui::Button::new(RichText::new(text).strong().color(Color32::WHITE)).fill(fill)
+}
+
+/// A greyed-out control says why when hovered, and tells a screen reader (and a test) the
+/// same in its description.
+fn greyed_because(response: egui::Response, why: &str) -> egui::Response {
+    response.ctx.accesskit_node_builder(response.id, |node| {
+        node.set_description(why);
+    });
+    response.on_disabled_hover_text(why)
 }
 
 /// The big button of a track, coloured by what it does: start (accent), stop (red).
@@ -349,8 +402,18 @@ fn track_row(
         ui.vertical(|ui| {
             ui.set_width(sizes.meter_label_width);
             ui.horizontal(|ui| {
-                ui.label(RichText::new(tr_n(lang, Text::TrackN, i + 1)).strong());
-                if state.selected_track == i {
+                let selected = state.selected.includes(i);
+                // A click on the name chooses the track for the keys, pads and OSC.
+                let name = egui::Button::selectable(
+                    selected,
+                    RichText::new(tr_n(lang, Text::TrackN, i + 1)).strong(),
+                );
+                // Also when every track is selected (from OSC): this one alone, then.
+                let alone = state.selected == TrackSel::One(i as u8);
+                if ui.add(name).clicked() && !alone {
+                    actions.push(Action::SelectTrack(i));
+                }
+                if selected {
                     ui.label(
                         RichText::new(tr(lang, Text::Chosen))
                             .small()
@@ -402,6 +465,16 @@ fn track_row(
             );
         });
     });
+    let hold = state.loop_holds.get(i).copied().unwrap_or_default();
+    meter_row_named(
+        ui,
+        lang,
+        sizes,
+        tr(lang, Text::TrackSound),
+        &tr_n(lang, Text::TrackSoundN, i + 1),
+        track.level,
+        hold,
+    );
     if track.full_count > 0 {
         ui.label(
             RichText::new(tr(lang, Text::TrackFull))
@@ -421,11 +494,35 @@ fn track_row(
         {
             actions.push(press(LoopOp::Mute, LoopCommand::Mute));
         }
-        for (text, op, command) in [
-            (Text::Undo, LoopOp::Undo, LoopCommand::Undo),
-            (Text::Redo, LoopOp::Redo, LoopCommand::Redo),
+        for (text, op, command, steps, why) in [
+            (
+                Text::Undo,
+                LoopOp::Undo,
+                LoopCommand::Undo,
+                track.undo_levels,
+                Text::NothingToUndo,
+            ),
+            (
+                Text::Redo,
+                LoopOp::Redo,
+                LoopCommand::Redo,
+                track.redo_levels,
+                Text::NothingToRedo,
+            ),
         ] {
-            if ui.button(tr(lang, text)).clicked() {
+            // Greyed out, not hidden: the row keeps its shape as history comes and goes.
+            let enabled = steps > 0 || learning;
+            let armed = state.learn.armed
+                == Some(ControlAction::Hit {
+                    track: i as u8,
+                    op: command,
+                });
+            let button = egui::Button::new(tr(lang, text)).selected(armed);
+            let mut response = ui.add_enabled(enabled, button);
+            if !enabled {
+                response = greyed_because(response, tr(lang, why));
+            }
+            if response.clicked() {
                 actions.push(press(op, command));
             }
         }
@@ -690,6 +787,16 @@ fn easy(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<
             track.progress(),
             state_colour(track.state),
         );
+        meter_row_named(
+            ui,
+            lang,
+            sizes,
+            tr(lang, Text::TrackSound),
+            &tr_n(lang, Text::TrackSoundN, i + 1),
+            track.level,
+            state.loop_holds.get(i).copied().unwrap_or_default(),
+        );
+        ui.add_space(sizes.gap * 0.5);
     }
 }
 

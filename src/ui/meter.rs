@@ -76,6 +76,38 @@ pub fn meter_row(
     level: Level,
     hold: PeakHold,
 ) {
+    row(ui, lang, sizes, name, None, level, hold);
+}
+
+/// A [`meter_row`] whose bar also tells a screen reader (and a test) what it shows: a
+/// level indicator called `spoken`, its value the held peak in words and its number how
+/// full the bar is (0–100). For rows whose short name needs context ("Sound" of a track).
+pub fn meter_row_named(
+    ui: &mut egui::Ui,
+    lang: Language,
+    sizes: &Sizes,
+    name: &str,
+    spoken: &str,
+    level: Level,
+    hold: PeakHold,
+) {
+    row(ui, lang, sizes, name, Some(spoken), level, hold);
+}
+
+/// How full a meter's bar is drawn for `level`, 0–100 (its RMS against the floor).
+pub fn bar_percent(level: Level) -> f64 {
+    (f64::from(fraction(gain_to_db(level.rms))) * 100.0).round()
+}
+
+fn row(
+    ui: &mut egui::Ui,
+    lang: Language,
+    sizes: &Sizes,
+    name: &str,
+    spoken: Option<&str>,
+    level: Level,
+    hold: PeakHold,
+) {
     let label_h = sizes
         .meter_height
         .max(ui.text_style_height(&egui::TextStyle::Body));
@@ -91,13 +123,26 @@ pub fn meter_row(
         let value_width = sizes.meter_label_width * 0.6;
         let bar_width =
             (ui.available_width() - value_width - ui.spacing().item_spacing.x).max(60.0);
-        let (rect, _) = ui.allocate_exact_size(vec2(bar_width, sizes.meter_height), Sense::hover());
+        let (rect, bar) =
+            ui.allocate_exact_size(vec2(bar_width, sizes.meter_height), Sense::hover());
         paint_bar(ui, rect, gain_to_db(level.rms), hold.db);
         let value = if hold.db <= FLOOR_DB {
             tr(lang, Text::Silent).to_string()
         } else {
             db_text(hold.db)
         };
+        if let Some(spoken) = spoken {
+            bar.widget_info(|| {
+                let mut info = egui::WidgetInfo::labeled(
+                    egui::accesskit::Role::Meter,
+                    ui.is_enabled(),
+                    spoken,
+                );
+                info.current_text_value = Some(value.clone());
+                info.value = Some(bar_percent(level));
+                info
+            });
+        }
         ui.add_sized(
             vec2(value_width, label_h),
             egui::Label::new(RichText::new(value).color(theme::WEAK_TEXT)),
@@ -193,5 +238,15 @@ mod tests {
         );
         h.update(0.0, 0.03);
         assert!(h.db >= FLOOR_DB);
+    }
+
+    #[test]
+    fn the_bar_is_empty_for_silence_and_fills_with_the_level() {
+        let level = |rms| Level { peak: rms, rms };
+        assert_eq!(bar_percent(level(0.0)), 0.0);
+        assert_eq!(bar_percent(level(0.0005)), 0.0, "below -60 dB");
+        assert_eq!(bar_percent(level(1.0)), 100.0);
+        // 0.25 RMS is about -12 dB: four fifths of the way up from -60.
+        assert_eq!(bar_percent(level(0.25)), 80.0);
     }
 }

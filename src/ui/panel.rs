@@ -15,7 +15,7 @@ use super::jam::{self, LoopTrack};
 use super::meter::PeakHold;
 use super::{play, settings_view, status, theme};
 use crate::control::midi_learn::{Mapping, MAP_FILE};
-use crate::control::ops::{LoopCommand, LoopControlError};
+use crate::control::ops::{LoopCommand, LoopControlError, TrackSel};
 use crate::control::{Action as ControlAction, LoopControl, MidiLearn, OscServer};
 use crate::control::{MidiLearnError, DEFAULT_OSC_PORT};
 use crate::controller::{ControlError, Controller, Snapshot};
@@ -99,12 +99,15 @@ pub struct PanelState {
     pub loops: Vec<LoopTrack>,
     /// Each track's level as last set here (the engine starts every track at 0 dB).
     pub loop_db: Vec<f32>,
+    /// The peak each track's meter holds.
+    pub loop_holds: Vec<PeakHold>,
     /// When "Tap the beat" was pressed, in egui's seconds; the newest last.
     pub taps: Vec<f64>,
     /// The track whose "Clear" waits for a yes or a no.
     pub confirm_clear: Option<usize>,
-    /// The track keyboard shortcuts work on (from 0).
-    pub selected_track: usize,
+    /// The track keyboard shortcuts work on: [`LoopControl::selected`], read each frame,
+    /// so OSC's "selected loop" and the panel's are one and the same.
+    pub selected: TrackSel,
     pub learn: LearnView,
     pub osc: OscView,
 }
@@ -112,6 +115,14 @@ pub struct PanelState {
 impl PanelState {
     pub fn lang(&self) -> Language {
         self.settings.language
+    }
+
+    /// The one track selected, if it is one the looper has (not "all tracks").
+    pub fn selected_track(&self) -> Option<usize> {
+        match self.selected {
+            TrackSel::One(t) if usize::from(t) < self.loops.len() => Some(usize::from(t)),
+            _ => None,
+        }
     }
 }
 
@@ -150,7 +161,7 @@ pub enum Action {
     TapTempo(f64),
     /// The one foot-switch cycle on a track: record → play → overdub → play.
     FootSwitch(usize),
-    /// Keyboard shortcuts work on this track from now.
+    /// Keyboard shortcuts, pads and OSC's "selected loop" work on this track from now.
     SelectTrack(usize),
     /// MIDI learn on or off.
     Learn(bool),
@@ -210,9 +221,10 @@ impl Panel {
             notice: None,
             loops: Vec::new(),
             loop_db: Vec::new(),
+            loop_holds: Vec::new(),
             taps: Vec::new(),
             confirm_clear: None,
-            selected_track: 0,
+            selected: TrackSel::One(0),
             learn: LearnView::default(),
             osc: OscView::default(),
             settings,
@@ -350,8 +362,17 @@ impl Panel {
         s.master_hold.update(s.snapshot.master.peak, dt);
         LoopTrack::read_all(self.controller.shared(), &mut s.loops);
         let tracks = s.loops.len();
-        if s.selected_track >= tracks {
-            s.selected_track = 0;
+        s.loop_holds.resize(tracks, PeakHold::default());
+        for (hold, track) in s.loop_holds.iter_mut().zip(&s.loops) {
+            hold.update(track.level.peak, dt);
+        }
+        s.selected = self.loops.selected();
+        // A looper rebuilt with fewer tracks: back to the first, for OSC as well.
+        if let TrackSel::One(t) = s.selected {
+            if tracks > 0 && usize::from(t) >= tracks && self.loops.select(TrackSel::One(0)).is_ok()
+            {
+                s.selected = TrackSel::One(0);
+            }
         }
         if tracks != self.looper_set_up {
             s.loop_db = vec![0.0; tracks];
@@ -478,9 +499,7 @@ impl Panel {
             }
             Action::Looper(new) => self.change_looper(new),
             Action::FootSwitch(track) => {
-                if track < self.state.loops.len() {
-                    self.state.selected_track = track;
-                }
+                self.select(track);
                 if let Err(e) = self.loops.foot_switch(track) {
                     self.loop_error(e);
                 }
@@ -490,11 +509,7 @@ impl Panel {
                     self.loop_error(e);
                 }
             }
-            Action::SelectTrack(track) => {
-                if track < self.state.loops.len() {
-                    self.state.selected_track = track;
-                }
-            }
+            Action::SelectTrack(track) => self.select(track),
             Action::Learn(on) => {
                 self.state.learn.on = on;
                 self.state.learn.last = None;
@@ -518,9 +533,10 @@ impl Panel {
                 self.state.learn.armed = None;
                 self.state.confirm_clear = None;
                 // A loop waiting for its start (a count-in, the next bar) is not started.
-                let t = self.state.selected_track;
-                if self.state.loops.get(t).is_some_and(|l| l.state == 1) {
-                    self.act(Action::FootSwitch(t));
+                if let Some(t) = self.state.selected_track() {
+                    if self.state.loops[t].state == 1 {
+                        self.act(Action::FootSwitch(t));
+                    }
                 }
             }
             Action::Osc(on) => {
@@ -556,8 +572,9 @@ impl Panel {
         if self.state.view == View::Settings || ctx.egui_wants_keyboard_input() {
             return out;
         }
-        let track = self.state.selected_track;
-        let has_track = track < self.state.loops.len();
+        let selected = self.state.selected;
+        let track = self.state.selected_track();
+        let all = selected == TrackSel::All && !self.state.loops.is_empty();
         ctx.input_mut(|i| {
             let time = i.time;
             let mut pressed = |key| i.consume_key(Modifiers::NONE, key);
@@ -582,19 +599,26 @@ impl Panel {
                     out.push(Action::SelectTrack(n));
                 }
             }
-            if !has_track {
+            if track.is_none() && !all {
                 return;
             }
-            if pressed(Key::Space) {
-                out.push(Action::FootSwitch(track));
+            // With every track selected (from OSC) Space has no one cycle to step: it
+            // waits for a track to be chosen; U, R and M work on all of them.
+            if let Some(track) = track {
+                if pressed(Key::Space) {
+                    out.push(Action::FootSwitch(track));
+                }
             }
-            for (key, op) in [
-                (Key::U, LoopOp::Undo),
-                (Key::R, LoopOp::Redo),
-                (Key::M, LoopOp::Mute),
+            for (key, op, command) in [
+                (Key::U, LoopOp::Undo, LoopCommand::Undo),
+                (Key::R, LoopOp::Redo, LoopCommand::Redo),
+                (Key::M, LoopOp::Mute, LoopCommand::Mute),
             ] {
                 if pressed(key) {
-                    out.push(Action::Loop { track, op });
+                    out.push(match track {
+                        Some(track) => Action::Loop { track, op },
+                        None => Action::AllTracks(command),
+                    });
                 }
             }
         });
@@ -669,6 +693,18 @@ impl Panel {
                     self.loop_error(e);
                 }
             }
+        }
+    }
+
+    /// Chooses `track` in the command layer, where OSC's "selected loop" reads it too.
+    fn select(&mut self, track: usize) {
+        if track >= self.state.loops.len() {
+            return;
+        }
+        let sel = TrackSel::One(track.min(u8::MAX as usize) as u8);
+        match self.loops.select(sel) {
+            Ok(()) => self.state.selected = sel,
+            Err(e) => self.loop_error(e),
         }
     }
 
