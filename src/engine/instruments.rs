@@ -13,6 +13,9 @@ pub struct Instruments {
     patch: Patch,
     scratch_l: Vec<f32>,
     scratch_r: Vec<f32>,
+    /// No SoundFont, nothing sounding and every glide settled: rendering is a fill with
+    /// zeros until something changes (any note, patch or synth swap wakes it).
+    resting: bool,
 }
 
 impl Instruments {
@@ -24,6 +27,7 @@ impl Instruments {
             patch: Patch::Piano,
             scratch_l: vec![0.0; max_block],
             scratch_r: vec![0.0; max_block],
+            resting: false,
         };
         me.set_patch(Patch::Piano);
         me
@@ -31,6 +35,7 @@ impl Instruments {
 
     /// Not rt: new synths at the new rate; a SoundFont is rebuilt from the font it holds.
     pub fn set_sample_rate(&mut self, sample_rate: u32) {
+        self.resting = false;
         self.fallback = FallbackSynth::new(sample_rate);
         self.drums = DrumKit::builtin(sample_rate);
         if let Some(sf) = &mut self.soundfont {
@@ -54,6 +59,7 @@ impl Instruments {
 
     /// rt: swaps the SoundFont synth in, handing back the one it replaces.
     pub fn install(&mut self, mut sf: Box<SoundFontSynth>) -> Option<Box<SoundFontSynth>> {
+        self.resting = false;
         self.fallback.all_notes_off();
         self.drums.all_notes_off();
         program_all(&mut sf.synth, self.patch);
@@ -62,6 +68,7 @@ impl Instruments {
 
     /// rt:
     pub fn remove_soundfont(&mut self) -> Option<Box<SoundFontSynth>> {
+        self.resting = false;
         let old = self.soundfont.take();
         self.set_patch(self.patch);
         old
@@ -69,6 +76,7 @@ impl Instruments {
 
     /// rt: chooses the keyboard's instrument on every melodic channel.
     pub fn set_patch(&mut self, patch: Patch) {
+        self.resting = false;
         self.patch = patch;
         match &mut self.soundfont {
             Some(sf) => program_all(&mut sf.synth, patch),
@@ -85,6 +93,7 @@ impl Instruments {
 
     /// rt:
     pub fn handle(&mut self, msg: MidiMessage) {
+        self.resting = false;
         match &mut self.soundfont {
             Some(sf) => {
                 let (bytes, _) = msg.to_bytes();
@@ -102,6 +111,7 @@ impl Instruments {
 
     /// rt: the panic button: everything fades out within milliseconds.
     pub fn all_notes_off(&mut self) {
+        self.resting = false;
         if let Some(sf) = &mut self.soundfont {
             sf.synth.note_off_all(false);
         }
@@ -131,9 +141,13 @@ impl Instruments {
             None => {
                 left.fill(0.0);
                 right.fill(0.0);
+                if self.resting {
+                    return false;
+                }
                 if self.fallback.active_voices() + self.drums.active_voices() == 0 {
                     // Still lets the synth settle its glides.
                     self.fallback.render_add(left, right);
+                    self.resting = true;
                     return false;
                 }
                 self.fallback.render_add(left, right);
@@ -144,6 +158,9 @@ impl Instruments {
     }
 
     pub fn active_voices(&self) -> usize {
+        if self.resting {
+            return 0;
+        }
         self.fallback.active_voices() + self.drums.active_voices()
     }
 }
@@ -152,5 +169,43 @@ impl Instruments {
 fn program_all(synth: &mut rustysynth::Synthesizer, patch: Patch) {
     for channel in (0..16).filter(|c| *c != DRUM_CHANNEL as i32) {
         synth.process_midi_message(channel, 0xC0, patch.gm_program() as i32, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(i: &mut Instruments) -> (bool, f32) {
+        let (mut l, mut r) = (vec![1f32; 64], vec![1f32; 64]);
+        let sounding = i.render(&mut l, &mut r);
+        (sounding, l.iter().chain(&r).fold(0f32, |m, s| m.max(s.abs())))
+    }
+
+    #[test]
+    fn resting_instruments_render_silence_and_wake_on_the_next_note() {
+        let mut i = Instruments::new(48_000, 64);
+        for _ in 0..4 {
+            assert_eq!(block(&mut i), (false, 0.0), "silence is written, not left over");
+        }
+        assert_eq!(i.active_voices(), 0);
+        for (channel, key) in [(0u8, 60u8), (DRUM_CHANNEL, 38)] {
+            i.handle(MidiMessage::NoteOn {
+                channel,
+                key,
+                velocity: 100,
+            });
+            let mut heard = false;
+            for _ in 0..8 {
+                heard |= block(&mut i).1 > 0.01;
+            }
+            assert!(heard, "channel {channel} did not wake the instruments");
+            assert!(i.active_voices() > 0);
+            i.all_notes_off();
+            for _ in 0..200 {
+                block(&mut i);
+            }
+            assert_eq!(block(&mut i), (false, 0.0), "it comes to rest again");
+        }
     }
 }

@@ -5,13 +5,27 @@
 
 const LANES: usize = 8;
 
-#[inline]
-fn bigger(a: f32, b: f32) -> f32 {
+#[inline(always)]
+pub fn bigger(a: f32, b: f32) -> f32 {
     if b > a {
         b
     } else {
         a
     }
+}
+
+/// rt: folds lane accumulators by halving down to two lanes, the even and the odd ones
+/// (left and right of interleaved stereo): a few vector steps, not a scalar chain.
+#[inline(always)]
+pub fn fold_to_pair<const N: usize>(mut a: [f32; N], f: impl Fn(f32, f32) -> f32) -> (f32, f32) {
+    let mut w = N;
+    while w > 2 {
+        w /= 2;
+        for i in 0..w {
+            a[i] = f(a[i], a[i + w]);
+        }
+    }
+    (a[0], a[1])
 }
 
 /// rt: the largest |sample| (NaN is ignored).

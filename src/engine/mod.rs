@@ -706,20 +706,7 @@ impl Engine {
             .limiter_reduction_db
             .store(smooth::gain_to_db(self.limiter.min_gain_in_block()));
         if let Some(l) = &mut self.looper {
-            for (t, m) in self.shared.loops.iter().enumerate().take(l.tracks()) {
-                let (peak, sum_sq) = l.take_level(t);
-                let ms = m.level.rms.load().powi(2) * a + sum_sq / (2 * n) as f32 * (1.0 - a);
-                m.level.peak.store(peak);
-                m.level.rms.store(ms.sqrt());
-                let st = l.state(t);
-                m.undo_levels.store(st.undo_levels as u32, Relaxed);
-                m.redo_levels.store(st.redo_levels as u32, Relaxed);
-                m.state.store(st.state as u32, Relaxed);
-                m.loop_frames.store(st.loop_len as u32, Relaxed);
-                m.pos_frames.store(st.loop_pos as u32, Relaxed);
-                m.cycle_frames.store(st.cycle_len as u32, Relaxed);
-                m.full_count.store(st.full_count, Relaxed);
-            }
+            l.publish(&self.shared.loops, a, n);
         }
         self.shared.frames.store(self.frame, Relaxed);
         self.shared

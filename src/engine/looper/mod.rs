@@ -25,6 +25,9 @@ pub use memory::LoopMemory;
 pub use snapshot::{CaptureOutcome, LoopCapture, TrackCapture, TrackNote, TrackSettings};
 pub use sync::{Click, Grid, Quantize, SyncMode};
 
+use super::level::bigger;
+use super::shared::LoopMeter;
+use std::sync::atomic::Ordering::Relaxed;
 use track::{Ctx, Mode, Track};
 
 /// Most tracks a looper can have.
@@ -371,6 +374,8 @@ impl Looper {
                     quantize: self.settings.quantize,
                     count_in: self.settings.count_in,
                 };
+                // Kept in registers here, stored once: `t` is behind a reference `tick` takes.
+                let (mut peak, mut sum_sq) = (0f32, 0f32);
                 match src {
                     Some((sl, sr)) => {
                         for (((o_l, o_r), &il), &ir) in
@@ -379,8 +384,8 @@ impl Looper {
                             let (a, b) = t.tick(m, il, ir, &mut ctx);
                             *o_l += a;
                             *o_r += b;
-                            t.peak = track::bigger(track::bigger(t.peak, a.abs()), b.abs());
-                            t.sum_sq += a * a + b * b;
+                            peak = bigger(bigger(peak, a.abs()), b.abs());
+                            sum_sq += a * a + b * b;
                             ctx.now += 1;
                         }
                     }
@@ -389,12 +394,14 @@ impl Looper {
                             let (a, b) = t.tick(m, 0.0, 0.0, &mut ctx);
                             *o_l += a;
                             *o_r += b;
-                            t.peak = track::bigger(track::bigger(t.peak, a.abs()), b.abs());
-                            t.sum_sq += a * a + b * b;
+                            peak = bigger(bigger(peak, a.abs()), b.abs());
+                            sum_sq += a * a + b * b;
                             ctx.now += 1;
                         }
                     }
                 }
+                t.peak = bigger(t.peak, peak);
+                t.sum_sq += sum_sq;
             }
             let counting_in =
                 self.settings.count_in && self.tracks.iter().any(|t| t.pending.is_some());
@@ -418,16 +425,37 @@ impl Looper {
         }
     }
 
-    /// A snapshot of `track` (a default, off state for a track that does not exist).
-    #[inline]
-    /// rt: the largest |sample| track `track` played since the last call, and the sum of
-    /// squares over both channels (its meter).
-    pub fn take_level(&mut self, track: usize) -> (f32, f32) {
-        self.tracks.get_mut(track).map_or((0.0, 0.0), |t| {
-            (std::mem::take(&mut t.peak), std::mem::take(&mut t.sum_sq))
-        })
+    /// rt: every track's state and meter into `meters`, for the panel and OSC: one pass,
+    /// straight into the atomics. `decay` is the RMS meter's decay over `frames`.
+    pub fn publish(&mut self, meters: &[LoopMeter], decay: f32, frames: usize) {
+        let per_sample = 1.0 / (2 * frames.max(1)) as f32;
+        for ((t, m), out) in self
+            .tracks
+            .iter_mut()
+            .zip(self.memory.tracks.iter())
+            .zip(meters)
+        {
+            let len = t.len(m);
+            t.meter_ms = t.meter_ms * decay + t.sum_sq * per_sample * (1.0 - decay);
+            t.sum_sq = 0.0;
+            out.level.peak.store(std::mem::take(&mut t.peak));
+            out.level.rms.store(t.meter_ms.sqrt());
+            out.state.store(state_number(t, len) as u32, Relaxed);
+            let shown_len = if t.mode == Mode::Recording {
+                t.pos()
+            } else {
+                len
+            };
+            out.loop_frames.store(shown_len as u32, Relaxed);
+            out.pos_frames.store(t.pos() as u32, Relaxed);
+            out.cycle_frames.store(t.cycle(m) as u32, Relaxed);
+            out.full_count.store(t.full_count, Relaxed);
+            out.undo_levels.store(t.undo_avail as u32, Relaxed);
+            out.redo_levels.store(t.redo_avail as u32, Relaxed);
+        }
     }
 
+    /// A snapshot of `track` (a default, off state for a track that does not exist).
     pub fn state(&self, track: usize) -> TrackState {
         let (Some(t), Some(m)) = (self.tracks.get(track), self.memory.tracks.get(track)) else {
             return TrackState {
@@ -447,22 +475,7 @@ impl Looper {
             };
         };
         let len = t.len(m);
-        let state = match t.mode {
-            _ if t.pending.is_some() && t.mode != Mode::Recording => 1,
-            Mode::Recording if t.waiting_stop => 3,
-            Mode::Recording => 2,
-            Mode::Overdub => 5,
-            Mode::Multiply => 6,
-            Mode::Insert => 7,
-            Mode::Replace => 8,
-            Mode::Substitute => 13,
-            Mode::Off => 0,
-            Mode::Playing if len == 0 => 0,
-            Mode::Playing if t.paused => 14,
-            Mode::Playing if t.muted => 10,
-            Mode::Playing if t.oneshot => 12,
-            Mode::Playing => 4,
-        };
+        let state = state_number(t, len);
         TrackState {
             state,
             loop_len: if t.mode == Mode::Recording {
@@ -499,5 +512,25 @@ impl Looper {
             r.push(b);
         }
         Some((l, r))
+    }
+}
+
+/// SooperLooper's state number of a track whose loop is `len` frames.
+fn state_number(t: &Track, len: usize) -> u8 {
+    match t.mode {
+        _ if t.pending.is_some() && t.mode != Mode::Recording => 1,
+        Mode::Recording if t.waiting_stop => 3,
+        Mode::Recording => 2,
+        Mode::Overdub => 5,
+        Mode::Multiply => 6,
+        Mode::Insert => 7,
+        Mode::Replace => 8,
+        Mode::Substitute => 13,
+        Mode::Off => 0,
+        Mode::Playing if len == 0 => 0,
+        Mode::Playing if t.paused => 14,
+        Mode::Playing if t.muted => 10,
+        Mode::Playing if t.oneshot => 12,
+        Mode::Playing => 4,
     }
 }

@@ -7,6 +7,7 @@
 use super::memory::{Mapping, TrackMemory, CHUNK_FRAMES, CHUNK_SHIFT};
 use super::sync::{Grid, Quantize, SyncMode};
 use super::{LoopOp, Speed};
+use crate::engine::level::{bigger, fold_to_pair};
 use crate::engine::smooth::{pan_gains, Smoother};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +79,8 @@ pub(crate) struct Track {
     /// and sum of squares over both channels.
     pub peak: f32,
     pub sum_sq: f32,
+    /// The meter's running mean square.
+    pub meter_ms: f32,
     volume: f32,
     pan: f32,
     gain_l: Smoother,
@@ -122,6 +125,7 @@ impl Track {
             solo_ok: true,
             peak: 0.0,
             sum_sq: 0.0,
+            meter_ms: 0.0,
             volume: 1.0,
             pan: 0.0,
             gain_l: Smoother::new(l, x),
@@ -1083,8 +1087,9 @@ pub(crate) fn wide_simd() -> bool {
     false
 }
 
-/// rt: adds interleaved stereo `d` times the gains into `ol` / `or`.
-#[inline]
+/// rt: adds interleaved stereo `d` times the gains into `ol` / `or`; returns the
+/// largest |sample| added and the sum of squares, for the track's meter.
+#[inline(always)]
 fn play_into(
     d: &[f32],
     gl: f32,
@@ -1095,66 +1100,111 @@ fn play_into(
 ) -> (f32, f32) {
     #[cfg(target_arch = "x86_64")]
     if wide {
-        // SAFETY: `wide` is only true when the CPU has AVX2 (see `wide_simd`); the
-        // body is plain safe code.
-        return unsafe { play_into_avx2(d, gl, gr, ol, or) };
+        // SAFETY: `wide` is only true when the CPU has AVX2 (see `wide_simd`).
+        let m = unsafe {
+            play_into_avx2(d, gl, gr, ol, or);
+            meter_avx2(d)
+        };
+        return m.level(gl, gr);
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = wide;
-    play_into_any(d, gl, gr, ol, or)
+    play_into_any(d, gl, gr, ol, or);
+    meter_any(d).level(gl, gr)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn play_into_avx2(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) -> (f32, f32) {
+fn play_into_avx2(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) {
     play_into_any(d, gl, gr, ol, or)
 }
 
-const LANES: usize = 8;
-
 /// The same multiplies and adds, in the same order, as `tick` and the looper do per
 /// frame (wider vectors do not change a single result: no fused multiply-adds).
-/// Returns the largest |sample| added and the sum of squares, for the track's meter.
 #[inline(always)]
-fn play_into_any(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) -> (f32, f32) {
+fn play_into_any(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) {
     for ((f, l), r) in d.chunks_exact(2).zip(ol.iter_mut()).zip(or.iter_mut()) {
         if let [a, b] = f {
             *l += *a * gl;
             *r += *b * gr;
         }
     }
-    // The meter reads the interleaved frames again while they are in cache: no
-    // shuffles, so it costs a fraction of the pass above.
-    let gains: [f32; LANES] = std::array::from_fn(|j| if j % 2 == 0 { gl } else { gr });
-    let mut top = [0f32; LANES];
-    let mut sum = [0f32; LANES];
-    let chunks = d.chunks_exact(LANES);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (((t, q), x), g) in top.iter_mut().zip(sum.iter_mut()).zip(c).zip(&gains) {
-            let v = x * g;
-            *t = bigger(*t, v.abs());
-            *q += v * v;
-        }
-    }
-    let mut peak = top.into_iter().fold(0f32, bigger);
-    let mut sum_sq: f32 = sum.iter().sum();
-    for (x, g) in rest.iter().zip(&gains) {
-        let v = x * g;
-        peak = bigger(peak, v.abs());
-        sum_sq += v * v;
-    }
-    (peak, sum_sq)
 }
 
-/// `f32::max` without the NaN rule, so it vectorises.
-#[inline(always)]
-pub(crate) fn bigger(a: f32, b: f32) -> f32 {
-    if b > a {
-        b
-    } else {
-        a
+/// Peak and sum of squares of each side of interleaved stereo, before any gain.
+#[derive(Clone, Copy, Default)]
+struct SideLevels {
+    peak: [f32; 2],
+    sum_sq: [f32; 2],
+}
+
+impl SideLevels {
+    /// rt: folds in the frames of `rest`, one at a time.
+    #[inline(always)]
+    fn add_frames(&mut self, rest: &[f32]) {
+        for f in rest.chunks_exact(2) {
+            for (k, x) in f.iter().enumerate() {
+                self.peak[k] = bigger(self.peak[k], x.abs());
+                self.sum_sq[k] += x * x;
+            }
+        }
     }
+
+    /// rt: what the track played with these gains: its peak and its sum of squares.
+    #[inline(always)]
+    fn level(self, gl: f32, gr: f32) -> (f32, f32) {
+        (
+            bigger(self.peak[0] * gl.abs(), self.peak[1] * gr.abs()),
+            self.sum_sq[0] * gl * gl + self.sum_sq[1] * gr * gr,
+        )
+    }
+}
+
+/// rt: the meter pass, frame by frame, where there is no AVX2.
+#[inline(always)]
+fn meter_any(d: &[f32]) -> SideLevels {
+    let mut m = SideLevels::default();
+    m.add_frames(d);
+    m
+}
+
+/// rt: the meter pass over frames still in cache from the play pass: four vectors of
+/// accumulators, so no add waits on the one before; left and right stay in the even
+/// and odd lanes until the end.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn meter_avx2(d: &[f32]) -> SideLevels {
+    use std::arch::x86_64::*;
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let mut top = [_mm256_setzero_ps(); 4];
+    let mut sum = [_mm256_setzero_ps(); 4];
+    let blocks = d.chunks_exact(32);
+    let rest = blocks.remainder();
+    for b in blocks {
+        for (k, (t, q)) in top.iter_mut().zip(sum.iter_mut()).enumerate() {
+            // SAFETY: `b` holds 32 floats and 8 * k + 8 <= 32.
+            let x = unsafe { _mm256_loadu_ps(b.as_ptr().add(8 * k)) };
+            // A NaN sample loses to what is held: max returns its second operand then.
+            *t = _mm256_max_ps(_mm256_and_ps(x, abs_mask), *t);
+            *q = _mm256_add_ps(*q, _mm256_mul_ps(x, x));
+        }
+    }
+    let t = _mm256_max_ps(_mm256_max_ps(top[0], top[1]), _mm256_max_ps(top[2], top[3]));
+    let q = _mm256_add_ps(_mm256_add_ps(sum[0], sum[1]), _mm256_add_ps(sum[2], sum[3]));
+    let (mut tl, mut ql) = ([0f32; 8], [0f32; 8]);
+    // SAFETY: each array holds exactly the 8 floats stored.
+    unsafe {
+        _mm256_storeu_ps(tl.as_mut_ptr(), t);
+        _mm256_storeu_ps(ql.as_mut_ptr(), q);
+    }
+    let (pl, pr) = fold_to_pair(tl, bigger);
+    let (sl, sr) = fold_to_pair(ql, |a, b| a + b);
+    let mut m = SideLevels {
+        peak: [pl, pr],
+        sum_sq: [sl, sr],
+    };
+    m.add_frames(rest);
+    m
 }
 
 /// rt: an overdub pass over interleaved stereo `w`: each frame keeps `keep` of itself
@@ -1275,5 +1325,45 @@ impl Track {
         self.gain_l.reset(self.gain_l.target());
         self.gain_r.reset(self.gain_r.target());
         self.ghost = None;
+    }
+}
+
+#[cfg(test)]
+mod meter_tests {
+    use super::*;
+
+    /// The wide meter pass reads the same levels as the frame-by-frame one, and both read
+    /// what `play_into` added.
+    #[test]
+    fn the_meter_passes_agree_and_read_what_was_played() {
+        for frames in [0usize, 1, 15, 16, 17, 64, 100] {
+            let d: Vec<f32> = (0..2 * frames)
+                .map(|i| ((i * 7919 % 101) as f32 - 50.0) / 60.0)
+                .collect();
+            let plain = meter_any(&d);
+            let (gl, gr) = (0.7f32, -0.3f32);
+            let (mut ol, mut or) = (vec![0f32; frames], vec![0f32; frames]);
+            let (peak, sum_sq) = play_into(&d, gl, gr, &mut ol, &mut or, wide_simd());
+            let want_peak = ol.iter().chain(&or).fold(0f32, |m, s| m.max(s.abs()));
+            let want_sum: f32 = ol.iter().chain(&or).map(|s| s * s).sum();
+            assert!(
+                (peak - want_peak).abs() <= 1e-6,
+                "{frames}: {peak} vs {want_peak}"
+            );
+            assert!(
+                (sum_sq - want_sum).abs() <= 1e-4 * want_sum.max(1.0),
+                "{frames}: {sum_sq} vs {want_sum}"
+            );
+            #[cfg(target_arch = "x86_64")]
+            if wide_simd() {
+                // SAFETY: the CPU has AVX2.
+                let wide = unsafe { meter_avx2(&d) };
+                assert_eq!(wide.peak, plain.peak, "{frames} frames");
+                for k in 0..2 {
+                    let (a, b) = (wide.sum_sq[k], plain.sum_sq[k]);
+                    assert!((a - b).abs() <= 1e-4 * b.max(1.0), "{frames}: {a} vs {b}");
+                }
+            }
+        }
     }
 }
