@@ -179,14 +179,21 @@ mod tests {
     fn block(i: &mut Instruments) -> (bool, f32) {
         let (mut l, mut r) = (vec![1f32; 64], vec![1f32; 64]);
         let sounding = i.render(&mut l, &mut r);
-        (sounding, l.iter().chain(&r).fold(0f32, |m, s| m.max(s.abs())))
+        (
+            sounding,
+            l.iter().chain(&r).fold(0f32, |m, s| m.max(s.abs())),
+        )
     }
 
     #[test]
     fn resting_instruments_render_silence_and_wake_on_the_next_note() {
         let mut i = Instruments::new(48_000, 64);
         for _ in 0..4 {
-            assert_eq!(block(&mut i), (false, 0.0), "silence is written, not left over");
+            assert_eq!(
+                block(&mut i),
+                (false, 0.0),
+                "silence is written, not left over"
+            );
         }
         assert_eq!(i.active_voices(), 0);
         for (channel, key) in [(0u8, 60u8), (DRUM_CHANNEL, 38)] {
