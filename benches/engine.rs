@@ -229,6 +229,16 @@ fn worst_block(name: &str, rig: &mut Rig) {
     for _ in 0..1000 {
         rig.block();
     }
+    // What reading the clock adds inside each timed block (a VM's clock is not free),
+    // taken out of the real-time figure; the worst block keeps it.
+    let mut empty: Vec<Duration> = (0..10_000)
+        .map(|_| {
+            let t = Instant::now();
+            t.elapsed()
+        })
+        .collect();
+    empty.sort();
+    let overhead = empty[empty.len() / 2];
     let mut times: Vec<Duration> = (0..blocks)
         .map(|_| {
             let t = Instant::now();
@@ -237,16 +247,17 @@ fn worst_block(name: &str, rig: &mut Rig) {
         })
         .collect();
     times.sort();
-    let total: Duration = times.iter().sum();
+    let total: Duration = times.iter().map(|t| t.saturating_sub(overhead)).sum();
     let worst = *times.last().unwrap();
     let p999 = times[blocks * 999 / 1000];
     println!(
-        "{name}: {:.0}x real time, worst block {:.1} us = {:.2} % of the {:.0} us period (99.9th percentile {:.1} us)",
+        "{name}: {:.0}x real time, worst block {:.1} us = {:.2} % of the {:.0} us period (99.9th percentile {:.1} us; clock reading {} ns a block taken out)",
         PERIOD.as_secs_f64() * blocks as f64 / total.as_secs_f64(),
         worst.as_secs_f64() * 1e6,
         100.0 * worst.as_secs_f64() / PERIOD.as_secs_f64(),
         PERIOD.as_secs_f64() * 1e6,
         p999.as_secs_f64() * 1e6,
+        overhead.as_nanos(),
     );
 }
 
