@@ -576,20 +576,6 @@ fn zero_crossing_hz(x: &[f32], rate: u32) -> f64 {
     (ups.len() - 1) as f64 * rate as f64 / (ups[ups.len() - 1] - ups[0])
 }
 
-/// Magnitude of `freq` in `x` sampled at `rate` (Goertzel, Hann window).
-fn magnitude(x: &[f32], freq: f64, rate: u32) -> f64 {
-    let w = std::f64::consts::TAU * freq / rate as f64;
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0f64, 0f64);
-    for (i, v) in x.iter().enumerate() {
-        let win = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / x.len() as f64).cos();
-        let s0 = *v as f64 * win + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0).sqrt()
-}
-
 /// The loops of the two-loop session as a 44.1 kHz engine holds them: a quarter
 /// second each, 440 Hz and 660 Hz, the second one's mix kept.
 fn assert_the_two_loops_at_44k1(cap: &LoopCapture) {
@@ -628,7 +614,7 @@ fn a_jam_saved_at_48k_opens_at_44k1_as_long_and_as_high_as_it_was_played() {
     let (heard, _) = run(&mut e, &vec![0.0; 44_100]);
     let heard = &heard[4_410..];
     assert!(rms(heard) > 0.05, "nothing playing");
-    let at = |hz| magnitude(heard, hz, 44_100);
+    let at = |hz| magnitude_at_rate(heard, hz, 44_100);
     assert!(
         at(440.0) > 20.0 * at(440.0 * 48_000.0 / 44_100.0),
         "the pitch moved"
@@ -651,7 +637,7 @@ fn a_device_at_another_rate_takes_the_playing_loops_along() {
     assert_eq!(e.sample_rate(), 44_100);
     let (heard, _) = run(&mut e, &vec![0.0; 44_100]);
     let heard = &heard[4_410..];
-    let at = |hz| magnitude(heard, hz, 44_100);
+    let at = |hz| magnitude_at_rate(heard, hz, 44_100);
     assert!(
         at(440.0) > 20.0 * at(440.0 * 48_000.0 / 44_100.0),
         "the pitch moved"

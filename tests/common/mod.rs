@@ -47,9 +47,14 @@ pub fn secs(s: f64) -> usize {
     (s * SR as f64) as usize
 }
 
-/// Magnitude of one frequency in a signal (Goertzel).
+/// Magnitude of one frequency in a signal at 48 kHz (Goertzel).
 pub fn magnitude_at(x: &[f32], freq: f64) -> f64 {
-    let w = std::f64::consts::TAU * freq / SR as f64;
+    magnitude_at_rate(x, freq, SR)
+}
+
+/// Magnitude of one frequency in a signal sampled at `rate` (Goertzel).
+pub fn magnitude_at_rate(x: &[f32], freq: f64, rate: u32) -> f64 {
+    let w = std::f64::consts::TAU * freq / rate as f64;
     let coeff = 2.0 * w.cos();
     let (mut s1, mut s2) = (0f64, 0f64);
     for (i, v) in x.iter().enumerate() {

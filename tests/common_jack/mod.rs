@@ -18,6 +18,11 @@ use jack::{
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
+// The signal measures the offline tests use.
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::magnitude_at;
+
 pub const SR: u32 = 48_000;
 pub const PERIOD: u32 = 256;
 
@@ -613,20 +618,6 @@ impl Keyboard {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
-}
-
-/// Magnitude of one frequency in a signal (Goertzel, Hann window).
-pub fn magnitude_at(x: &[f32], freq: f64) -> f64 {
-    let w = std::f64::consts::TAU * freq / SR as f64;
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0f64, 0f64);
-    for (i, v) in x.iter().enumerate() {
-        let win = 0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / x.len() as f64).cos();
-        let s0 = *v as f64 * win + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0).sqrt()
 }
 
 /// The strongest frequency between `lo` and `hi`, to half a hertz.
