@@ -480,3 +480,57 @@ fn the_parser_never_panics_on_mangled_valid_packets() {
     // Some mutations stay valid (a changed float); most must be refused.
     assert!(ok < 50_000, "every mangled packet was accepted");
 }
+
+#[test]
+fn out_peak_meter_reads_what_a_loop_plays() {
+    let (controller, mut engine) = samspill::new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![InputConfig {
+            name: "mic".into(),
+            channel: 0,
+            right_channel: None,
+        }],
+    });
+    let config = LooperConfig {
+        tracks: 2,
+        max_secs: 4.0,
+        sync: SyncMode::Off,
+        ..LooperConfig::default()
+    };
+    controller
+        .send(EngineCommand::InstallLooper(build_looper(&config, SR)))
+        .unwrap();
+    let server = OscServer::start(LoopControl::new(controller.clone()), 0).unwrap();
+    let osc = Client::new(server.local_addr().port());
+    let tone: Vec<f32> = (0..secs(1.0))
+        .map(|i| 0.5 * (i as f32 * 0.05).sin())
+        .collect();
+    let silence = vec![0f32; secs(0.5)];
+    let (mut l, mut r) = (vec![0f32; 256], vec![0f32; 256]);
+    let mut run = |x: &[f32]| {
+        for piece in x.chunks(256) {
+            let n = piece.len();
+            engine.process(&[piece], &mut l[..n], &mut r[..n], &[]);
+        }
+    };
+    run(&silence[..256]);
+    assert!(osc
+        .ping_until_loops(Duration::from_secs(5))
+        .is_some_and(|p| p.2 == 2));
+    osc.hit("record");
+    assert!(osc.get("state").is_some());
+    run(&tone);
+    osc.hit("record");
+    assert!(osc.get("state").is_some());
+    // The live input is silent now: what is heard is the loop.
+    run(&silence);
+    let peak = osc.get("out_peak_meter").expect("out_peak_meter");
+    // The mono input and the track are each panned to the centre: -3 dB twice.
+    assert!((peak - 0.25).abs() < 0.02, "loop 0 peak {peak}");
+    osc.send(
+        "/sl/1/get",
+        vec![s("out_peak_meter"), s(&osc.url), s("/one")],
+    );
+    let m = osc.receive("/one", Duration::from_secs(2)).expect("reply");
+    assert_eq!(m.args[2], OscType::Float(0.0), "an empty loop reads silent");
+}

@@ -179,6 +179,8 @@ pub struct LoopReading {
     pub loop_len_secs: f32,
     pub loop_pos_secs: f32,
     pub cycle_len_secs: f32,
+    /// Peak of what the track played in the engine's last block, linear.
+    pub out_peak: f32,
 }
 
 /// Which op the single foot switch sends for a track in `state`: record → play →
@@ -381,6 +383,7 @@ impl LoopControl {
             loop_len_secs: m.loop_frames.load(Relaxed) as f32 / rate,
             loop_pos_secs: m.pos_frames.load(Relaxed) as f32 / rate,
             cycle_len_secs: m.cycle_frames.load(Relaxed) as f32 / rate,
+            out_peak: m.level.peak.load(),
         })
     }
 
@@ -464,8 +467,10 @@ mod tests {
         s.loops[0].loop_frames.store(96_000, Relaxed);
         s.loops[0].pos_frames.store(24_000, Relaxed);
         s.loops[0].cycle_frames.store(48_000, Relaxed);
+        s.loops[0].level.peak.store(0.25);
         let r = lc.reading(0).unwrap();
         assert_eq!((r.state, r.loop_len_secs), (4, 2.0));
+        assert_eq!(r.out_peak, 0.25);
         assert_eq!((r.loop_pos_secs, r.cycle_len_secs), (0.5, 1.0));
         assert_eq!(lc.reading(1), None);
         lc.hit(0, LoopOp::SetFeedback(0.5)).unwrap();

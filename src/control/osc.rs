@@ -108,6 +108,8 @@ pub enum LoopParam {
     /// every loop and setting one loop's sets them all.
     InputLatency,
     OutputLatency,
+    /// Peak of what the loop plays now, linear (read only).
+    OutPeakMeter,
 }
 
 impl LoopParam {
@@ -124,6 +126,7 @@ impl LoopParam {
             "quantize" => LoopParam::Quantize,
             "input_latency" => LoopParam::InputLatency,
             "output_latency" => LoopParam::OutputLatency,
+            "out_peak_meter" => LoopParam::OutPeakMeter,
             _ => return None,
         })
     }
@@ -141,6 +144,7 @@ impl LoopParam {
             LoopParam::Quantize => "quantize",
             LoopParam::InputLatency => "input_latency",
             LoopParam::OutputLatency => "output_latency",
+            LoopParam::OutPeakMeter => "out_peak_meter",
         }
     }
 
@@ -756,6 +760,7 @@ impl Worker {
             LoopParam::Pan1 => (self.control.pan(t)? + 1.0) / 2.0,
             LoopParam::InputLatency => self.latency_parts().0 as f32,
             LoopParam::OutputLatency => self.latency_parts().1 as f32,
+            LoopParam::OutPeakMeter => r.out_peak,
             LoopParam::Rate | LoopParam::Quantize => return None,
         })
     }
@@ -926,9 +931,11 @@ impl Worker {
                 };
                 return self.control.set_quantize(q).is_ok();
             }
-            LoopParam::State | LoopParam::LoopLen | LoopParam::LoopPos | LoopParam::CycleLen => {
-                return false
-            }
+            LoopParam::State
+            | LoopParam::LoopLen
+            | LoopParam::LoopPos
+            | LoopParam::CycleLen
+            | LoopParam::OutPeakMeter => return false,
         };
         self.control.hit_sel(self.sel(loops), op).is_ok()
     }
