@@ -235,3 +235,92 @@ fn loop_meters_and_undo_counts_reach_the_panel() {
     run(&mut e, &silence[..4800], 64);
     assert_eq!(loops[0].level.peak.load(), 0.0);
 }
+
+/// Two mono inputs, 440 Hz on the first and 660 Hz on the second, recorded for 1 s into
+/// track 1 from `source` (first input monitored or not), then 1 s of the loop alone.
+/// The whole output, left side.
+fn two_inputs_into_a_loop(first_monitored: bool, source: u8) -> Vec<f32> {
+    use samspill::controller::{build_looper, LooperConfig};
+    use samspill::engine::looper::{LoopOp, SyncMode};
+
+    let (c, mut e) = new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: (0..2)
+            .map(|k| InputConfig {
+                name: format!("in {k}"),
+                channel: k,
+                right_channel: None,
+            })
+            .collect(),
+    });
+    let config = LooperConfig {
+        tracks: 2,
+        max_secs: 4.0,
+        sync: SyncMode::Off,
+        ..LooperConfig::default()
+    };
+    c.send(Command::InstallLooper(build_looper(&config, SR)))
+        .unwrap();
+    c.send(Command::InputMonitor {
+        input: 0,
+        on: first_monitored,
+    })
+    .unwrap();
+    let op = |op| Command::Loop { track: 0, op };
+    c.send(op(LoopOp::SetSource(source))).unwrap();
+    let (mut a, mut b) = (sine(440.0, 0.4, 1.0), sine(660.0, 0.4, 1.0));
+    a.resize(secs(2.0), 0.0);
+    b.resize(secs(2.0), 0.0);
+    let mut out = vec![0f32; a.len()];
+    let mut right = vec![0f32; a.len()];
+    let before = assert_no_alloc::violation_count();
+    for (at, (l, r)) in (0..a.len())
+        .step_by(128)
+        .zip(out.chunks_mut(128).zip(right.chunks_mut(128)))
+    {
+        if at == 0 || at == secs(1.0) {
+            c.send_at(at as u64, op(LoopOp::Record)).unwrap();
+        }
+        let end = at + l.len();
+        let ins: [&[f32]; 2] = [&a[at..end], &b[at..end]];
+        assert_no_alloc::assert_no_alloc(|| e.process(&ins, l, r, &[]));
+    }
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        before,
+        "the engine allocated"
+    );
+    out
+}
+
+#[test]
+fn loops_record_an_unmonitored_input_and_single_inputs_on_their_own() {
+    use samspill::engine::looper::{SOURCE_INPUTS, SOURCE_INPUT_BASE};
+    let live = secs(0.2)..secs(0.8);
+    let looped = secs(1.2)..secs(1.8);
+    let has = |x: &[f32], hz: f64| magnitude_at(x, hz) > 50.0 * magnitude_at(x, 550.0);
+
+    let heard = two_inputs_into_a_loop(true, SOURCE_INPUTS);
+    let direct = two_inputs_into_a_loop(false, SOURCE_INPUTS);
+    // Not monitored: the first input is not in what is heard live...
+    assert!(has(&heard[live.clone()], 440.0));
+    assert!(
+        !has(&direct[live.clone()], 440.0),
+        "the unmonitored input was heard"
+    );
+    assert!(has(&direct[live.clone()], 660.0));
+    // ...but the loop took it in all the same, exactly as if it had been monitored.
+    assert!(has(&direct[looped.clone()], 440.0) && has(&direct[looped.clone()], 660.0));
+    assert!(
+        heard[secs(1.05)..] == direct[secs(1.05)..],
+        "the loop differs with the input's monitoring"
+    );
+
+    // A track recording the second input alone has its tone and not the first's.
+    let alone = two_inputs_into_a_loop(true, SOURCE_INPUT_BASE + 1);
+    assert!(has(&alone[looped.clone()], 660.0));
+    assert!(
+        !has(&alone[looped], 440.0),
+        "the first input leaked into the second's loop"
+    );
+}

@@ -81,8 +81,13 @@ struct InputStrip {
     pan: f32,
     muted: bool,
     monitor: bool,
+    /// What the mix hears of the input (off when not monitored).
     to_left: Smoother,
     to_right: Smoother,
+    /// What the loops hear of it: the same gain and pan, monitored or not (an interface's
+    /// own direct monitoring is no reason to leave an input out of the loops).
+    send_left: Smoother,
+    send_right: Smoother,
     mean_square: f32,
     block_peak: f32,
     block_sum_sq: f32,
@@ -99,6 +104,8 @@ impl InputStrip {
             monitor: true,
             to_left: Smoother::new(0.0, ramp),
             to_right: Smoother::new(0.0, ramp),
+            send_left: Smoother::new(0.0, ramp),
+            send_right: Smoother::new(0.0, ramp),
             mean_square: 0.0,
             block_peak: 0.0,
             block_sum_sq: 0.0,
@@ -106,15 +113,23 @@ impl InputStrip {
         let (l, r) = s.targets();
         s.to_left.reset(l);
         s.to_right.reset(r);
+        let (l, r) = s.send_targets();
+        s.send_left.reset(l);
+        s.send_right.reset(r);
         s
     }
 
     fn targets(&self) -> (f32, f32) {
-        let on = if self.muted || !self.monitor {
-            0.0
+        let (l, r) = self.send_targets();
+        if self.monitor {
+            (l, r)
         } else {
-            self.gain
-        };
+            (0.0, 0.0)
+        }
+    }
+
+    fn send_targets(&self) -> (f32, f32) {
+        let on = if self.muted { 0.0 } else { self.gain };
         let (l, r) = if self.right_channel.is_some() {
             // Balance: turning one side down, never the other up.
             ((1.0 - self.pan).min(1.0), (1.0 + self.pan).min(1.0))
@@ -128,6 +143,30 @@ impl InputStrip {
         let (l, r) = self.targets();
         self.to_left.set(l);
         self.to_right.set(r);
+        let (l, r) = self.send_targets();
+        self.send_left.set(l);
+        self.send_right.set(r);
+    }
+
+    /// rt: nobody listens to the sends in this piece: their glides run on all the same.
+    fn skip_sends(&mut self, frames: usize) {
+        for s in [&mut self.send_left, &mut self.send_right] {
+            if !s.is_settled() {
+                for _ in 0..frames {
+                    s.next_value();
+                }
+            }
+        }
+    }
+
+    /// rt: whether the loops hear this input exactly as the mix does right now.
+    fn sends_as_heard(&self) -> bool {
+        self.to_left.is_settled()
+            && self.to_right.is_settled()
+            && self.send_left.is_settled()
+            && self.send_right.is_settled()
+            && self.to_left.current() == self.send_left.current()
+            && self.to_right.current() == self.send_right.current()
     }
 }
 
@@ -143,6 +182,11 @@ pub struct Engine {
     bus_r: Vec<f32>,
     in_l: Vec<f32>,
     in_r: Vec<f32>,
+    /// Every input as the loops hear it (when that differs from `in_l`/`in_r`), and each
+    /// input alone, for tracks that record one.
+    send_l: Vec<f32>,
+    send_r: Vec<f32>,
+    solo: Vec<(Vec<f32>, Vec<f32>)>,
     mix_l: Vec<f32>,
     mix_r: Vec<f32>,
     looper: Option<Box<Looper>>,
@@ -192,6 +236,11 @@ impl Engine {
             bus_r: vec![0.0; MAX_BLOCK_FRAMES],
             in_l: vec![0.0; MAX_BLOCK_FRAMES],
             in_r: vec![0.0; MAX_BLOCK_FRAMES],
+            send_l: vec![0.0; MAX_BLOCK_FRAMES],
+            send_r: vec![0.0; MAX_BLOCK_FRAMES],
+            solo: (0..config.inputs.len().min(MAX_INPUTS))
+                .map(|_| (vec![0.0; MAX_BLOCK_FRAMES], vec![0.0; MAX_BLOCK_FRAMES]))
+                .collect(),
             mix_l: vec![0.0; MAX_BLOCK_FRAMES],
             mix_r: vec![0.0; MAX_BLOCK_FRAMES],
             looper: None,
@@ -243,6 +292,9 @@ impl Engine {
             let (l, r) = s.targets();
             s.to_left = Smoother::new(l, ramp);
             s.to_right = Smoother::new(r, ramp);
+            let (l, r) = s.send_targets();
+            s.send_left = Smoother::new(l, ramp);
+            s.send_right = Smoother::new(r, ramp);
         }
         self.instrument_gain = Smoother::new(self.instrument_gain.target(), ramp);
         self.master = Smoother::new(self.master.target(), ramp);
@@ -402,18 +454,30 @@ impl Engine {
 
     /// rt: mixes frames `from..to` of this chunk into the bus.
     fn render(&mut self, inputs: &[&[f32]], offset: usize, from: usize, to: usize) {
+        // What the loops listen to: all inputs, or single ones (a bit per source).
+        let wanted = self.looper.as_ref().map_or(0, |l| l.sources_wanted());
+        let all_wanted = wanted & (1 << looper::SOURCE_INPUTS) != 0;
+        // Usually the loops hear the inputs as the mix does, and no second sum is needed.
+        let all_as_heard = self.strips.iter().all(InputStrip::sends_as_heard);
+        let own_send = all_wanted && !all_as_heard;
         let bl = &mut self.in_l[from..to];
         let br = &mut self.in_r[from..to];
         bl.fill(0.0);
         br.fill(0.0);
+        let (sl, sr) = (&mut self.send_l[from..to], &mut self.send_r[from..to]);
+        if own_send {
+            sl.fill(0.0);
+            sr.fill(0.0);
+        }
         let input = |ch: usize| -> Option<&[f32]> {
             inputs
                 .get(ch)
                 .and_then(|s| s.get(offset + from..offset + to))
         };
-        for strip in &mut self.strips {
+        for (k, strip) in self.strips.iter_mut().enumerate() {
             let left = input(strip.channel);
             let right = strip.right_channel.and_then(input);
+            let alone = wanted & (1 << (looper::SOURCE_INPUT_BASE as usize + k)) != 0;
             if let Some(l) = left {
                 let (p, sum_sq) = level::peak_and_sum_sq(l);
                 strip.block_peak = strip.block_peak.max(p);
@@ -424,11 +488,34 @@ impl Engine {
                 }
                 strip.to_left.mix_into(l, bl);
                 strip.to_right.mix_into(r, br);
+                match self.solo.get_mut(k) {
+                    Some((ol, or)) if alone => {
+                        let (ol, or) = (&mut ol[from..to], &mut or[from..to]);
+                        ol.fill(0.0);
+                        or.fill(0.0);
+                        strip.send_left.mix_into(l, ol);
+                        strip.send_right.mix_into(r, or);
+                        if own_send {
+                            sl.iter_mut().zip(ol.iter()).for_each(|(d, s)| *d += s);
+                            sr.iter_mut().zip(or.iter()).for_each(|(d, s)| *d += s);
+                        }
+                    }
+                    _ if own_send => {
+                        strip.send_left.mix_into(l, sl);
+                        strip.send_right.mix_into(r, sr);
+                    }
+                    _ => strip.skip_sends(to - from),
+                }
             } else {
                 // No such channel on this device: let the glides run on over silence.
                 for _ in from..to {
                     strip.to_left.next_value();
                     strip.to_right.next_value();
+                }
+                strip.skip_sends(to - from);
+                if let Some((ol, or)) = self.solo.get_mut(k) {
+                    ol[from..to].fill(0.0);
+                    or[from..to].fill(0.0);
                 }
             }
         }
@@ -462,16 +549,27 @@ impl Engine {
             // Sources by index: the live inputs, the instruments, everything before the loops.
             let ml = &mut self.mix_l[from..to];
             let mr = &mut self.mix_r[from..to];
-            if looper.listens_to(looper::SOURCE_MIX as usize) {
+            if wanted & (1 << looper::SOURCE_MIX) != 0 {
                 ml.copy_from_slice(bl);
                 mr.copy_from_slice(br);
             }
-            // In the order of looper::SOURCE_*.
-            let sources = [
-                (&self.in_l[from..to], &self.in_r[from..to]),
-                (&self.synth_l[from..to], &self.synth_r[from..to]),
-                (&*ml, &*mr),
-            ];
+            let (al, ar) = if own_send {
+                (&self.send_l[from..to], &self.send_r[from..to])
+            } else {
+                (&self.in_l[from..to], &self.in_r[from..to])
+            };
+            // In the order of looper::SOURCE_*; inputs nobody records stay empty.
+            let empty: &[f32] = &[];
+            let mut sources = [(empty, empty); looper::SOURCE_INPUT_BASE as usize + MAX_INPUTS];
+            sources[looper::SOURCE_INPUTS as usize] = (al, ar);
+            sources[looper::SOURCE_INSTRUMENTS as usize] =
+                (&self.synth_l[from..to], &self.synth_r[from..to]);
+            sources[looper::SOURCE_MIX as usize] = (&*ml, &*mr);
+            for (k, (l, r)) in self.solo.iter().enumerate() {
+                if wanted & (1 << (looper::SOURCE_INPUT_BASE as usize + k)) != 0 {
+                    sources[looper::SOURCE_INPUT_BASE as usize + k] = (&l[from..to], &r[from..to]);
+                }
+            }
             looper.process(&sources, bl, br);
         }
         if self.master.is_settled() {

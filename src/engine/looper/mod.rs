@@ -38,10 +38,13 @@ pub const DEFAULT_XFADE_FRAMES: u32 = 64;
 /// The stereo pair a track records from: `(left, right)` slices of the current piece.
 pub type Stereo<'a> = (&'a [f32], &'a [f32]);
 
-/// Source index conventions the engine is expected to follow.
+/// Source index conventions the engine is expected to follow: every live input, the
+/// instruments, the mix as heard before the loops, then each input alone.
 pub const SOURCE_INPUTS: u8 = 0;
 pub const SOURCE_INSTRUMENTS: u8 = 1;
 pub const SOURCE_MIX: u8 = 2;
+/// Input strip `k` alone is source `SOURCE_INPUT_BASE + k`.
+pub const SOURCE_INPUT_BASE: u8 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Speed {
@@ -218,10 +221,13 @@ impl Looper {
         self.tracks.len()
     }
 
-    /// rt: whether any track records from source `source` (the engine skips preparing
-    /// a source nobody listens to).
-    pub fn listens_to(&self, source: usize) -> bool {
-        self.tracks.iter().any(|t| t.source == source)
+    /// rt: the sources some track records from, a bit per source index (the engine
+    /// skips preparing a source nobody listens to).
+    pub fn sources_wanted(&self) -> u64 {
+        self.tracks
+            .iter()
+            .filter(|t| t.source < 64)
+            .fold(0, |m, t| m | 1 << t.source)
     }
 
     /// Frames processed so far (the looper's clock; the grid counts in it).
