@@ -318,6 +318,7 @@ fn loops_record_an_unmonitored_input_and_single_inputs_on_their_own() {
 
     // A track recording the second input alone has its tone and not the first's.
     let alone = two_inputs_into_a_loop(true, SOURCE_INPUT_BASE + 1);
+    assert!(!alone.is_empty());
     assert!(has(&alone[looped.clone()], 660.0));
     assert!(
         !has(&alone[looped], 440.0),

@@ -60,6 +60,9 @@ pub struct LoopMeter {
     /// Undo and redo steps there are to take.
     pub undo_levels: AtomicU32,
     pub redo_levels: AtomicU32,
+    /// What the track records from (`looper::SOURCE_*`; input k alone is
+    /// `SOURCE_INPUT_BASE + k`).
+    pub source: AtomicU32,
 }
 
 /// Counters and meters shared between the engine and the control side.

@@ -458,6 +458,7 @@ impl Looper {
             out.full_count.store(t.full_count, Relaxed);
             out.undo_levels.store(t.undo_avail as u32, Relaxed);
             out.redo_levels.store(t.redo_avail as u32, Relaxed);
+            out.source.store(t.source as u32, Relaxed);
         }
     }
 
