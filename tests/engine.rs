@@ -290,6 +290,13 @@ fn two_inputs_into_a_loop(first_monitored: bool, source: u8) -> Vec<f32> {
         before,
         "the engine allocated"
     );
+    let published = c.shared().loops[0]
+        .source
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        published, source as u32,
+        "the panel reads the track's source"
+    );
     out
 }
 
@@ -318,7 +325,6 @@ fn loops_record_an_unmonitored_input_and_single_inputs_on_their_own() {
 
     // A track recording the second input alone has its tone and not the first's.
     let alone = two_inputs_into_a_loop(true, SOURCE_INPUT_BASE + 1);
-    assert!(!alone.is_empty());
     assert!(has(&alone[looped.clone()], 660.0));
     assert!(
         !has(&alone[looped], 440.0),
