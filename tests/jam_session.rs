@@ -684,3 +684,61 @@ fn a_tempo_jam_at_another_rate_keeps_its_bpm_and_whole_bars() {
     // The bar is rounded to whole frames at each rate: a few parts per million.
     assert!((hz - 330.0).abs() < 0.01, "{hz} Hz");
 }
+
+#[test]
+fn what_each_track_records_from_is_saved_and_comes_back_even_on_an_empty_track() {
+    use samspill::engine::looper::{Quantize, SyncMode};
+    use samspill::engine::looper::{TrackSettings, SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_MIX};
+    use samspill::session::jam::{prepare_looper, JamTrack};
+    // Track 1 has a loop and records the mix; track 2 is empty, set to input 2 alone.
+    let take = vec![0.1f32; 4_800];
+    let jam = Jam {
+        name: "sources".into(),
+        created: "2025-03-01T14:05:09Z".into(),
+        sample_rate: SR,
+        sync: SyncMode::FirstLoop,
+        quantize: Quantize::Off,
+        cycle_frames: 4_800,
+        tracks: vec![
+            JamTrack {
+                left: take.clone(),
+                right: take,
+                settings: TrackSettings {
+                    cycle_frames: 4_800,
+                    source: SOURCE_MIX,
+                    ..TrackSettings::default()
+                },
+            },
+            JamTrack {
+                settings: TrackSettings {
+                    source: SOURCE_INPUT_BASE + 1,
+                    ..TrackSettings::default()
+                },
+                ..JamTrack::default()
+            },
+        ],
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = save_jam_in(tmp.path(), Some("sources"), &jam).unwrap();
+    let opened = open_jam(&dir).unwrap();
+    assert!(opened.problems.is_empty(), "{:?}", opened.problems);
+    let (looper, _) = prepare_looper(&opened.jam, &small_looper(), SR);
+    assert_eq!(looper.state(0).source, SOURCE_MIX);
+    assert_eq!(looper.state(1).source, SOURCE_INPUT_BASE + 1);
+
+    // A session file from before sources were saved: every track records the inputs.
+    let file = dir.join(SESSION_FILE);
+    let old: String = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("source"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!old.contains("source ="), "{old}");
+    std::fs::write(&file, old).unwrap();
+    let opened = open_jam(&dir).unwrap();
+    assert!(opened.problems.is_empty(), "{:?}", opened.problems);
+    let (looper, _) = prepare_looper(&opened.jam, &small_looper(), SR);
+    assert_eq!(looper.state(0).source, SOURCE_INPUTS);
+    assert_eq!(looper.state(1).source, SOURCE_INPUTS);
+}

@@ -509,3 +509,106 @@ fn the_panel_and_osc_share_one_selected_track() {
     room.click_nth("Ta opp", 0);
     assert_eq!(control.selected(), TrackSel::One(1));
 }
+
+/// Opens the source chooser of `track` (from 0).
+fn open_source_chooser(room: &mut Room, track: usize) {
+    let combos = |room: &Room| room.harness.get_all_by_role(Role::ComboBox).count();
+    assert!(combos(room) > track, "{:?}", room.texts());
+    room.harness
+        .get_all_by_role(Role::ComboBox)
+        .nth(track)
+        .expect("a source chooser per track")
+        .scroll_to_me();
+    room.harness.run();
+    room.harness
+        .get_all_by_role(Role::ComboBox)
+        .nth(track)
+        .expect("a source chooser per track")
+        .click();
+    room.harness.run();
+}
+
+#[test]
+fn choosing_the_instruments_on_track_two_records_them_and_not_the_guitar() {
+    use samspill::engine::looper::{SOURCE_INPUTS, SOURCE_INSTRUMENTS};
+    let mut room = room();
+    room.click("Loop");
+    let control = room.harness.state().loop_control().clone();
+    assert_eq!(
+        room.harness.get_all_by_role(Role::ComboBox).count(),
+        2,
+        "one chooser per track"
+    );
+    open_source_chooser(&mut room, 1);
+    for label in [
+        "Alle innganger",
+        "Inngang 1",
+        "Inngang 2",
+        "Instrumentene",
+        "Alt som spilles",
+    ] {
+        assert!(room.has(label), "{label}: {:?}", room.texts());
+    }
+    room.harness
+        .get_by_role_and_label(Role::Button, "Instrumentene")
+        .click();
+    room.harness.run();
+    assert_eq!(control.source(1), Some(SOURCE_INSTRUMENTS));
+    assert_eq!(
+        control.source(0),
+        Some(SOURCE_INPUTS),
+        "track 1 is left alone"
+    );
+    assert_eq!(
+        room.harness.state().state().loop_sources,
+        [SOURCE_INPUTS, SOURCE_INSTRUMENTS]
+    );
+
+    // The tone on input 1 plays while track 2 records: its loop stays silent.
+    room.click_nth("Ta opp", 1);
+    room.play(1.0);
+    room.click("Stopp opptak");
+    room.play(0.2);
+    assert_eq!(room.state(1), 4, "track 2 plays");
+    room.play_silence(0.6);
+    assert_eq!(room.meter(1), (0.0, "stille".to_string()));
+    assert_all_in(&room, Language::Bokmal);
+}
+
+#[test]
+fn the_source_chooser_speaks_english_too_and_easy_mode_has_none() {
+    let mut room = room_with(Settings {
+        language: Language::English,
+        ..Settings::default()
+    });
+    room.click("Loops");
+    assert!(room.has("Records from"), "{:?}", room.texts());
+    open_source_chooser(&mut room, 0);
+    for label in [
+        "All inputs",
+        "Input 1",
+        "Input 2",
+        "The instruments",
+        "Everything playing",
+    ] {
+        assert!(room.has(label), "{label}: {:?}", room.texts());
+    }
+    assert_all_in(&room, Language::English);
+    room.harness
+        .get_by_role_and_label(Role::Button, "Everything playing")
+        .click();
+    room.harness.run();
+    let control = room.harness.state().loop_control().clone();
+    assert_eq!(
+        control.source(0),
+        Some(samspill::engine::looper::SOURCE_MIX)
+    );
+
+    let easy = room_with(Settings {
+        easy_mode: true,
+        ..Settings::default()
+    });
+    assert_eq!(easy.harness.state().state().view, View::Jam);
+    assert_eq!(easy.harness.query_all_by_role(Role::ComboBox).count(), 0);
+    assert!(!easy.has("Tar opp fra"));
+}

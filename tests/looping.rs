@@ -263,3 +263,84 @@ source = "mix"
         "the loop recorded from the mix differs from the one recorded from the inputs"
     );
 }
+
+#[test]
+fn a_track_recording_input_two_alone_plays_back_only_the_second_player() {
+    let dir = tempfile::tempdir().unwrap();
+    players(dir.path());
+    // One take over both players (0.5–5.5 s): the first plays 0.5–2.5 s, the second 3–5 s.
+    let take = |source: &str| {
+        let text = format!(
+            r#"
+soundfont = "none"
+length_secs = 11.0
+[looper]
+tracks = 1
+max_secs = 20
+sync = "off"
+[[input]]
+file = "first.wav"
+[[input]]
+file = "second.wav"
+[[command]]
+at_secs = 0.1
+loop = "source"
+track = 1
+source = "{source}"
+[[command]]
+at_secs = 0.5
+loop = "record"
+track = 1
+[[command]]
+at_secs = 5.5
+loop = "record"
+track = 1
+"#
+        );
+        let script = Script::parse(&text, "s.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        render(&script).unwrap_or_else(|e| panic!("{e}"))
+    };
+    // On the second pass (from 5.5 s) only the loop sounds: the first player's part of
+    // it is at 5.5–7.5 s, the second's at 8–10 s.
+    let (first_part, second_part) = (secs(5.6)..secs(7.4), secs(8.1)..secs(9.9));
+    let second = take("input 2");
+    assert!(
+        rms(&second.left[second_part.clone()]) > 0.02,
+        "the second player is not in the loop"
+    );
+    assert!(
+        rms(&second.left[first_part.clone()]) < 1e-4,
+        "the first player was recorded too: {}",
+        rms(&second.left[first_part.clone()])
+    );
+    let both = take("inputs");
+    assert!(rms(&both.left[first_part]) > 0.02 && rms(&both.left[second_part]) > 0.02);
+}
+
+#[test]
+fn a_source_the_script_cannot_give_names_every_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |source: &str| {
+        format!(
+            "[looper]\n[[input]]\nfile = \"first.wav\"\n[[command]]\nat_secs = 0\nloop = \"source\"\ntrack = 1\nsource = \"{source}\"\n"
+        )
+    };
+    players(dir.path());
+    for (source, words) in [
+        (
+            "guitar",
+            "\"inputs\", \"instruments\", \"mix\" or \"input N\"",
+        ),
+        ("input 0", "\"input N\""),
+        ("input 2", "the script has 1 input"),
+    ] {
+        match Script::parse(&with(source), "s.toml", dir.path()) {
+            Err(RenderError::Script { line, message, .. }) => {
+                assert_eq!(line, 4, "{source}: {message}");
+                assert!(message.contains(words), "{source}: {message}");
+            }
+            Err(e) => panic!("{source}: wrong error {e}"),
+            Ok(_) => panic!("source = {source:?} was accepted"),
+        }
+    }
+}

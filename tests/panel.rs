@@ -368,3 +368,64 @@ fn a_settings_file_that_cannot_be_written_is_shown_not_fatal() {
         .query_by_label_contains("Kunne ikke lagre innstillingene")
         .is_some());
 }
+
+#[test]
+fn hear_through_samspill_off_takes_input_one_out_of_the_speakers() {
+    let mut room = room();
+    let heard = room.play(0.3, 0.25);
+    assert!(
+        rms(&heard[heard.len() / 2..]) > 0.05,
+        "the tone is heard first"
+    );
+    assert_eq!(room.harness.get_all_by_label("Hør i programmet").count(), 2);
+    assert_eq!(room.harness.state().state().input_monitor, [true, true]);
+
+    // The hover text says why one would, and that loops record the input either way.
+    let hear = room
+        .harness
+        .get_all_by_label("Hør i programmet")
+        .next()
+        .unwrap();
+    hear.hover();
+    room.harness.run();
+    assert!(
+        room.has(tr(Language::Bokmal, Text::HearInputHint)),
+        "{:?}",
+        room.texts()
+    );
+
+    room.harness
+        .get_all_by_label("Hør i programmet")
+        .next()
+        .unwrap()
+        .click();
+    room.harness.run();
+    assert_eq!(room.harness.state().state().input_monitor, [false, true]);
+    let quiet = room.play(0.3, 0.25);
+    assert!(
+        rms(&quiet[quiet.len() / 2..]) < 1e-4,
+        "input 1 is still heard: {}",
+        rms(&quiet[quiet.len() / 2..])
+    );
+    // Still metered: the input is there, only not sent to the speakers.
+    assert!(room.controller.snapshot().inputs[0].peak > 0.2);
+
+    room.click("Innstillinger");
+    room.click("English");
+    room.click("Play");
+    assert_eq!(
+        room.harness
+            .get_all_by_label("Hear through Samspill")
+            .count(),
+        2
+    );
+    assert_all_in(&room, Language::English);
+    room.harness
+        .get_all_by_label("Hear through Samspill")
+        .next()
+        .unwrap()
+        .click();
+    room.harness.run();
+    let back = room.play(0.3, 0.25);
+    assert!(rms(&back[back.len() / 2..]) > 0.05, "on again: heard again");
+}

@@ -1,11 +1,13 @@
 //! Loop control as typed lines (`samspill headless` reads them on stdin):
-//! `loop 1 record`, `loop all undo`, `loop 2 foot`, `loops`, `tempo 96 3`, `tap`.
+//! `loop 1 record`, `loop all undo`, `loop 2 foot`, `loop 1 source input 2`, `loops`,
+//! `tempo 96 3`, `tap`.
 //! Tracks are numbered from 1 here, as a person counts them.
 
-use super::ops::{Action, LoopCommand, LoopControl};
+use super::ops::{source_from_name, Action, LoopCommand, LoopControl, TrackSel, SOURCE_FORMS};
+use crate::engine::looper::LoopOp;
 
 pub const LOOP_HELP: &str =
-    "loop N|all OP (record, overdub, multiply, undo, redo, clear, mute, ... or foot) | loops | tempo BPM [BEATS] | tap";
+    "loop N|all OP (record, overdub, multiply, undo, redo, clear, mute, ... or foot) | loop N|all source inputs|instruments|mix|input K | loops | tempo BPM [BEATS] | tap";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LoopLine {
@@ -16,6 +18,11 @@ pub enum LoopLine {
         bpm: f32,
         beats_per_bar: u32,
     },
+    /// What a track (or every track) records from, as `LoopOp::SetSource` takes it.
+    Source {
+        tracks: TrackSel,
+        source: u8,
+    },
 }
 
 impl LoopLine {
@@ -25,6 +32,9 @@ impl LoopLine {
         let verb = words.next()?.to_ascii_lowercase();
         let (a, b) = (words.next(), words.next());
         Some(match verb.as_str() {
+            "loop" if b.is_some_and(|op| op.eq_ignore_ascii_case("source")) => {
+                loop_source(a, words.collect::<Vec<_>>().join(" "))
+            }
             "loop" => loop_action(a, b).map(LoopLine::Do),
             "loops" => Ok(LoopLine::Show),
             "tap" => Ok(LoopLine::Do(Action::TapTempo)),
@@ -42,6 +52,10 @@ impl LoopLine {
             },
             LoopLine::Do(action) => control
                 .perform(action)
+                .map(|()| String::new())
+                .map_err(|e| e.to_string()),
+            LoopLine::Source { tracks, source } => control
+                .hit_sel(tracks, LoopOp::SetSource(source))
                 .map(|()| String::new())
                 .map_err(|e| e.to_string()),
             LoopLine::Tempo { bpm, beats_per_bar } => control
@@ -72,19 +86,35 @@ impl LoopLine {
     }
 }
 
+/// A loop's number as typed (1..8) to a track from 0, or `None` for all of them.
+fn track_number(track: &str) -> Result<Option<u8>, String> {
+    if track.eq_ignore_ascii_case("all") {
+        return Ok(None);
+    }
+    match track.parse::<u8>() {
+        Ok(n @ 1..=8) => Ok(Some(n - 1)),
+        _ => Err("loops are numbered 1 to 8, or all".into()),
+    }
+}
+
+/// `loop N|all source inputs|instruments|mix|input K`.
+fn loop_source(track: Option<&str>, name: String) -> Result<LoopLine, String> {
+    let track = track.ok_or("which loop? (1, 2, ... or all)")?;
+    let tracks = match track_number(track)? {
+        Some(n) => TrackSel::One(n),
+        None => TrackSel::All,
+    };
+    let source = source_from_name(&name)
+        .ok_or_else(|| format!("loop {track} can record from {SOURCE_FORMS}"))?;
+    Ok(LoopLine::Source { tracks, source })
+}
+
 fn loop_action(track: Option<&str>, op: Option<&str>) -> Result<Action, String> {
     let track = track.ok_or("which loop? (1, 2, ... or all)")?;
     let op = op.ok_or_else(|| format!("what should loop {track} do? Try: {LOOP_HELP}"))?;
     let op = op.to_ascii_lowercase();
-    let all = track.eq_ignore_ascii_case("all");
-    let n = if all {
-        0
-    } else {
-        match track.parse::<u8>() {
-            Ok(n @ 1..=8) => n - 1,
-            _ => return Err("loops are numbered 1 to 8, or all".into()),
-        }
-    };
+    let number = track_number(track)?;
+    let (all, n) = (number.is_none(), number.unwrap_or(0));
     if op == "foot" {
         if all {
             return Err("the foot switch works on one loop at a time".into());
@@ -93,7 +123,7 @@ fn loop_action(track: Option<&str>, op: Option<&str>) -> Result<Action, String> 
     }
     let op = LoopCommand::from_name(&op).ok_or_else(|| {
         let names: Vec<&str> = LoopCommand::ALL.iter().map(|c| c.name()).collect();
-        format!("a loop can {} or foot", names.join(", "))
+        format!("a loop can {}, foot or source", names.join(", "))
     })?;
     Ok(if all {
         Action::HitAll { op }
@@ -168,5 +198,57 @@ mod tests {
             let e = LoopLine::parse(bad).unwrap().unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_loop_line_chooses_what_the_track_records_from() {
+        use crate::engine::looper::{
+            SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS, SOURCE_MIX,
+        };
+        let one = |n, source| LoopLine::Source {
+            tracks: TrackSel::One(n),
+            source,
+        };
+        assert_eq!(ok("loop 1 source inputs"), one(0, SOURCE_INPUTS));
+        assert_eq!(ok("loop 2 SOURCE instruments"), one(1, SOURCE_INSTRUMENTS));
+        assert_eq!(ok("loop 1 source mix"), one(0, SOURCE_MIX));
+        assert_eq!(ok("loop 3 source input 2"), one(2, SOURCE_INPUT_BASE + 1));
+        assert_eq!(
+            ok("loop all source mix"),
+            LoopLine::Source {
+                tracks: TrackSel::All,
+                source: SOURCE_MIX
+            }
+        );
+        for (bad, says) in [
+            ("loop 1 source", "inputs, instruments, mix or input N"),
+            (
+                "loop 1 source guitar",
+                "inputs, instruments, mix or input N",
+            ),
+            ("loop 1 source input 0", "input N"),
+            ("loop 1 source input", "input N"),
+            ("loop 9 source mix", "numbered 1 to 8"),
+        ] {
+            let e = LoopLine::parse(bad).unwrap().unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_source_line_reaches_the_track_through_the_one_command_layer() {
+        use crate::engine::looper::{SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS};
+        use crate::{new_engine, EngineConfig};
+        use std::sync::atomic::Ordering::Relaxed;
+        let (c, _engine) = new_engine(&EngineConfig::default());
+        let control = LoopControl::new(c.clone());
+        c.shared().loop_tracks.store(2, Relaxed);
+        assert_eq!(ok("loop 2 source input 2").run(&control), Ok(String::new()));
+        assert_eq!(control.source(1), Some(SOURCE_INPUT_BASE + 1));
+        ok("loop all source instruments").run(&control).unwrap();
+        assert_eq!(control.source(0), Some(SOURCE_INSTRUMENTS));
+        assert_eq!(control.source(1), Some(SOURCE_INSTRUMENTS));
+        let e = ok("loop 3 source mix").run(&control).unwrap_err();
+        assert!(e.contains("no loop track 3"), "{e}");
     }
 }

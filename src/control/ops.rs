@@ -7,8 +7,11 @@ use std::time::Instant;
 
 use super::tap::TapTempo;
 use crate::controller::{ControlError, Controller};
-use crate::engine::looper::{LoopOp, Quantize, SyncMode, MAX_TRACKS};
-use crate::engine::Command;
+use crate::engine::looper::{
+    LoopOp, Quantize, SyncMode, MAX_TRACKS, SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS,
+    SOURCE_MIX,
+};
+use crate::engine::{Command, MAX_INPUTS};
 
 /// SooperLooper's state numbers, as `Shared::loops[i].state` holds them.
 pub mod state {
@@ -200,11 +203,34 @@ pub fn foot_switch_op(state: u32) -> LoopOp {
     }
 }
 
+/// The ways a track's source is written in scripts and typed lines.
+pub const SOURCE_FORMS: &str = "inputs, instruments, mix or input N";
+
+/// A track's source from its written name: `inputs` (every live input), `instruments`,
+/// `mix` (everything heard before the loops) or `input N` (input strip N alone, from 1).
+/// `None` for anything else, and for an input past the most an engine can have.
+pub fn source_from_name(name: &str) -> Option<u8> {
+    let mut words = name.split_whitespace().map(str::to_ascii_lowercase);
+    let source = match (words.next()?.as_str(), words.next()) {
+        ("inputs", None) => SOURCE_INPUTS,
+        ("instruments", None) => SOURCE_INSTRUMENTS,
+        ("mix", None) => SOURCE_MIX,
+        ("input", Some(n)) => match n.parse::<usize>() {
+            Ok(n @ 1..=MAX_INPUTS) => SOURCE_INPUT_BASE + (n - 1) as u8,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    words.next().is_none().then_some(source)
+}
+
 /// What the engine cannot tell us back: values set here, remembered for OSC `get`.
 struct Remembered {
     feedback: [f32; MAX_TRACKS],
     volume: [f32; MAX_TRACKS],
     pan: [f32; MAX_TRACKS],
+    /// What each track records from (the engine does not publish it).
+    source: [u8; MAX_TRACKS],
     /// BPM and beats per bar, once a tempo was set.
     tempo: Option<(f32, u32)>,
     tap: TapTempo,
@@ -229,6 +255,7 @@ impl LoopControl {
                 feedback: [1.0; MAX_TRACKS],
                 volume: [1.0; MAX_TRACKS],
                 pan: [0.0; MAX_TRACKS],
+                source: [SOURCE_INPUTS; MAX_TRACKS],
                 tempo: None,
                 tap: TapTempo::new(),
                 selected: TrackSel::One(0),
@@ -268,6 +295,7 @@ impl LoopControl {
                 LoopOp::SetFeedback(v) if v.is_finite() => r.feedback[i] = v.clamp(0.0, 1.0),
                 LoopOp::SetVolume(v) if v.is_finite() => r.volume[i] = v.clamp(0.0, 4.0),
                 LoopOp::SetPan(v) if v.is_finite() => r.pan[i] = v.clamp(-1.0, 1.0),
+                LoopOp::SetSource(s) => r.source[i] = s,
                 _ => {}
             }
         }
@@ -354,6 +382,17 @@ impl LoopControl {
     }
     pub fn pan(&self, track: usize) -> Option<f32> {
         self.remembered().pan.get(track).copied()
+    }
+
+    /// `track` records from `source` from now on (see [`source_from_name`]).
+    pub fn set_source(&self, track: usize, source: u8) -> Result<(), LoopControlError> {
+        self.hit(track, LoopOp::SetSource(source))
+    }
+
+    /// What `track` records from, as last set through here (every live input until then:
+    /// the engine does not publish it).
+    pub fn source(&self, track: usize) -> Option<u8> {
+        self.remembered().source.get(track).copied()
     }
 
     /// The selected loop, shared by every surface holding this handle (track 0 at first).
@@ -477,6 +516,33 @@ mod tests {
         assert_eq!(lc.feedback(0), Some(0.5));
         lc.set_tempo(90.0, 3).unwrap();
         assert_eq!(lc.tempo(), Some((90.0, 3)));
+    }
+
+    #[test]
+    fn sources_are_named_as_scripts_and_lines_write_them_and_remembered() {
+        assert_eq!(source_from_name("inputs"), Some(SOURCE_INPUTS));
+        assert_eq!(source_from_name("Instruments"), Some(SOURCE_INSTRUMENTS));
+        assert_eq!(source_from_name("mix"), Some(SOURCE_MIX));
+        assert_eq!(source_from_name("input 2"), Some(SOURCE_INPUT_BASE + 1));
+        assert_eq!(source_from_name(" input   1 "), Some(SOURCE_INPUT_BASE));
+        for bad in [
+            "",
+            "input",
+            "input 0",
+            "input 9",
+            "input two",
+            "mix 2",
+            "guitar",
+        ] {
+            assert_eq!(source_from_name(bad), None, "{bad:?}");
+        }
+        let (c, _engine) = new_engine(&EngineConfig::default());
+        let lc = LoopControl::new(c.clone());
+        c.shared().loop_tracks.store(2, Relaxed);
+        assert_eq!(lc.source(1), Some(SOURCE_INPUTS), "every input at first");
+        lc.set_source(1, SOURCE_MIX).unwrap();
+        assert_eq!((lc.source(0), lc.source(1)), (Some(0), Some(SOURCE_MIX)));
+        assert!(lc.set_source(2, SOURCE_MIX).is_err(), "no track 3");
     }
 
     #[test]

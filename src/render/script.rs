@@ -26,10 +26,9 @@ use toml::Spanned;
 use super::smf::read_smf;
 use super::wav::{read_wav, resample};
 use super::RenderError;
+use crate::control::ops::source_from_name;
 use crate::controller::{find_soundfont, LooperConfig};
-use crate::engine::looper::{
-    LoopOp, Quantize, SyncMode, SOURCE_INPUTS, SOURCE_INSTRUMENTS, SOURCE_MIX,
-};
+use crate::engine::looper::{LoopOp, Quantize, SyncMode, SOURCE_INPUT_BASE};
 use crate::engine::{Command, EngineConfig, InputConfig, Patch, MAX_INPUTS};
 
 #[derive(Deserialize)]
@@ -150,7 +149,7 @@ struct RawCommand {
     /// A looper operation: record, overdub, multiply, insert, replace, substitute, undo,
     /// redo, clear, mute, solo, reverse, half_speed, double_speed, normal_speed,
     /// oneshot, trigger, pause, cancel, record_bars (with bars), feedback, volume, pan
-    /// (with value), source (with source).
+    /// (with value), source (with source = "inputs", "instruments", "mix" or "input N").
     #[serde(rename = "loop")]
     loop_op: Option<String>,
     /// 1-based loop track.
@@ -583,7 +582,7 @@ fn parse_command(
     if let Some(name) = &c.loop_op {
         actions.push(Action::Loop(
             loop_track(c.track, loop_tracks)?,
-            loop_op(name, c)?,
+            loop_op(name, c, inputs)?,
         ));
     }
     match actions.len() {
@@ -668,7 +667,7 @@ fn loop_track(track: Option<usize>, tracks: usize) -> Result<u8, String> {
     }
 }
 
-fn loop_op(name: &str, c: &RawCommand) -> Result<LoopOp, String> {
+fn loop_op(name: &str, c: &RawCommand, inputs: usize) -> Result<LoopOp, String> {
     let value = |what: &str| {
         c.value
             .ok_or(format!("loop = \"{what}\" needs value = ..."))
@@ -701,17 +700,24 @@ fn loop_op(name: &str, c: &RawCommand) -> Result<LoopOp, String> {
         "feedback" => LoopOp::SetFeedback(value(name)?.clamp(0.0, 1.0)),
         "volume" => LoopOp::SetVolume(value(name)?.clamp(0.0, 4.0)),
         "pan" => LoopOp::SetPan(value(name)?.clamp(-1.0, 1.0)),
-        "source" => LoopOp::SetSource(match c.source.as_deref() {
-            Some("inputs") => SOURCE_INPUTS,
-            Some("instruments") => SOURCE_INSTRUMENTS,
-            Some("mix") => SOURCE_MIX,
-            _ => {
-                return Err(
-                    "loop = \"source\" needs source = \"inputs\", \"instruments\" or \"mix\""
-                        .into(),
-                )
+        "source" => {
+            let forms = "loop = \"source\" needs source = \"inputs\", \"instruments\", \"mix\" or \"input N\" (N from 1)";
+            let source = c
+                .source
+                .as_deref()
+                .and_then(source_from_name)
+                .ok_or(forms)?;
+            // One input alone: it must be one the script plays.
+            if let Some(k) = source.checked_sub(SOURCE_INPUT_BASE) {
+                if usize::from(k) >= inputs {
+                    return Err(format!(
+                        "source = \"input {}\": the script has {inputs} input(s)",
+                        k + 1
+                    ));
+                }
             }
-        }),
+            LoopOp::SetSource(source)
+        }
         other => return Err(format!("unknown loop operation \"{other}\"")),
     })
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::controller::{build_looper, CaptureError, ControlError, Controller, LooperConfig};
 use crate::engine::looper::{
-    Grid, LoopCapture, Looper, Quantize, Speed, SyncMode, TrackNote, TrackSettings, MAX_TRACKS,
+    Grid, LoopCapture, LoopOp, Looper, Quantize, Speed, SyncMode, TrackNote, TrackSettings,
+    MAX_TRACKS,
 };
 use crate::engine::resample::resample_loop;
 use crate::engine::Command;
@@ -745,6 +746,8 @@ pub fn prepare_looper(
     let mut looper = build_looper(&cfg, sr);
     for (t, tr) in jam.tracks.iter().enumerate() {
         if tr.frames() == 0 {
+            // An empty track keeps what it records from, ready for its first take.
+            looper.command(t, LoopOp::SetSource(tr.settings.source));
             continue;
         }
         if looper

@@ -63,6 +63,12 @@ text_table! {
     ClearYes => ("Ja, tøm", "Yes, clear"),
     ClearNo => ("Nei, behold", "No, keep it"),
     TrackLevel => ("Nivå", "Level"),
+    // What a track records from: every input, one input ("Inngang {n}"), the instruments
+    // or everything heard before the loops.
+    SourceLabel => ("Tar opp fra", "Records from"),
+    SourceInputs => ("Alle innganger", "All inputs"),
+    SourceInstruments => ("Instrumentene", "The instruments"),
+    SourceMix => ("Alt som spilles", "Everything playing"),
     // The meter of what a loop track plays, and what a screen reader calls it.
     TrackSound => ("Lyd", "Sound"),
     TrackSoundN => ("Lyd fra spor {n}", "Sound from track {n}"),
@@ -194,6 +200,11 @@ text_table! {
     InputN => ("Inngang {n}", "Input {n}"),
     Instruments => ("Instrumenter", "Instruments"),
     Speakers => ("Høyttalere", "Speakers"),
+    HearInput => ("Hør i programmet", "Hear through Samspill"),
+    HearInputHint => (
+        "Slå av hvis lydkortet lar deg høre inngangen direkte. Loopene tar opp inngangen uansett.",
+        "Turn off if your audio interface lets you hear the input directly. Loops record the input either way.",
+    ),
     Silent => ("stille", "silent"),
     Limiter => ("Begrenser", "Limiter"),
     LimiterHint => (

@@ -15,7 +15,9 @@ use super::theme::{self, Sizes};
 use crate::control::midi_learn::Trigger;
 use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand, TrackSel};
 use crate::controller::LooperConfig;
-use crate::engine::looper::{LoopOp, Quantize, SyncMode};
+use crate::engine::looper::{
+    LoopOp, Quantize, SyncMode, SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS, SOURCE_MIX,
+};
 use crate::engine::{Level, Shared};
 use crate::session::settings::{Language, LoopQuantize, LoopSettings};
 
@@ -101,6 +103,28 @@ pub fn next_text(state: u32) -> Text {
         12 => Text::DoOverdub,
         14 => Text::DoPlay,
         _ => Text::DoRecord,
+    }
+}
+
+/// The sources a track can record from, in the chooser's order, for `inputs` live
+/// inputs: every input, each input alone, the instruments, everything playing.
+pub fn sources(inputs: usize) -> Vec<u8> {
+    let each = (0..inputs.min(usize::from(u8::MAX - SOURCE_INPUT_BASE)))
+        .map(|k| SOURCE_INPUT_BASE + k as u8);
+    std::iter::once(SOURCE_INPUTS)
+        .chain(each)
+        .chain([SOURCE_INSTRUMENTS, SOURCE_MIX])
+        .collect()
+}
+
+/// A source in words: "Alle innganger", "Inngang 2" (named as the Play view names it),
+/// "Instrumentene", "Alt som spilles".
+pub fn source_text(lang: Language, source: u8) -> String {
+    match source {
+        SOURCE_INPUTS => tr(lang, Text::SourceInputs).to_string(),
+        SOURCE_INSTRUMENTS => tr(lang, Text::SourceInstruments).to_string(),
+        SOURCE_MIX => tr(lang, Text::SourceMix).to_string(),
+        k => tr_n(lang, Text::InputN, usize::from(k - SOURCE_INPUT_BASE) + 1),
     }
 }
 
@@ -565,6 +589,33 @@ fn track_row(
         }
         ui.label(RichText::new(db_text(db)).color(theme::ACCENT).strong());
     });
+    source_row(ui, state, i, actions);
+}
+
+/// What the track records from, in a small chooser: set once, seldom changed.
+fn source_row(ui: &mut egui::Ui, state: &PanelState, i: usize, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let now = state.loop_sources.get(i).copied().unwrap_or(SOURCE_INPUTS);
+    ui.horizontal(|ui| {
+        let name = ui.label(RichText::new(tr(lang, Text::SourceLabel)).color(theme::WEAK_TEXT));
+        let all = sources(state.snapshot.inputs.len());
+        // Tall enough for every source: none hides below a scroll edge.
+        let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+        let chooser = egui::ComboBox::from_id_salt(("loop-source", i))
+            .selected_text(source_text(lang, now))
+            .height(row * (all.len() + 1) as f32)
+            .show_ui(ui, |ui| {
+                for source in all {
+                    let picked = ui
+                        .selectable_label(source == now, source_text(lang, source))
+                        .clicked();
+                    if picked && source != now {
+                        actions.push(Action::LoopSource { track: i, source });
+                    }
+                }
+            });
+        chooser.response.labelled_by(name.id);
+    });
 }
 
 /// The shared beat: what sets it, the tempo (with tap), when loops start, click, count-in.
@@ -823,6 +874,38 @@ mod tests {
         assert_eq!(next_text(5), Text::DoStopOverdub);
         assert_eq!(state_text(10), Text::StateMuted);
         assert_eq!(state_text(99), Text::StateEmpty);
+    }
+
+    #[test]
+    fn the_source_chooser_offers_every_input_alone_between_all_and_the_instruments() {
+        assert_eq!(
+            sources(2),
+            [
+                SOURCE_INPUTS,
+                SOURCE_INPUT_BASE,
+                SOURCE_INPUT_BASE + 1,
+                SOURCE_INSTRUMENTS,
+                SOURCE_MIX
+            ]
+        );
+        let words: Vec<String> = sources(2)
+            .into_iter()
+            .map(|s| source_text(Language::Bokmal, s))
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "Alle innganger",
+                "Inngang 1",
+                "Inngang 2",
+                "Instrumentene",
+                "Alt som spilles"
+            ]
+        );
+        assert_eq!(
+            source_text(Language::English, SOURCE_MIX),
+            "Everything playing"
+        );
     }
 
     #[test]

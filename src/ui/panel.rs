@@ -19,7 +19,7 @@ use crate::control::ops::{LoopCommand, LoopControlError, TrackSel};
 use crate::control::{Action as ControlAction, LoopControl, MidiLearn, OscServer};
 use crate::control::{MidiLearnError, DEFAULT_OSC_PORT};
 use crate::controller::{ControlError, Controller, Snapshot};
-use crate::engine::looper::LoopOp;
+use crate::engine::looper::{LoopOp, SOURCE_INPUTS};
 use crate::engine::{Command, Patch};
 use crate::io::{now_nanos, TimedMidi};
 use crate::session::settings::{AudioHost, AudioSettings, Language, LoopSettings, Settings};
@@ -92,6 +92,9 @@ pub struct PanelState {
     pub audio: AudioStatus,
     pub devices: Devices,
     pub input_holds: Vec<PeakHold>,
+    /// Each input heard through Samspill, as last set here (the engine starts with all
+    /// on and does not publish it).
+    pub input_monitor: Vec<bool>,
     pub instruments_hold: PeakHold,
     pub master_hold: PeakHold,
     pub notice: Option<Notice>,
@@ -99,6 +102,10 @@ pub struct PanelState {
     pub loops: Vec<LoopTrack>,
     /// Each track's level as last set here (the engine starts every track at 0 dB).
     pub loop_db: Vec<f32>,
+    /// What each track records from, as [`LoopControl::source`] remembers it (the engine
+    /// does not publish it): `SOURCE_INPUTS`, `SOURCE_INSTRUMENTS`, `SOURCE_MIX` or
+    /// `SOURCE_INPUT_BASE + k`.
+    pub loop_sources: Vec<u8>,
     /// The peak each track's meter holds.
     pub loop_holds: Vec<PeakHold>,
     /// When "Tap the beat" was pressed, in egui's seconds; the newest last.
@@ -175,6 +182,16 @@ pub enum Action {
     Osc(bool),
     /// One loop command on every track.
     AllTracks(LoopCommand),
+    /// What a track records from (see [`PanelState::loop_sources`]).
+    LoopSource {
+        track: usize,
+        source: u8,
+    },
+    /// Hear an input through Samspill or not; loops record it either way.
+    InputMonitor {
+        input: usize,
+        on: bool,
+    },
 }
 
 /// The panel: reads engine snapshots, sends commands, and asks the device layer to reopen.
@@ -213,6 +230,7 @@ impl Panel {
                 View::Play
             },
             input_holds: vec![PeakHold::default(); snapshot.inputs.len()],
+            input_monitor: vec![true; snapshot.inputs.len()],
             snapshot,
             audio: audio.status(),
             devices: Devices::default(),
@@ -221,6 +239,7 @@ impl Panel {
             notice: None,
             loops: Vec::new(),
             loop_db: Vec::new(),
+            loop_sources: Vec::new(),
             loop_holds: Vec::new(),
             taps: Vec::new(),
             confirm_clear: None,
@@ -358,11 +377,15 @@ impl Panel {
         for (hold, level) in s.input_holds.iter_mut().zip(&s.snapshot.inputs) {
             hold.update(level.peak, dt);
         }
+        s.input_monitor.resize(s.snapshot.inputs.len(), true);
         s.instruments_hold.update(s.snapshot.instruments.peak, dt);
         s.master_hold.update(s.snapshot.master.peak, dt);
         LoopTrack::read_all(self.controller.shared(), &mut s.loops);
         let tracks = s.loops.len();
         s.loop_holds.resize(tracks, PeakHold::default());
+        s.loop_sources.clear();
+        s.loop_sources
+            .extend((0..tracks).map(|t| self.loops.source(t).unwrap_or(SOURCE_INPUTS)));
         for (hold, track) in s.loop_holds.iter_mut().zip(&s.loops) {
             hold.update(track.level.peak, dt);
         }
@@ -392,6 +415,15 @@ impl Panel {
         self.send(Command::LoopClick(l.click));
         self.send(Command::LoopCountIn(l.count_in));
         self.send(Command::LoopLatencyOffset(self.offset_frames(&l)));
+        // A new looper records every input: give back what each track was set to.
+        let sources = self.state.loop_sources.clone();
+        for (t, source) in sources.into_iter().enumerate() {
+            if source != SOURCE_INPUTS {
+                if let Err(e) = self.loops.set_source(t, source) {
+                    self.loop_error(e);
+                }
+            }
+        }
     }
 
     fn offset_frames(&self, l: &LoopSettings) -> i32 {
@@ -510,6 +542,24 @@ impl Panel {
                 }
             }
             Action::SelectTrack(track) => self.select(track),
+            Action::LoopSource { track, source } => match self.loops.set_source(track, source) {
+                Ok(()) => {
+                    if let Some(s) = self.state.loop_sources.get_mut(track) {
+                        *s = source;
+                    }
+                }
+                Err(e) => self.loop_error(e),
+            },
+            Action::InputMonitor { input, on } => {
+                let Ok(index) = u8::try_from(input) else {
+                    return;
+                };
+                if self.send(Command::InputMonitor { input: index, on }) {
+                    if let Some(m) = self.state.input_monitor.get_mut(input) {
+                        *m = on;
+                    }
+                }
+            }
             Action::Learn(on) => {
                 self.state.learn.on = on;
                 self.state.learn.last = None;

@@ -79,6 +79,10 @@ fn levels(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Ve
     for (i, (level, hold)) in snap.inputs.iter().zip(&state.input_holds).enumerate() {
         let name = tr_n(lang, Text::InputN, i + 1);
         meter_row(ui, lang, sizes, &name, *level, *hold);
+        // A therapist's setting: easy mode leaves it as it is.
+        if !state.settings.easy_mode {
+            monitor_toggle(ui, state, sizes, i, actions);
+        }
     }
     let instruments = tr(lang, Text::Instruments);
     meter_row(
@@ -94,6 +98,32 @@ fn levels(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Ve
     limiter_lamp(ui, lang, sizes, snap.limiter_reduction_db);
     ui.add_space(sizes.gap);
     volume(ui, state, sizes, actions);
+}
+
+/// "Hear through Samspill" for input `i`: off for an interface that lets the player hear
+/// the input directly. Loops record the input either way.
+fn monitor_toggle(
+    ui: &mut egui::Ui,
+    state: &PanelState,
+    sizes: &Sizes,
+    i: usize,
+    actions: &mut Vec<Action>,
+) {
+    let lang = state.lang();
+    let on = state.input_monitor.get(i).copied().unwrap_or(true);
+    ui.horizontal(|ui| {
+        // Under the meter's bar, past its name.
+        ui.add_space(sizes.meter_label_width);
+        let button =
+            egui::Button::new(RichText::new(tr(lang, Text::HearInput)).small()).selected(on);
+        if ui
+            .add(button)
+            .on_hover_text(tr(lang, Text::HearInputHint))
+            .clicked()
+        {
+            actions.push(Action::InputMonitor { input: i, on: !on });
+        }
+    });
 }
 
 /// The master volume: a slider in dB, with "Quieter"/"Louder" for those who cannot drag.
