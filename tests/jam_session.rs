@@ -290,7 +290,10 @@ fn a_loop_being_recorded_is_not_saved_and_the_save_says_so() {
     assert_eq!(cap.tracks[1].frames(), 0);
     let (_, notes) = Jam::from_capture(&cap, "");
     assert_eq!(notes.len(), 1);
-    assert!(notes[0].contains("Loop 2 was being recorded"), "{notes:?}");
+    assert!(
+        notes[0].to_string().contains("Loop 2 was being recorded"),
+        "{notes:?}"
+    );
 }
 
 #[test]
@@ -608,7 +611,8 @@ fn a_jam_saved_at_48k_opens_at_44k1_as_long_and_as_high_as_it_was_played() {
     let (c, mut e) = mono_engine_at(44_100);
     let notes = restore_jam(&c, &opened.jam, &small_looper()).unwrap();
     assert_eq!(notes.len(), 1, "{notes:?}");
-    assert!(notes[0].contains("48000 Hz") && notes[0].contains("converted"));
+    let note = notes[0].to_string();
+    assert!(note.contains("48000 Hz") && note.contains("converted"));
 
     // Heard: 440 Hz (and 660 Hz), not the 480 Hz a 48 kHz take played at 44.1 kHz gives.
     let (heard, _) = run(&mut e, &vec![0.0; 44_100]);

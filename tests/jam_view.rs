@@ -612,3 +612,206 @@ fn the_source_chooser_speaks_english_too_and_easy_mode_has_none() {
     assert_eq!(easy.harness.query_all_by_role(Role::ComboBox).count(), 0);
     assert!(!easy.has("Tar opp fra"));
 }
+
+/// Plays on (the save and the open wait for the audio blocks) until `label` is on
+/// screen; fails with what is there after half a minute.
+fn play_until_shown(room: &mut Room, label: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < until {
+        if room.has(label) {
+            return;
+        }
+        room.play(0.05);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    panic!("{label:?} never came: {:?}", room.texts());
+}
+
+/// Plays on until track 1 holds a loop of `frames`.
+fn play_until_track_one_is(room: &mut Room, frames: u32) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < until {
+        if room.loop_frames(0) == frames && room.state(0) == 4 {
+            return;
+        }
+        room.play(0.05);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    panic!(
+        "track 1 never held {frames} frames: {} (state {})",
+        room.loop_frames(0),
+        room.state(0)
+    );
+}
+
+/// Types `text` into the field called `label` instead of what it says.
+fn type_into(room: &mut Room, label: &str, text: &str) {
+    room.harness.get_by_label(label).focus();
+    room.harness.run();
+    room.harness
+        .key_press_modifiers(eframe::egui::Modifiers::COMMAND, eframe::egui::Key::A);
+    room.harness.get_by_label(label).type_text(text);
+    room.harness.run();
+}
+
+fn jam_folders(room: &Room) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(room.dir.path().join("jams"))
+        .map(|d| {
+            d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Settings whose looper is the small one the room installs, so a reopened jam
+/// builds a looper of that size too.
+fn small_settings(language: Language) -> Settings {
+    let mut s = Settings {
+        language,
+        ..Settings::default()
+    };
+    s.looper.tracks = 2;
+    s.looper.minutes_per_track = 5.0 / 60.0;
+    s.looper.undo_levels = 2;
+    s
+}
+
+#[test]
+fn save_the_loop_under_a_name_record_over_it_and_open_it_again() {
+    let mut room = room_with(small_settings(Language::Bokmal));
+    room.click("Loop");
+    record_track_one(&mut room);
+    let saved_len = room.loop_frames(0);
+    assert!(saved_len > SR / 2, "{saved_len}");
+
+    // The name starts as the date and time; the therapist types their own.
+    let prefilled = room.harness.state().state().jams.name.clone();
+    assert!(prefilled.starts_with("20"), "{prefilled:?}");
+    type_into(&mut room, "Navn", "Tirsdag med Åse");
+    assert_eq!(room.harness.state().state().jams.name, "Tirsdag med Åse");
+    room.click("Lagre");
+    assert!(
+        room.has("Lagrer … Musikken spiller videre."),
+        "{:?}",
+        room.texts()
+    );
+    play_until_shown(&mut room, "Lagret som «Tirsdag-med-Åse».");
+    assert_eq!(room.state(0), 4, "the loop played on while it was saved");
+    assert_eq!(jam_folders(&room), ["Tirsdag-med-Åse"]);
+    let saved = room.dir.path().join("jams").join("Tirsdag-med-Åse");
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&saved), 0o700);
+        for f in ["session.toml", "track-1.wav"] {
+            assert_eq!(mode(&saved.join(f)), 0o600, "{f}");
+        }
+    }
+    assert!(
+        !saved.join("track-2.wav").exists(),
+        "an empty track has no file"
+    );
+    // The next save is named by the clock again.
+    assert_ne!(room.harness.state().state().jams.name, "Tirsdag med Åse");
+
+    // Clear it and record something shorter on the same track.
+    room.click_nth("Tøm", 0);
+    room.click("Ja, tøm");
+    room.play(0.1);
+    assert_eq!(room.loop_frames(0), 0);
+    room.click_nth("Ta opp", 0);
+    room.play(0.4);
+    room.click("Stopp opptak");
+    room.play(0.2);
+    assert_ne!(room.loop_frames(0), saved_len);
+
+    // Open lists it; opening asks before it replaces the loops there are now.
+    room.click("Åpne");
+    assert!(room.has("Velg det du vil åpne:"), "{:?}", room.texts());
+    room.click("Tirsdag-med-Åse");
+    assert!(
+        room.has("Loopene du har nå blir erstattet. Lagre dem først?"),
+        "{:?}",
+        room.texts()
+    );
+    room.click("Ikke åpne");
+    room.play(0.2);
+    assert!(!room.has("Loopene du har nå blir erstattet. Lagre dem først?"));
+    assert_ne!(room.loop_frames(0), saved_len, "cancel keeps the loops");
+
+    room.click("Tirsdag-med-Åse");
+    room.click("Erstatt");
+    play_until_shown(&mut room, "Åpnet «Tirsdag-med-Åse».");
+    play_until_track_one_is(&mut room, saved_len);
+    assert_eq!(room.state(1), 0, "track 2 is empty, as it was saved");
+    assert_eq!(
+        jam_folders(&room),
+        ["Tirsdag-med-Åse"],
+        "nothing else saved"
+    );
+    assert_all_in(&room, Language::Bokmal);
+}
+
+#[test]
+fn in_english_save_first_keeps_the_loops_before_the_saved_jam_replaces_them() {
+    let mut room = room_with(small_settings(Language::English));
+    room.click("Loops");
+    room.click("Open");
+    assert!(room.has("Nothing is saved yet."), "{:?}", room.texts());
+    room.click("Close the list");
+    record_track_one(&mut room);
+    let first_len = room.loop_frames(0);
+    type_into(&mut room, "Name", "first");
+    room.click("Save");
+    assert!(room.has("Saving … The music plays on."));
+    play_until_shown(&mut room, "Saved as “first”.");
+
+    room.click_nth("Clear", 0);
+    room.click("Yes, clear");
+    room.play(0.1);
+    room.click_nth("Record", 0);
+    room.play(0.4);
+    room.click("Stop recording");
+    room.play(0.2);
+    let second_len = room.loop_frames(0);
+    assert_ne!(second_len, first_len);
+
+    room.click("Open");
+    room.click("first");
+    assert!(
+        room.has("The loops you have now will be replaced. Save them first?"),
+        "{:?}",
+        room.texts()
+    );
+    type_into(&mut room, "Name", "second");
+    room.click("Save first");
+    play_until_shown(&mut room, "Opened “first”.");
+    play_until_track_one_is(&mut room, first_len);
+    assert_eq!(jam_folders(&room), ["first", "second"]);
+    assert_all_in(&room, Language::English);
+
+    // The loops saved first are there to open in turn.
+    room.click("Open");
+    room.click("second");
+    room.click("Replace");
+    play_until_shown(&mut room, "Opened “second”.");
+    play_until_track_one_is(&mut room, second_len);
+}
+
+#[test]
+fn saving_and_opening_stay_off_the_clients_easy_screen() {
+    let mut room = room_with(Settings {
+        easy_mode: true,
+        ..Settings::default()
+    });
+    room.play(0.05);
+    assert!(room.has("Start en loop"), "{:?}", room.texts());
+    assert!(!room.has("Lagre") && !room.has("Åpne"));
+}

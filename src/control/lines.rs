@@ -1,13 +1,120 @@
 //! Loop control as typed lines (`samspill headless` reads them on stdin):
 //! `loop 1 record`, `loop all undo`, `loop 2 foot`, `loop 1 source input 2`, `loops`,
-//! `tempo 96 3`, `tap`.
+//! `tempo 96 3`, `tap`, and saved jams: `jam save Tuesday`, `jam list`, `jam open Tuesday`.
 //! Tracks are numbered from 1 here, as a person counts them.
 
+use std::path::Path;
+
 use super::ops::{source_from_name, Action, LoopCommand, LoopControl, TrackSel, SOURCE_FORMS};
+use crate::controller::LooperConfig;
 use crate::engine::looper::LoopOp;
+use crate::session::jam::{
+    find_jam, jams_in, local_time_text, open_jam, restore_jam, save_running_jam_in,
+};
 
 pub const LOOP_HELP: &str =
     "loop N|all OP (record, overdub, multiply, undo, redo, clear, mute, ... or foot) | loop N|all source inputs|instruments|mix|input K | loops | tempo BPM [BEATS] | tap";
+
+pub const JAM_HELP: &str = "jam save [NAME] | jam list | jam open NAME";
+
+/// A saved jam, as a typed line. Each prints one line of result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JamLine {
+    /// Copy the loops out of the running engine into a new jam (`None`: named by the time).
+    Save(Option<String>),
+    /// The saved jams, newest first.
+    List,
+    /// Replace the loops with a saved jam's, by its folder name as `jam list` shows it.
+    Open(String),
+}
+
+impl JamLine {
+    /// `None` when the line is not about jams.
+    pub fn parse(line: &str) -> Option<Result<JamLine, String>> {
+        let mut words = line.split_whitespace();
+        if !words.next()?.eq_ignore_ascii_case("jam") {
+            return None;
+        }
+        let verb = words.next().map(str::to_ascii_lowercase);
+        let rest = words.collect::<Vec<_>>().join(" ");
+        Some(match verb.as_deref() {
+            Some("save") => Ok(JamLine::Save((!rest.is_empty()).then_some(rest))),
+            Some("list") if rest.is_empty() => Ok(JamLine::List),
+            Some("open") if !rest.is_empty() => Ok(JamLine::Open(rest)),
+            Some("open") => Err("which jam? `jam list` shows their names".into()),
+            _ => Err(format!("a jam line is {JAM_HELP}")),
+        })
+    }
+
+    /// Does it, with the jams in `jams` (the user's jams folder in `samspill headless`).
+    /// Saving waits while the audio thread copies the loops out, a piece per block:
+    /// it blocks the caller, never the audio. Opening builds the new looper here, off
+    /// the audio thread, from `looper` (made larger if the jam needs it).
+    pub fn run(
+        self,
+        control: &LoopControl,
+        looper: &LooperConfig,
+        jams: &Path,
+    ) -> Result<String, String> {
+        match self {
+            JamLine::Save(name) => {
+                let saved = save_running_jam_in(control.controller(), jams, name.as_deref())
+                    .map_err(|e| format!("jam: {e}"))?;
+                let folder = folder_name(&saved.dir);
+                Ok(with_notes(format!("jam saved: {folder}"), &saved.notes))
+            }
+            JamLine::List => {
+                let all = jams_in(jams);
+                if all.is_empty() {
+                    return Ok("jams: none saved yet".into());
+                }
+                let listed: Vec<String> = all
+                    .iter()
+                    .map(|j| format!("{} ({})", j.folder, local_time_text(j.saved_secs)))
+                    .collect();
+                Ok(format!("jams: {}", listed.join(", ")))
+            }
+            JamLine::Open(name) => {
+                if control.tracks() == 0 {
+                    return Err(
+                        "jam: the looper is still being set up; try again in a moment".into(),
+                    );
+                }
+                let dir = find_jam(jams, &name).ok_or_else(|| {
+                    format!("jam: there is no saved jam called \"{name}\"; `jam list` shows them")
+                })?;
+                let opened = open_jam(&dir).map_err(|e| format!("jam: {e}"))?;
+                let notes = restore_jam(control.controller(), &opened.jam, looper)
+                    .map_err(|e| format!("jam: {e}"))?;
+                let loops = opened.jam.tracks.iter().filter(|t| t.frames() > 0).count();
+                let mut said = format!(
+                    "jam opened: {} ({loops} {})",
+                    folder_name(&opened.dir),
+                    if loops == 1 { "loop" } else { "loops" }
+                );
+                if let Some(m) = &opened.message {
+                    said = format!("{said}. {m}");
+                }
+                Ok(with_notes(said, &notes))
+            }
+        }
+    }
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// One line: what was done, then what the user should know about it.
+fn with_notes(said: String, notes: &[crate::session::jam::JamNote]) -> String {
+    if notes.is_empty() {
+        return said;
+    }
+    let notes: Vec<String> = notes.iter().map(ToString::to_string).collect();
+    format!("{said}. {}", notes.join(" "))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LoopLine {
@@ -198,6 +305,50 @@ mod tests {
             let e = LoopLine::parse(bad).unwrap().unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn jam_lines_save_list_and_open_by_the_listed_name() {
+        let jam = |line: &str| JamLine::parse(line).unwrap();
+        assert_eq!(jam("jam save"), Ok(JamLine::Save(None)));
+        assert_eq!(
+            jam("JAM Save Tirsdag med Åse"),
+            Ok(JamLine::Save(Some("Tirsdag med Åse".into())))
+        );
+        assert_eq!(jam("jam list"), Ok(JamLine::List));
+        assert_eq!(
+            jam("jam open tirsdag-2"),
+            Ok(JamLine::Open("tirsdag-2".into()))
+        );
+        assert!(jam("jam open").unwrap_err().contains("jam list"));
+        assert!(jam("jam").unwrap_err().contains(JAM_HELP));
+        assert!(jam("jam dance").unwrap_err().contains(JAM_HELP));
+        assert!(JamLine::parse("jammy").is_none());
+        assert!(JamLine::parse("loop 1 record").is_none());
+    }
+
+    #[test]
+    fn a_jam_cannot_be_opened_before_the_looper_is_ready_or_from_outside_its_folder() {
+        use crate::{new_engine, EngineConfig};
+        let (c, _engine) = new_engine(&EngineConfig::default());
+        let control = LoopControl::new(c.clone());
+        let tmp = tempfile::tempdir().unwrap();
+        let config = LooperConfig::default();
+        let e = JamLine::Open("x".into())
+            .run(&control, &config, tmp.path())
+            .unwrap_err();
+        assert!(e.contains("still being set up"), "{e}");
+        c.shared()
+            .loop_tracks
+            .store(2, std::sync::atomic::Ordering::Relaxed);
+        let e = JamLine::Open("../../etc".into())
+            .run(&control, &config, tmp.path())
+            .unwrap_err();
+        assert!(e.contains("no saved jam called"), "{e}");
+        assert_eq!(
+            JamLine::List.run(&control, &config, tmp.path()),
+            Ok("jams: none saved yet".into())
+        );
     }
 
     #[test]

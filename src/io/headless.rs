@@ -88,7 +88,7 @@ pub enum ControlLine {
     Nothing,
 }
 
-pub const CONTROL_HELP: &str = "master DB | instruments DB | patch NAME | gain N DB | pan N -1..1 | mute N on|off | monitor N on|off | note KEY [VELOCITY] | off KEY | panic | rate HZ | buffer FRAMES | status | loop N|all OP | loops | tempo BPM [BEATS] | tap | quit";
+pub const CONTROL_HELP: &str = "master DB | instruments DB | patch NAME | gain N DB | pan N -1..1 | mute N on|off | monitor N on|off | note KEY [VELOCITY] | off KEY | panic | rate HZ | buffer FRAMES | status | loop N|all OP | loops | tempo BPM [BEATS] | tap | jam save [NAME] | jam list | jam open NAME | quit";
 
 fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, String> {
     let w = word.ok_or_else(|| format!("{what} is missing"))?;
@@ -400,6 +400,19 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
             None
         };
         if let Some(line) = line {
+            if let Some(l) = crate::control::lines::JamLine::parse(&line) {
+                // Saving waits here while the audio thread copies the loops out a piece
+                // per block: the music plays on; only the next line waits.
+                let result = l.and_then(|l| {
+                    let jams = crate::session::jam::jams_dir().map_err(|e| e.to_string())?;
+                    l.run(&loops.0, &looper_config(&opts), &jams)
+                });
+                match result {
+                    Ok(said) => say(&said),
+                    Err(e) => eprintln!("samspill: {e}"),
+                }
+                continue;
+            }
             if let Some(l) = crate::control::lines::LoopLine::parse(&line) {
                 match l.and_then(|l| l.run(&loops.0)) {
                     Ok(said) if !said.is_empty() => say(&said),
@@ -456,6 +469,14 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// The looper `samspill headless` builds (and a reopened jam starts from).
+fn looper_config(opts: &HeadlessOptions) -> crate::controller::LooperConfig {
+    crate::controller::LooperConfig {
+        max_secs: opts.loop_secs.clamp(1.0, 600.0),
+        ..Default::default()
+    }
+}
+
 /// The looper's memory is built in the background; OSC starts at once and answers with
 /// no loops until it is ready. A busy OSC port is said, not fatal: the music goes on.
 fn start_looper_and_osc(
@@ -465,10 +486,7 @@ fn start_looper_and_osc(
     crate::control::LoopControl,
     Option<crate::control::OscServer>,
 ) {
-    controller.enable_looper_in_background(crate::controller::LooperConfig {
-        max_secs: opts.loop_secs.clamp(1.0, 600.0),
-        ..Default::default()
-    });
+    controller.enable_looper_in_background(looper_config(opts));
     let loops = crate::control::LoopControl::new(controller.clone());
     let osc = opts.osc_port.and_then(|port| {
         match crate::control::OscServer::start(loops.clone(), port) {

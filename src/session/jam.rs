@@ -72,12 +72,90 @@ impl JamTrack {
     }
 }
 
+/// Something the user should know about a saved or restored jam. Loops are numbered
+/// from 1, as the panel numbers them; `Display` is the English sentence (the panel
+/// says the same in its own language).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JamNote {
+    /// An overdub or similar was running: the loop is saved as it was before it.
+    SavedBeforeChange(usize),
+    /// A new take was being recorded and is not in the save.
+    RecordingNotSaved(usize),
+    /// The loop grew while it was being saved and is not in the save.
+    GrewWhileSaving(usize),
+    /// The loop kept changing while it was being saved and is not in the save.
+    ChangedWhileSaving(usize),
+    /// The jam was saved at another sample rate; its loops were converted.
+    Converted { from_hz: u32, to_hz: u32 },
+    /// The loop did not fit in the looper.
+    DidNotFit(usize),
+}
+
+impl std::fmt::Display for JamNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            JamNote::SavedBeforeChange(n) => write!(
+                f,
+                "Loop {n} was being changed (overdub or similar); it is saved as it was before."
+            ),
+            JamNote::RecordingNotSaved(n) => {
+                write!(f, "Loop {n} was being recorded; the new take is not saved.")
+            }
+            JamNote::GrewWhileSaving(n) => write!(
+                f,
+                "Loop {n} grew while it was being saved and is not in the save."
+            ),
+            JamNote::ChangedWhileSaving(n) => write!(
+                f,
+                "Loop {n} kept changing while it was being saved and is not in the save."
+            ),
+            JamNote::Converted { from_hz, to_hz } => write!(
+                f,
+                "The jam was saved at {from_hz} Hz and the audio now runs at {to_hz} Hz; its loops were converted and keep their pitch and tempo."
+            ),
+            JamNote::DidNotFit(n) => write!(f, "Loop {n} did not fit in the looper."),
+        }
+    }
+}
+
+/// What went wrong opening a jam, in short (the file by file detail is in
+/// [`OpenedJam::problems`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenTrouble {
+    /// This many loops could not be read; their tracks are empty.
+    LoopsUnreadable(usize),
+    /// The session file is damaged; this many loops were read from their WAV files.
+    SessionDamaged { loops: usize },
+    /// The session file is missing; this many loops were read from their WAV files.
+    SessionMissing { loops: usize },
+}
+
+impl std::fmt::Display for OpenTrouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, n) = match *self {
+            OpenTrouble::LoopsUnreadable(1) => {
+                return write!(f, "One loop could not be read and its track is empty")
+            }
+            OpenTrouble::LoopsUnreadable(n) => {
+                return write!(f, "{n} loops could not be read and their tracks are empty")
+            }
+            OpenTrouble::SessionDamaged { loops } => ("damaged", loops),
+            OpenTrouble::SessionMissing { loops } => ("missing", loops),
+        };
+        let loops = if n == 1 { "loop" } else { "loops" };
+        write!(
+            f,
+            "The session file is {what}; {n} {loops} could still be read from their WAV files."
+        )
+    }
+}
+
 /// A jam written to disk, and what the user should know about it.
 #[derive(Clone, Debug)]
 pub struct SavedJam {
     pub dir: PathBuf,
     /// E.g. a loop that was being recorded and is not in the save.
-    pub notes: Vec<String>,
+    pub notes: Vec<JamNote>,
 }
 
 /// A jam read back. `message` is set when something could not be read.
@@ -86,8 +164,22 @@ pub struct OpenedJam {
     pub jam: Jam,
     pub dir: PathBuf,
     pub message: Option<String>,
+    /// What `message` says, for a panel to say in its own language.
+    pub trouble: Option<OpenTrouble>,
     /// One line per file that could not be read.
     pub problems: Vec<String>,
+}
+
+/// A saved jam as a list shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JamListing {
+    pub dir: PathBuf,
+    /// The folder's name: what `jam open NAME` takes.
+    pub folder: String,
+    /// The name it was saved under (may be empty).
+    pub name: String,
+    /// When it was saved, seconds since 1970 (the session file's time if it says none).
+    pub saved_secs: u64,
 }
 
 /// `session.toml` as written.
@@ -186,7 +278,7 @@ pub fn track_file_name(t: usize) -> String {
 
 impl Jam {
     /// The loops a capture got, and a line for each track that is not saved whole.
-    pub fn from_capture(c: &LoopCapture, name: &str) -> (Jam, Vec<String>) {
+    pub fn from_capture(c: &LoopCapture, name: &str) -> (Jam, Vec<JamNote>) {
         let mut notes = Vec::new();
         let tracks = c
             .tracks
@@ -196,18 +288,10 @@ impl Jam {
                 let n = t + 1;
                 match tc.note {
                     TrackNote::Whole => {}
-                    TrackNote::WithoutOpInProgress => notes.push(format!(
-                        "Loop {n} was being changed (overdub or similar); it is saved as it was before."
-                    )),
-                    TrackNote::RecordingNotSaved => notes.push(format!(
-                        "Loop {n} was being recorded; the new take is not saved."
-                    )),
-                    TrackNote::TooLong { .. } => notes.push(format!(
-                        "Loop {n} grew while it was being saved and is not in the save."
-                    )),
-                    TrackNote::Changed => notes.push(format!(
-                        "Loop {n} kept changing while it was being saved and is not in the save."
-                    )),
+                    TrackNote::WithoutOpInProgress => notes.push(JamNote::SavedBeforeChange(n)),
+                    TrackNote::RecordingNotSaved => notes.push(JamNote::RecordingNotSaved(n)),
+                    TrackNote::TooLong { .. } => notes.push(JamNote::GrewWhileSaving(n)),
+                    TrackNote::Changed => notes.push(JamNote::ChangedWhileSaving(n)),
                 }
                 let (l, r) = tc.audio();
                 JamTrack {
@@ -412,6 +496,113 @@ pub fn list_jams() -> Vec<PathBuf> {
     jams
 }
 
+/// The jams saved under `parent`, newest first, each with its name and when it was
+/// saved (read from its session file; a jam without one still shows, by its folder).
+pub fn jams_in(parent: &Path) -> Vec<JamListing> {
+    let mut jams: Vec<JamListing> = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .filter_map(|dir| {
+            let folder = dir.file_name()?.to_string_lossy().into_owned();
+            let session = dir.join(SESSION_FILE);
+            let file = std::fs::read(&session)
+                .ok()
+                .and_then(|b| parse_session(&b).ok());
+            let modified = std::fs::metadata(&session)
+                .or_else(|_| std::fs::metadata(&dir))
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            let (name, saved_secs) = match file {
+                Some(f) => (f.name, parse_utc_timestamp(&f.created).unwrap_or(modified)),
+                None => (String::new(), modified),
+            };
+            Some(JamListing {
+                dir,
+                folder,
+                name,
+                saved_secs,
+            })
+        })
+        .collect();
+    jams.sort_by(|a, b| {
+        b.saved_secs
+            .cmp(&a.saved_secs)
+            .then_with(|| b.folder.cmp(&a.folder))
+    });
+    jams
+}
+
+/// The jam in `parent` whose folder is called `folder`, exactly as [`jams_in`] lists it;
+/// nothing else (no paths, so nothing outside the jams folder is ever opened).
+pub fn find_jam(parent: &Path, folder: &str) -> Option<PathBuf> {
+    let folder = folder.trim();
+    jams_in(parent)
+        .into_iter()
+        .find(|j| j.folder == folder)
+        .map(|j| j.dir)
+}
+
+/// A name for a jam saved now, in the computer's local time: `2025-03-01 14.05`.
+pub fn default_jam_name() -> String {
+    let (y, mo, d, h, mi, _) = local_civil(now_unix_secs());
+    format!("{y:04}-{mo:02}-{d:02} {h:02}.{mi:02}")
+}
+
+/// When a jam was saved, in the computer's local time: `2025-03-01 14:05`.
+pub fn local_time_text(secs: u64) -> String {
+    let (y, mo, d, h, mi, _) = local_civil(secs);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}")
+}
+
+/// Seconds since 1970 from `2025-03-01T14:05:09Z`, as [`Jam::created`] writes it.
+fn parse_utc_timestamp(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + s).ok()
+}
+
+/// Like `civil`, in the computer's time zone (UTC where it cannot be had).
+fn local_civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
+    #[cfg(unix)]
+    {
+        if let Ok(t) = libc::time_t::try_from(secs) {
+            // Safety: localtime_r writes only into `tm`, which we own.
+            let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+            if !unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+                return (
+                    i64::from(tm.tm_year) + 1900,
+                    (tm.tm_mon + 1) as u32,
+                    tm.tm_mday as u32,
+                    tm.tm_hour as u32,
+                    tm.tm_min as u32,
+                    tm.tm_sec as u32,
+                );
+            }
+        }
+    }
+    civil(secs)
+}
+
 /// A folder name from what the user typed: letters, digits, `-` and `_` only (no
 /// dots or slashes, so it can never point outside the jams folder); may be empty.
 pub fn safe_jam_name(name: &str) -> String {
@@ -524,21 +715,16 @@ pub fn open_jam(dir: &Path) -> Result<OpenedJam, JamError> {
     match session {
         Ok(file) => {
             let jam = jam_from_file(dir, &file, &mut problems);
-            let message = match problems.len() {
+            let trouble = match problems.len() {
                 0 => None,
-                1 => Some(format!(
-                    "One loop could not be read and its track is empty: {}",
-                    problems.join(" ")
-                )),
-                n => Some(format!(
-                    "{n} loops could not be read and their tracks are empty: {}",
-                    problems.join(" ")
-                )),
+                n => Some(OpenTrouble::LoopsUnreadable(n)),
             };
+            let message = trouble.map(|t| format!("{t}: {}", problems.join(" ")));
             Ok(OpenedJam {
                 jam,
                 dir: dir.to_owned(),
                 message,
+                trouble,
                 problems,
             })
         }
@@ -548,17 +734,19 @@ pub fn open_jam(dir: &Path) -> Result<OpenedJam, JamError> {
             if n == 0 {
                 return Err(JamError::NothingReadable(dir.to_owned()));
             }
-            let loops = if n == 1 { "loop" } else { "loops" };
-            let what = if why.is_some() { "damaged" } else { "missing" };
+            let trouble = if why.is_some() {
+                OpenTrouble::SessionDamaged { loops: n }
+            } else {
+                OpenTrouble::SessionMissing { loops: n }
+            };
             if let Some(e) = why {
                 problems.insert(0, e.to_string());
             }
             Ok(OpenedJam {
                 jam,
                 dir: dir.to_owned(),
-                message: Some(format!(
-                    "The session file is {what}; {n} {loops} could still be read from their WAV files."
-                )),
+                message: Some(trouble.to_string()),
+                trouble: Some(trouble),
                 problems,
             })
         }
@@ -721,17 +909,17 @@ pub fn prepare_looper(
     jam: &Jam,
     config: &LooperConfig,
     sample_rate: u32,
-) -> (Box<Looper>, Vec<String>) {
+) -> (Box<Looper>, Vec<JamNote>) {
     let mut notes = Vec::new();
     let sr = sample_rate.max(1);
     // Saved at another rate: converted here, so the loops keep their pitch and tempo.
     let converted;
     let jam = if jam.sample_rate != sr {
         converted = jam.at_rate(sr);
-        notes.push(format!(
-            "The jam was saved at {} Hz and the audio now runs at {sr} Hz; its loops were converted and keep their pitch and tempo.",
-            jam.sample_rate
-        ));
+        notes.push(JamNote::Converted {
+            from_hz: jam.sample_rate,
+            to_hz: sr,
+        });
         &converted
     } else {
         jam
@@ -754,7 +942,7 @@ pub fn prepare_looper(
             .preload(t, &tr.left, &tr.right, &tr.settings)
             .is_err()
         {
-            notes.push(format!("Loop {} did not fit in the looper.", t + 1));
+            notes.push(JamNote::DidNotFit(t + 1));
         }
     }
     looper.preload_sync(jam.sync, jam.cycle_frames);
@@ -767,7 +955,7 @@ pub fn restore_jam(
     controller: &Controller,
     jam: &Jam,
     config: &LooperConfig,
-) -> Result<Vec<String>, JamError> {
+) -> Result<Vec<JamNote>, JamError> {
     let rate = controller
         .shared()
         .sample_rate
@@ -855,5 +1043,46 @@ mod tests {
         assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(folder_timestamp(1_700_000_000), "2023-11-14-221320");
+        for secs in [0, 951_782_400, 1_700_000_000] {
+            assert_eq!(parse_utc_timestamp(&utc_timestamp(secs)), Some(secs));
+        }
+        assert_eq!(parse_utc_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn the_list_shows_the_newest_jam_first_and_opens_only_what_it_lists() {
+        let tmp = tempfile::tempdir().unwrap();
+        let jam = |name: &str, created: &str| Jam {
+            name: name.into(),
+            created: created.into(),
+            sample_rate: 48_000,
+            sync: SyncMode::FirstLoop,
+            quantize: Quantize::Off,
+            cycle_frames: 0,
+            tracks: vec![JamTrack {
+                left: vec![0.1; 8],
+                right: vec![0.1; 8],
+                settings: TrackSettings::default(),
+            }],
+        };
+        save_jam_in(
+            tmp.path(),
+            Some("old"),
+            &jam("Old one", "2024-01-01T10:00:00Z"),
+        )
+        .unwrap();
+        save_jam_in(
+            tmp.path(),
+            Some("new"),
+            &jam("New one", "2025-01-01T10:00:00Z"),
+        )
+        .unwrap();
+        let listed = jams_in(tmp.path());
+        let folders: Vec<&str> = listed.iter().map(|j| j.folder.as_str()).collect();
+        assert_eq!(folders, ["new", "old"]);
+        assert_eq!(listed[0].name, "New one");
+        assert_eq!(find_jam(tmp.path(), "old"), Some(tmp.path().join("old")));
+        assert_eq!(find_jam(tmp.path(), "../old"), None);
+        assert_eq!(find_jam(tmp.path(), "missing"), None);
     }
 }

@@ -174,6 +174,88 @@ text_table! {
         "OSC kunne ikke starte; porten er kanskje i bruk av et annet program. Alt annet virker. Port:",
         "OSC could not start; another program may be using its port. Everything else works. Port:",
     ),
+    // Saving the loops as a jam and opening one again (the Loop view's last card).
+    JamSection => ("Lagre og åpne", "Save and open"),
+    JamName => ("Navn", "Name"),
+    JamSave => ("Lagre", "Save"),
+    JamOpen => ("Åpne", "Open"),
+    JamCloseList => ("Lukk listen", "Close the list"),
+    JamSaving => (
+        "Lagrer … Musikken spiller videre.",
+        "Saving … The music plays on.",
+    ),
+    JamOpening => ("Åpner …", "Opening …"),
+    JamSavedAs => ("Lagret som «{n}».", "Saved as “{n}”."),
+    JamOpened => ("Åpnet «{n}».", "Opened “{n}”."),
+    JamNoneSaved => ("Ingenting er lagret ennå.", "Nothing is saved yet."),
+    JamPick => ("Velg det du vil åpne:", "Choose what to open:"),
+    JamReplaceAsk => (
+        "Loopene du har nå blir erstattet. Lagre dem først?",
+        "The loops you have now will be replaced. Save them first?",
+    ),
+    JamSaveFirst => ("Lagre først", "Save first"),
+    JamReplace => ("Erstatt", "Replace"),
+    JamCancel => ("Ikke åpne", "Do not open"),
+    JamSaveFailed => ("Loopene ble ikke lagret.", "The loops were not saved."),
+    JamOpenFailed => ("Kunne ikke åpne.", "Could not open it."),
+    JamWhyNoFolder => (
+        "Samspill finner ikke mappen sin og får ikke laget den.",
+        "Samspill cannot find or make its folder.",
+    ),
+    JamWhyDisk => (
+        "Det gikk ikke å skrive til disken. Loopene spiller fortsatt; sjekk at det er plass, og prøv igjen.",
+        "Writing to the disk failed. The loops still play; check that there is room and try again.",
+    ),
+    JamWhyGone => ("Den finnes ikke lenger.", "It is no longer there."),
+    JamWhyUnreadable => (
+        "Ingenting i den kunne leses; filene er skadet eller mangler.",
+        "Nothing in it could be read; its files are damaged or missing.",
+    ),
+    JamWhyNoLooper => (
+        "Loopene er ikke klare ennå, så det er ingenting å lagre.",
+        "The loops are not ready yet, so there is nothing to save.",
+    ),
+    JamWhyBusy => (
+        "Loopene lagres allerede; vent litt og prøv igjen.",
+        "The loops are already being saved; wait a moment and try again.",
+    ),
+    JamWhyTryAgain => (
+        "Lydmotoren ble ikke ferdig i tide. Ingenting ble endret; prøv igjen.",
+        "The sound engine did not finish in time. Nothing was changed; try again.",
+    ),
+    // What the user should know after a save or an open. Tracks as the rows name them.
+    JamNoteSavedBefore => (
+        "Spor {n} ble endret (pålegg eller lignende) og er lagret slik det var før.",
+        "Track {n} was being changed (adding a layer or similar) and is saved as it was before.",
+    ),
+    JamNoteRecording => (
+        "Spor {n} tok opp; det nye opptaket er ikke lagret.",
+        "Track {n} was recording; the new take is not saved.",
+    ),
+    JamNoteChanged => (
+        "Spor {n} endret seg mens det ble lagret og er ikke med.",
+        "Track {n} changed while it was being saved and is not in the save.",
+    ),
+    JamNoteConverted => (
+        "Den ble lagret med en annen samplingsfrekvens; loopene er regnet om og har samme tonehøyde og tempo.",
+        "It was saved at another sample rate; the loops were converted and keep their pitch and tempo.",
+    ),
+    JamNoteDidNotFit => (
+        "Spor {n} fikk ikke plass i loopminnet.",
+        "Track {n} did not fit in the loop memory.",
+    ),
+    JamTroubleLoops => (
+        "{n} spor kunne ikke leses og er tomme:",
+        "{n} tracks could not be read and are empty:",
+    ),
+    JamTroubleOneLoop => (
+        "Ett spor kunne ikke leses og er tomt:",
+        "One track could not be read and is empty:",
+    ),
+    JamTroubleSession => (
+        "Øktfilen var skadet eller borte, men {n} spor ble lest fra lydfilene. Tempo og nivåer er satt tilbake.",
+        "The session file was damaged or missing, but {n} tracks were read from their sound files. Tempo and levels are back to normal.",
+    ),
     ChooseInstrument => ("Velg instrument", "Choose an instrument"),
     PatchPiano => ("Piano", "Piano"),
     PatchEPiano => ("El-piano", "Electric piano"),

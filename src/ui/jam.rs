@@ -1,8 +1,9 @@
 //! The "Loop" view: one row per loop track (a big button that says what pressing it does
 //! next, the loop's progress, its state in words, level, mute, undo, redo and clear) and
 //! the shared beat (tempo, tap, click, count-in, when loops start and stop), and MIDI
-//! learn with the keyboard shortcuts. In easy mode: one large button that starts and
-//! stops a loop on the first free track.
+//! learn with the keyboard shortcuts, and saving the loops as a jam or opening one. In
+//! easy mode: one large button that starts and stops a loop on the first free track
+//! (saving and opening stay on the therapist's full view).
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -10,7 +11,7 @@ use eframe::egui::{self, vec2, Color32, CornerRadius, Rect, RichText, Sense};
 
 use super::i18n::{bpm_text, db_text, decimal, tr, tr_n, Text};
 use super::meter::meter_row_named;
-use super::panel::{Action, PanelState};
+use super::panel::{Action, JamSaid, JamWork, OpenAnswer, PanelState};
 use super::theme::{self, Sizes};
 use crate::control::midi_learn::Trigger;
 use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand, TrackSel};
@@ -19,6 +20,7 @@ use crate::engine::looper::{
     LoopOp, Quantize, SyncMode, SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS, SOURCE_MIX,
 };
 use crate::engine::{Level, Shared};
+use crate::session::jam::{local_time_text, JamNote, OpenTrouble};
 use crate::session::settings::{Language, LoopQuantize, LoopSettings};
 
 pub const TEMPO_MIN_BPM: f32 = 40.0;
@@ -290,6 +292,155 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     }
     ui.add_space(sizes.gap * 0.5);
     card(ui, &sizes, |ui| all_tracks(ui, state, actions));
+    ui.add_space(sizes.gap * 0.5);
+    card(ui, &sizes, |ui| jam_files(ui, state, &sizes, actions));
+}
+
+/// What a save or open wants the user to know, in `lang`.
+pub fn note_text(lang: Language, note: JamNote) -> String {
+    match note {
+        JamNote::SavedBeforeChange(n) => tr_n(lang, Text::JamNoteSavedBefore, n),
+        JamNote::RecordingNotSaved(n) => tr_n(lang, Text::JamNoteRecording, n),
+        JamNote::GrewWhileSaving(n) | JamNote::ChangedWhileSaving(n) => {
+            tr_n(lang, Text::JamNoteChanged, n)
+        }
+        JamNote::Converted { .. } => tr(lang, Text::JamNoteConverted).to_string(),
+        JamNote::DidNotFit(n) => tr_n(lang, Text::JamNoteDidNotFit, n),
+    }
+}
+
+/// The last save or open in words: (line, is it a problem). Lines after the first are
+/// what the user should know about it.
+pub fn said_lines(lang: Language, said: &JamSaid) -> Vec<(String, bool)> {
+    let notes = |notes: &[JamNote]| -> Vec<(String, bool)> {
+        notes.iter().map(|&n| (note_text(lang, n), true)).collect()
+    };
+    match said {
+        JamSaid::Saved { folder, notes: n } => {
+            let mut out = vec![(tr_n(lang, Text::JamSavedAs, folder), false)];
+            out.extend(notes(n));
+            out
+        }
+        JamSaid::Opened {
+            folder,
+            trouble,
+            problems,
+            notes: n,
+        } => {
+            let mut out = vec![(tr_n(lang, Text::JamOpened, folder), false)];
+            match *trouble {
+                Some(OpenTrouble::LoopsUnreadable(1)) => {
+                    out.push((tr(lang, Text::JamTroubleOneLoop).to_string(), true));
+                    // The file by file detail names the files; the jam module words it.
+                    out.extend(problems.iter().map(|p| (p.clone(), true)));
+                }
+                Some(OpenTrouble::LoopsUnreadable(k)) => {
+                    out.push((tr_n(lang, Text::JamTroubleLoops, k), true));
+                    out.extend(problems.iter().map(|p| (p.clone(), true)));
+                }
+                Some(
+                    OpenTrouble::SessionDamaged { loops } | OpenTrouble::SessionMissing { loops },
+                ) => out.push((tr_n(lang, Text::JamTroubleSession, loops), true)),
+                None => {}
+            }
+            out.extend(notes(n));
+            out
+        }
+        JamSaid::Failed { text, why, detail } => {
+            let mut line = format!("{} {}", tr(lang, *text), tr(lang, *why));
+            if !detail.is_empty() {
+                line = format!("{line} ({detail})");
+            }
+            vec![(line, true)]
+        }
+    }
+}
+
+/// Save the loops under a name, or open a saved jam (asking first when there are loops).
+fn jam_files(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let j = &state.jams;
+    let idle = j.working.is_none();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(tr(lang, Text::JamSection)).strong());
+        ui.add_space(sizes.gap * 0.5);
+        let label = ui.label(tr(lang, Text::JamName));
+        let mut name = j.name.clone();
+        let field = egui::TextEdit::singleline(&mut name).desired_width(sizes.patch_button.x * 1.5);
+        if ui.add_enabled(idle, field).labelled_by(label.id).changed() {
+            actions.push(Action::JamName(name));
+        }
+        if ui
+            .add_enabled(idle, egui::Button::new(tr(lang, Text::JamSave)))
+            .clicked()
+        {
+            actions.push(Action::SaveJam);
+        }
+        let listing = j.list.is_some();
+        let open = if listing {
+            Text::JamCloseList
+        } else {
+            Text::JamOpen
+        };
+        if ui
+            .add_enabled(idle, egui::Button::new(tr(lang, open)).selected(listing))
+            .clicked()
+        {
+            actions.push(Action::ListJams(!listing));
+        }
+    });
+    match j.working {
+        Some(JamWork::Saving) => {
+            ui.label(RichText::new(tr(lang, Text::JamSaving)).color(theme::ACCENT));
+        }
+        Some(JamWork::Opening) => {
+            ui.label(RichText::new(tr(lang, Text::JamOpening)).color(theme::ACCENT));
+        }
+        None => {
+            for (line, problem) in j.said.iter().flat_map(|s| said_lines(lang, s)) {
+                let colour = if problem { theme::TEXT } else { theme::GOOD };
+                ui.add(egui::Label::new(RichText::new(line).color(colour)).wrap());
+            }
+        }
+    }
+    if j.confirm_open.is_some() {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(tr(lang, Text::JamReplaceAsk)).strong());
+            for (text, answer) in [
+                (Text::JamSaveFirst, OpenAnswer::SaveFirst),
+                (Text::JamReplace, OpenAnswer::Replace),
+                (Text::JamCancel, OpenAnswer::Cancel),
+            ] {
+                if ui.button(tr(lang, text)).clicked() {
+                    actions.push(Action::AnswerOpen(answer));
+                }
+            }
+        });
+        return;
+    }
+    let Some(list) = &j.list else {
+        return;
+    };
+    if list.is_empty() {
+        ui.label(RichText::new(tr(lang, Text::JamNoneSaved)).color(theme::WEAK_TEXT));
+        return;
+    }
+    ui.label(RichText::new(tr(lang, Text::JamPick)).color(theme::WEAK_TEXT));
+    for jam in list {
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(idle, egui::Button::new(&jam.folder))
+                .clicked()
+            {
+                actions.push(Action::OpenJam(jam.dir.clone()));
+            }
+            let mut about = local_time_text(jam.saved_secs);
+            if !jam.name.is_empty() && jam.name != jam.folder {
+                about = format!("{}  ·  {about}", jam.name);
+            }
+            ui.label(RichText::new(about).color(theme::WEAK_TEXT));
+        });
+    }
 }
 
 /// Mute, undo or redo on every track at once (learnable, like every loop button).
@@ -931,6 +1082,48 @@ mod tests {
             op: LoopCommand::Undo,
         };
         assert_eq!(action_text(Language::English, undo), "Track 2: Undo");
+    }
+
+    #[test]
+    fn what_a_save_or_open_says_is_in_the_panels_language() {
+        let saved = JamSaid::Saved {
+            folder: "Tirsdag".into(),
+            notes: vec![JamNote::RecordingNotSaved(2)],
+        };
+        assert_eq!(
+            said_lines(Language::Bokmal, &saved),
+            [
+                ("Lagret som «Tirsdag».".to_string(), false),
+                (
+                    "Spor 2 tok opp; det nye opptaket er ikke lagret.".to_string(),
+                    true
+                )
+            ]
+        );
+        let opened = JamSaid::Opened {
+            folder: "old".into(),
+            trouble: Some(OpenTrouble::SessionDamaged { loops: 2 }),
+            problems: vec!["The session file is damaged (x).".into()],
+            notes: vec![JamNote::Converted {
+                from_hz: 44_100,
+                to_hz: 48_000,
+            }],
+        };
+        let lines = said_lines(Language::English, &opened);
+        assert_eq!(lines[0], ("Opened “old”.".to_string(), false));
+        assert!(lines[1].0.contains("2 tracks were read"), "{lines:?}");
+        assert!(lines[2].0.contains("converted"), "{lines:?}");
+        let failed = JamSaid::Failed {
+            text: Text::JamSaveFailed,
+            why: Text::JamWhyDisk,
+            detail: "No space left on device".into(),
+        };
+        let line = &said_lines(Language::Bokmal, &failed)[0].0;
+        assert!(
+            line.starts_with("Loopene ble ikke lagret. Det gikk ikke å skrive til disken.")
+                && line.ends_with("(No space left on device)"),
+            "{line}"
+        );
     }
 
     #[test]

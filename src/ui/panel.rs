@@ -22,6 +22,9 @@ use crate::controller::{ControlError, Controller, Snapshot};
 use crate::engine::looper::{LoopOp, SOURCE_INPUTS};
 use crate::engine::{Command, Patch};
 use crate::io::{now_nanos, TimedMidi};
+use crate::session::jam::{
+    self as jam_files, JamError, JamListing, JamNote, OpenTrouble, OpenedJam, SavedJam,
+};
 use crate::session::settings::{AudioHost, AudioSettings, Language, LoopSettings, Settings};
 
 /// Meters are redrawn this often; the engine publishes once per block anyway.
@@ -82,6 +85,58 @@ pub struct OscView {
     pub busy: bool,
 }
 
+/// What the panel is doing with a saved jam, off the window's thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JamWork {
+    Saving,
+    Opening,
+}
+
+/// How the last save or open went, kept as keys so it follows a language switch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JamSaid {
+    Saved {
+        folder: String,
+        notes: Vec<JamNote>,
+    },
+    Opened {
+        folder: String,
+        trouble: Option<OpenTrouble>,
+        /// File by file, as the jam module words them.
+        problems: Vec<String>,
+        notes: Vec<JamNote>,
+    },
+    /// `text` says what failed, `why` why, in plain words; `detail` is a lower layer's.
+    Failed {
+        text: Text,
+        why: Text,
+        detail: String,
+    },
+}
+
+/// The answers to "The loops you have now will be replaced. Save them first?"
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenAnswer {
+    SaveFirst,
+    Replace,
+    Cancel,
+}
+
+/// Saving and opening jams as the Loop view shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JamFiles {
+    /// The name a save uses: the date and time until the user types one.
+    pub name: String,
+    /// The user typed the name: it no longer follows the clock.
+    pub name_edited: bool,
+    pub working: Option<JamWork>,
+    /// The saved jams, newest first, while the list is open.
+    pub list: Option<Vec<JamListing>>,
+    /// The jam whose opening waits for an answer (there are loops now).
+    pub confirm_open: Option<PathBuf>,
+    pub said: Option<JamSaid>,
+}
+
 /// Everything the views draw from.
 pub struct PanelState {
     pub settings: Settings,
@@ -117,6 +172,7 @@ pub struct PanelState {
     pub selected: TrackSel,
     pub learn: LearnView,
     pub osc: OscView,
+    pub jams: JamFiles,
 }
 
 impl PanelState {
@@ -192,6 +248,22 @@ pub enum Action {
         input: usize,
         on: bool,
     },
+    /// The name the next jam is saved under, as typed.
+    JamName(String),
+    /// Save the loops as a jam (in the background; the music plays on).
+    SaveJam,
+    /// Show the saved jams (read afresh) or hide them.
+    ListJams(bool),
+    /// Open this saved jam; asks first when there are loops now.
+    OpenJam(PathBuf),
+    /// The answer to "save the loops you have first?".
+    AnswerOpen(OpenAnswer),
+}
+
+/// What a background save or open came back with.
+enum JamDone {
+    Saved(Result<SavedJam, JamError>),
+    Opened(Result<(OpenedJam, Vec<JamNote>), JamError>),
 }
 
 /// The panel: reads engine snapshots, sends commands, and asks the device layer to reopen.
@@ -215,6 +287,14 @@ pub struct Panel {
     midi_tap: Option<Receiver<TimedMidi>>,
     osc: Option<OscServer>,
     osc_port: u16,
+    /// Where jams are saved; `None`: beside the settings file, or the data folder.
+    jams_path: Option<PathBuf>,
+    /// A save or open running on its own thread.
+    jam_work: Option<Receiver<JamDone>>,
+    /// "Save first" was answered: this jam opens once the save is done.
+    open_after_save: Option<PathBuf>,
+    /// The minute the default jam name was last set for.
+    jam_name_minute: u64,
 }
 
 impl Panel {
@@ -246,6 +326,7 @@ impl Panel {
             selected: TrackSel::One(0),
             learn: LearnView::default(),
             osc: OscView::default(),
+            jams: JamFiles::default(),
             settings,
         };
         let mut panel = Self {
@@ -263,6 +344,10 @@ impl Panel {
             state,
             settings_path: None,
             looper_set_up: 0,
+            jams_path: None,
+            jam_work: None,
+            open_after_save: None,
+            jam_name_minute: u64::MAX,
         };
         let s = &panel.state.settings;
         let (patch, db) = (s.patch, s.master_db);
@@ -299,6 +384,21 @@ impl Panel {
         self
     }
 
+    /// Saves and opens jams in `dir` instead of beside the settings.
+    pub fn jams_at(mut self, dir: PathBuf) -> Self {
+        self.jams_path = Some(dir);
+        self
+    }
+
+    /// Where jams are saved: the user's jams folder (beside the settings file).
+    pub fn jams_folder(&self) -> Result<PathBuf, JamError> {
+        match (&self.jams_path, &self.settings_path) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(settings)) => Ok(settings.with_file_name(jam_files::JAMS_DIR)),
+            (None, None) => jam_files::jams_dir(),
+        }
+    }
+
     pub fn controller(&self) -> &Controller {
         &self.controller
     }
@@ -330,6 +430,8 @@ impl Panel {
         let dt = ui.input(|i| i.stable_dt).clamp(0.0, 0.5);
         self.read_engine(dt);
         self.load_learned();
+        self.poll_jam_work();
+        self.name_jam_by_the_clock();
         let now_secs = ui.input(|i| i.time);
         self.poll_midi(now_secs);
         for action in self.shortcuts(ui.ctx()) {
@@ -599,6 +701,36 @@ impl Panel {
                 }
                 self.save();
             }
+            Action::JamName(name) => {
+                self.state.jams.name = name;
+                self.state.jams.name_edited = true;
+            }
+            Action::SaveJam => self.start_saving(),
+            Action::ListJams(show) => {
+                self.state.jams.confirm_open = None;
+                self.state.jams.list = show.then(|| self.list_jams());
+            }
+            Action::OpenJam(dir) => {
+                let has_loops = self.state.loops.iter().any(|t| t.loop_frames > 0);
+                if has_loops {
+                    self.state.jams.confirm_open = Some(dir);
+                } else {
+                    self.start_opening(dir);
+                }
+            }
+            Action::AnswerOpen(answer) => {
+                let Some(dir) = self.state.jams.confirm_open.take() else {
+                    return;
+                };
+                match answer {
+                    OpenAnswer::Cancel => {}
+                    OpenAnswer::Replace => self.start_opening(dir),
+                    OpenAnswer::SaveFirst => {
+                        self.open_after_save = Some(dir);
+                        self.start_saving();
+                    }
+                }
+            }
             Action::TapTempo(secs) => {
                 let taps = &mut self.state.taps;
                 taps.push(secs);
@@ -613,6 +745,201 @@ impl Panel {
                 }
             }
         }
+    }
+
+    /// Until the user types a name, the next jam is named by the date and time.
+    fn name_jam_by_the_clock(&mut self) {
+        if self.state.jams.name_edited {
+            return;
+        }
+        let minute = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 60);
+        if minute != self.jam_name_minute {
+            self.jam_name_minute = minute;
+            self.state.jams.name = jam_files::default_jam_name();
+        }
+    }
+
+    fn list_jams(&self) -> Vec<JamListing> {
+        self.jams_folder()
+            .map(|dir| jam_files::jams_in(&dir))
+            .unwrap_or_default()
+    }
+
+    /// Copies the loops out and writes them on a thread of its own: the copy takes a
+    /// piece per audio block (seconds for long loops), and the window must not freeze.
+    fn start_saving(&mut self) {
+        if self.jam_work.is_some() {
+            return;
+        }
+        let name = self.state.jams.name.trim().to_owned();
+        let name = (!name.is_empty()).then_some(name);
+        let controller = self.controller.clone();
+        let folder = self.jams_folder();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name("jam-save".into())
+            .spawn(move || {
+                let saved = folder.and_then(|dir| {
+                    jam_files::save_running_jam_in(&controller, &dir, name.as_deref())
+                });
+                let _ = tx.send(JamDone::Saved(saved));
+            });
+        self.started(spawned.map(|_| rx), JamWork::Saving);
+    }
+
+    /// Reads the jam and builds its looper on a thread of its own (a long jam at another
+    /// sample rate takes a while to convert), then hands the looper to the engine.
+    fn start_opening(&mut self, dir: PathBuf) {
+        if self.jam_work.is_some() {
+            return;
+        }
+        let controller = self.controller.clone();
+        let config = jam::looper_config(&self.state.settings.looper);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let spawned = std::thread::Builder::new()
+            .name("jam-open".into())
+            .spawn(move || {
+                let opened = jam_files::open_jam(&dir).and_then(|opened| {
+                    let notes = jam_files::restore_jam(&controller, &opened.jam, &config)?;
+                    Ok((opened, notes))
+                });
+                let _ = tx.send(JamDone::Opened(opened));
+            });
+        self.started(spawned.map(|_| rx), JamWork::Opening);
+    }
+
+    fn started(&mut self, rx: std::io::Result<Receiver<JamDone>>, work: JamWork) {
+        let jams = &mut self.state.jams;
+        match rx {
+            Ok(rx) => {
+                self.jam_work = Some(rx);
+                jams.working = Some(work);
+                jams.said = None;
+            }
+            Err(e) => {
+                self.open_after_save = None;
+                let text = match work {
+                    JamWork::Saving => Text::JamSaveFailed,
+                    JamWork::Opening => Text::JamOpenFailed,
+                };
+                jams.said = Some(JamSaid::Failed {
+                    text,
+                    why: Text::JamWhyTryAgain,
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Takes what a background save or open came back with.
+    fn poll_jam_work(&mut self) {
+        let Some(rx) = &self.jam_work else {
+            return;
+        };
+        let done = match rx.try_recv() {
+            Ok(done) => done,
+            Err(crossbeam_channel::TryRecvError::Empty) => return,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                // The thread ended without an answer: say it failed, and nothing changed.
+                let e = JamError::Capture(crate::controller::CaptureError::Interrupted);
+                match self.state.jams.working {
+                    Some(JamWork::Opening) => JamDone::Opened(Err(e)),
+                    _ => JamDone::Saved(Err(e)),
+                }
+            }
+        };
+        self.jam_work = None;
+        self.state.jams.working = None;
+        let folder = |dir: &std::path::Path| {
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        match done {
+            JamDone::Saved(Ok(saved)) => {
+                self.state.jams.said = Some(JamSaid::Saved {
+                    folder: folder(&saved.dir),
+                    notes: saved.notes,
+                });
+                // The next save gets a name of its own.
+                self.state.jams.name_edited = false;
+                self.jam_name_minute = u64::MAX;
+                if self.state.jams.list.is_some() {
+                    self.state.jams.list = Some(self.list_jams());
+                }
+                if let Some(dir) = self.open_after_save.take() {
+                    self.start_opening(dir);
+                }
+            }
+            JamDone::Saved(Err(e)) => {
+                // Not saved: the loops stay, so nothing is opened over them.
+                self.open_after_save = None;
+                self.state.jams.said = Some(failed(Text::JamSaveFailed, &e));
+            }
+            JamDone::Opened(Ok((opened, notes))) => {
+                self.state.jams.list = None;
+                self.jam_restored(&opened);
+                self.state.jams.said = Some(JamSaid::Opened {
+                    folder: folder(&opened.dir),
+                    trouble: opened.trouble,
+                    problems: opened.problems,
+                    notes,
+                });
+            }
+            JamDone::Opened(Err(e)) => {
+                self.state.jams.said = Some(failed(Text::JamOpenFailed, &e));
+            }
+        }
+    }
+
+    /// The looper now plays a reopened jam: the Loop view's beat, levels and sources
+    /// follow it, and the click, count-in and alignment carry over from the settings.
+    fn jam_restored(&mut self, opened: &OpenedJam) {
+        let j = &opened.jam;
+        let mut l = self.state.settings.looper.clone();
+        match j.sync {
+            crate::engine::looper::SyncMode::Tempo { bpm, beats_per_bar } => {
+                l.follow_tempo = true;
+                l.tempo_bpm = bpm.clamp(jam::TEMPO_MIN_BPM, jam::TEMPO_MAX_BPM);
+                l.beats_per_bar = beats_per_bar.clamp(1, 32);
+            }
+            _ => l.follow_tempo = false,
+        }
+        l.quantize = match j.quantize {
+            crate::engine::looper::Quantize::Off => crate::session::settings::LoopQuantize::Off,
+            crate::engine::looper::Quantize::Beat => crate::session::settings::LoopQuantize::Beat,
+            crate::engine::looper::Quantize::Bar => crate::session::settings::LoopQuantize::Bar,
+            crate::engine::looper::Quantize::Cycle => crate::session::settings::LoopQuantize::Cycle,
+        };
+        self.state.settings.looper = l.clone();
+        self.save();
+        // After the new looper in the queue, so they reach it, not the old one.
+        self.send(Command::LoopClick(l.click));
+        self.send(Command::LoopCountIn(l.count_in));
+        self.send(Command::LoopLatencyOffset(self.offset_frames(&l)));
+        let tracks = jam::looper_config(&l)
+            .tracks
+            .max(j.tracks.len())
+            .clamp(1, crate::engine::looper::MAX_TRACKS);
+        self.state.loop_db = (0..tracks)
+            .map(|t| {
+                let volume = j.tracks.get(t).map_or(1.0, |tr| tr.settings.volume);
+                if volume > 0.0 {
+                    (20.0 * volume.log10()).clamp(jam::TRACK_MIN_DB, jam::TRACK_MAX_DB)
+                } else {
+                    jam::TRACK_MIN_DB
+                }
+            })
+            .collect();
+        // Remembered for the source chooser and OSC; the looper already has them.
+        for (t, tr) in j.tracks.iter().enumerate().take(self.state.loops.len()) {
+            let _ = self.loops.set_source(t, tr.settings.source);
+        }
+        // A looper of as many tracks as before is not set up again from the settings.
+        self.looper_set_up = tracks;
+        self.state.confirm_clear = None;
     }
 
     /// The keyboard shortcuts, taken before any button sees the keys (Space would
@@ -879,6 +1206,32 @@ impl Panel {
             });
         }
     }
+}
+
+/// A failed save or open in plain words: what failed, and why as the user can act on it.
+fn failed(text: Text, e: &JamError) -> JamSaid {
+    use crate::controller::CaptureError;
+    let (why, detail) = match e {
+        JamError::NoDataFolder => (Text::JamWhyNoFolder, String::new()),
+        JamError::Write { source, .. } => (Text::JamWhyDisk, source.to_string()),
+        JamError::NotFound(_) => (Text::JamWhyGone, String::new()),
+        JamError::NothingReadable(_) | JamError::Damaged(_) => {
+            (Text::JamWhyUnreadable, String::new())
+        }
+        JamError::Capture(CaptureError::NoLooper) => (Text::JamWhyNoLooper, String::new()),
+        JamError::Capture(CaptureError::Busy) => (Text::JamWhyBusy, String::new()),
+        JamError::Capture(CaptureError::Interrupted | CaptureError::TimedOut) => {
+            (Text::JamWhyTryAgain, String::new())
+        }
+        JamError::Capture(CaptureError::Control(c)) | JamError::Control(c) => (
+            match c {
+                ControlError::QueueFull => Text::EngineBusy,
+                ControlError::EngineGone => Text::EngineStopped,
+            },
+            String::new(),
+        ),
+    };
+    JamSaid::Failed { text, why, detail }
 }
 
 impl eframe::App for Panel {
