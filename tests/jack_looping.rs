@@ -54,50 +54,6 @@ fn samspill_with_osc(turn: &Turn, client: &str) -> (Samspill, Osc) {
     (samspill, osc)
 }
 
-/// What the recorder heard, laid out by absolute frame from its first (missed cycles
-/// read as `None`).
-struct Timeline {
-    samples: Vec<Option<f32>>,
-}
-
-impl Timeline {
-    fn of(r: &Recording) -> Timeline {
-        let first = r.blocks.first().expect("something was recorded").0;
-        let mut samples = Vec::new();
-        let mut at = 0usize;
-        for &(t, n) in &r.blocks {
-            let off = t.wrapping_sub(first) as usize;
-            if samples.len() < off {
-                samples.resize(off, None);
-            }
-            samples.truncate(off);
-            samples.extend(r.samples[at..at + n as usize].iter().map(|s| Some(*s)));
-            at += n as usize;
-        }
-        Timeline { samples }
-    }
-
-    fn get(&self, i: usize) -> Option<f32> {
-        self.samples.get(i).copied().flatten()
-    }
-
-    /// Normalised correlation of the timeline with itself `lag` frames later, over
-    /// `from .. from + len`.
-    fn self_correlation(&self, from: usize, len: usize, lag: usize) -> (f64, usize) {
-        let (mut xy, mut xx, mut yy, mut n) = (0f64, 0f64, 0f64, 0usize);
-        for i in from..from + len {
-            if let (Some(x), Some(y)) = (self.get(i), self.get(i + lag)) {
-                let (x, y) = (x as f64, y as f64);
-                xy += x * y;
-                xx += x * x;
-                yy += y * y;
-                n += 1;
-            }
-        }
-        (xy / (xx * yy).sqrt().max(1e-30), n)
-    }
-}
-
 /// Frames from `samspill:out_left` to `samspill:in_1` and from in to out that JACK reports.
 fn port_latencies(probe: &jack::Client, client: &str) -> String {
     let range = |port: &str, t: LatencyType| {
@@ -189,61 +145,6 @@ fn two_osc_record_hits_a_second_apart_make_a_one_second_loop_that_repeats() {
     samspill.send("quit");
     assert!(samspill.wait_exit(10 * SECS).success());
     samspill.assert_no_allocation_on_the_audio_thread();
-}
-
-/// Sparse clicks, one sample each, every `CLICK_EVERY` frames.
-const CLICK_EVERY: u32 = 6000;
-fn click(frame: u32) -> f32 {
-    if frame.is_multiple_of(CLICK_EVERY) {
-        0.5
-    } else {
-        0.0
-    }
-}
-
-/// Every sample at or above `floor` (clicks are single samples): (index, height).
-fn peaks(t: &Timeline, from: usize, to: usize, floor: f32) -> Vec<(usize, f32)> {
-    (from..to.min(t.samples.len()))
-        .filter_map(|i| t.get(i).map(|v| (i, v.abs())))
-        .filter(|(_, v)| *v >= floor)
-        .collect()
-}
-
-/// One click of the loop as heard after an overdub: how much louder than the original
-/// it is, and where a second, separate copy sits relative to it (`None`: no copy, the
-/// layer landed on the original).
-#[derive(Debug, Clone, Copy)]
-struct Landing {
-    at: usize,
-    reinforced: f32,
-    copy_at: Option<i64>,
-}
-
-/// The loop's clicks in `t` (at least 0.5 × `h0`, the original height), each with the
-/// copies around it; clicks with missed frames within `SPAN` are left out.
-fn landings(t: &Timeline, h0: f32) -> Vec<Landing> {
-    const SPAN: usize = 1500;
-    let mut out: Vec<Landing> = Vec::new();
-    for (at, h) in peaks(t, SPAN, t.samples.len().saturating_sub(SPAN), 0.5 * h0) {
-        if out.last().is_some_and(|l| at - l.at < 2 * SPAN) {
-            continue; // part of the click before
-        }
-        if (at - SPAN..at + SPAN).any(|i| t.get(i).is_none()) {
-            continue;
-        }
-        // The copy: the strongest other sample nearby that is not a faint echo of an echo.
-        let copy_at = peaks(t, at - SPAN, at + SPAN, 0.15 * h0)
-            .into_iter()
-            .filter(|(i, _)| *i != at)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _)| i as i64 - at as i64);
-        out.push(Landing {
-            at,
-            reinforced: h / h0,
-            copy_at,
-        });
-    }
-    out
 }
 
 /// Records for `d`, again (up to five times) when the server had dropouts meanwhile: a
@@ -402,7 +303,7 @@ fn a_player_overdubbing_what_they_hear_lands_on_the_original_clicks() {
         .iter()
         .flatten()
         .fold(0f32, |m, v| m.max(v.abs()));
-    let original = landings(&before, h0);
+    let original = before.landings(h0);
     assert!(
         original.len() >= 4 && original.iter().all(|l| l.copy_at.is_none()),
         "the first loop is not clean single clicks: {original:?}"
@@ -412,7 +313,8 @@ fn a_player_overdubbing_what_they_hear_lands_on_the_original_clicks() {
     // back once through Samspill's monitoring, as late as the player's copy reaches the
     // looper. The copy is quieter by the player's path (monitor pan, master, loop pan).
     let heard = rig.hear_player();
-    let mut trips: Vec<i64> = landings(&heard, h0)
+    let mut trips: Vec<i64> = heard
+        .landings(h0)
         .iter()
         .filter_map(|l| l.copy_at)
         .collect();
@@ -434,7 +336,7 @@ fn a_player_overdubbing_what_they_hear_lands_on_the_original_clicks() {
     let ranges = port_latencies(&probe, "ss-lat");
 
     let check = |what: &str, after: &Timeline, expect_copy_at: i64| -> Vec<Landing> {
-        let got = landings(after, h0);
+        let got = after.landings(h0);
         assert!(
             got.len() >= 4,
             "{what}: only {} clicks to look at: {got:?}",

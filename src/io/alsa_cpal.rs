@@ -459,8 +459,11 @@ where
     )
 }
 
+/// Frames in `d`, to the nearest: cpal turns its frame counts into whole nanoseconds
+/// (256 frames at 48 kHz are 5 333 333 ns), and truncating them back would lose a frame
+/// per direction from the round trip.
 fn frames_of(d: Duration, rate: u32) -> u32 {
-    (d.as_nanos() * rate as u128 / 1_000_000_000) as u32
+    ((d.as_nanos() * rate as u128 + 500_000_000) / 1_000_000_000) as u32
 }
 
 /// The input callback's state: the producing half of the crossing.
@@ -642,6 +645,23 @@ mod tests {
         assert!(hint.contains("44100, 48000, 88200 or 96000 Hz"), "{hint}");
         let hint = choose_config(&ranges, 48_000, 8192, 2).unwrap_err();
         assert!(hint.contains("from 64 to 4096 frames"), "{hint}");
+    }
+
+    /// cpal's delays are whole nanoseconds, rounded; they must come back as the frame
+    /// counts they were made from.
+    #[test]
+    fn delays_in_nanoseconds_come_back_as_whole_frames() {
+        for rate in [44_100u32, 48_000, 96_000] {
+            for frames in [1u64, 41, 255, 256, 512, 1024, 4097] {
+                let nanos = (frames * 1_000_000_000 + rate as u64 / 2) / rate as u64;
+                let d = Duration::from_nanos(nanos);
+                assert_eq!(
+                    frames_of(d, rate) as u64,
+                    frames,
+                    "{frames} frames at {rate} Hz"
+                );
+            }
+        }
     }
 
     /// The input and output callbacks driven by hand: what goes in comes out one buffer

@@ -861,3 +861,155 @@ impl Player {
         self.now.load(Ordering::Relaxed) as u32
     }
 }
+
+impl Samspill {
+    /// `samspill headless --host alsa --device <pcm> --soundfont none` and the caller's
+    /// options, with `home` as HOME (where its `.asoundrc` is) and the test's JACK
+    /// server for ALSA's `jack` plugin.
+    pub fn start_alsa(turn: &Turn, home: &std::path::Path, pcm: &str, args: &[&str]) -> Samspill {
+        let mut child = prefer(&mut Command::new(env!("CARGO_BIN_EXE_samspill")))
+            .args([
+                "headless",
+                "--host",
+                "alsa",
+                "--device",
+                pcm,
+                "--soundfont",
+                "none",
+            ])
+            .args(args)
+            .env("HOME", home)
+            .env("JACK_DEFAULT_SERVER", &turn.server)
+            .env("JACK_NO_AUDIO_RESERVATION", "1")
+            .env("SAMSPILL_DATA_DIR", turn.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the samspill binary starts");
+        Samspill::watch(child.stdin.take(), &mut child, pcm).with_child(child)
+    }
+
+    /// A `name=value` figure from the `status` reply's `levels:` line.
+    pub fn level(&mut self, name: &str) -> i64 {
+        self.send("status");
+        let levels = self.wait_line("levels:", Duration::from_secs(5));
+        let key = format!("{name}=");
+        levels
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {levels:?}"))
+    }
+}
+
+/// Sparse clicks, one sample each, every `CLICK_EVERY` frames.
+pub const CLICK_EVERY: u32 = 6000;
+pub fn click(frame: u32) -> f32 {
+    if frame.is_multiple_of(CLICK_EVERY) {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+/// What a recorder heard, laid out by absolute frame from its first (missed cycles read
+/// as `None`).
+pub struct Timeline {
+    pub samples: Vec<Option<f32>>,
+}
+
+impl Timeline {
+    pub fn of(r: &Recording) -> Timeline {
+        let first = r.blocks.first().expect("something was recorded").0;
+        let mut samples = Vec::new();
+        let mut at = 0usize;
+        for &(t, n) in &r.blocks {
+            let off = t.wrapping_sub(first) as usize;
+            if samples.len() < off {
+                samples.resize(off, None);
+            }
+            samples.truncate(off);
+            samples.extend(r.samples[at..at + n as usize].iter().map(|s| Some(*s)));
+            at += n as usize;
+        }
+        Timeline { samples }
+    }
+
+    pub fn get(&self, i: usize) -> Option<f32> {
+        self.samples.get(i).copied().flatten()
+    }
+
+    /// Normalised correlation of the timeline with itself `lag` frames later, over
+    /// `from .. from + len`.
+    pub fn self_correlation(&self, from: usize, len: usize, lag: usize) -> (f64, usize) {
+        let (mut xy, mut xx, mut yy, mut n) = (0f64, 0f64, 0f64, 0usize);
+        for i in from..from + len {
+            if let (Some(x), Some(y)) = (self.get(i), self.get(i + lag)) {
+                let (x, y) = (x as f64, y as f64);
+                xy += x * y;
+                xx += x * x;
+                yy += y * y;
+                n += 1;
+            }
+        }
+        (xy / (xx * yy).sqrt().max(1e-30), n)
+    }
+
+    /// The loudest sample.
+    pub fn peak(&self) -> f32 {
+        self.samples
+            .iter()
+            .flatten()
+            .fold(0f32, |m, v| m.max(v.abs()))
+    }
+
+    /// Every sample at or above `floor` (clicks are single samples): (index, height).
+    pub fn peaks(&self, from: usize, to: usize, floor: f32) -> Vec<(usize, f32)> {
+        (from..to.min(self.samples.len()))
+            .filter_map(|i| self.get(i).map(|v| (i, v.abs())))
+            .filter(|(_, v)| *v >= floor)
+            .collect()
+    }
+
+    /// The loop's clicks (at least 0.5 × `h0`, the original height), each with the copy
+    /// around it; clicks with missed frames within `CLICK_SPAN` are left out.
+    pub fn landings(&self, h0: f32) -> Vec<Landing> {
+        const SPAN: usize = CLICK_SPAN;
+        let mut out: Vec<Landing> = Vec::new();
+        let end = self.samples.len().saturating_sub(SPAN);
+        for (at, h) in self.peaks(SPAN, end, 0.5 * h0) {
+            if out.last().is_some_and(|l| at - l.at < 2 * SPAN) {
+                continue; // part of the click before
+            }
+            if (at - SPAN..at + SPAN).any(|i| self.get(i).is_none()) {
+                continue;
+            }
+            // The copy: the strongest other sample nearby that is not a faint echo.
+            let copy_at = self
+                .peaks(at - SPAN, at + SPAN, 0.15 * h0)
+                .into_iter()
+                .filter(|(i, _)| *i != at)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i as i64 - at as i64);
+            out.push(Landing {
+                at,
+                reinforced: h / h0,
+                copy_at,
+            });
+        }
+        out
+    }
+}
+
+/// How far around a click [`Timeline::landings`] looks for its copy.
+pub const CLICK_SPAN: usize = 1500;
+
+/// One click as heard after an overdub: how much louder than the original it is, and
+/// where a second, separate copy sits relative to it (`None`: it landed on the click).
+#[derive(Debug, Clone, Copy)]
+pub struct Landing {
+    pub at: usize,
+    pub reinforced: f32,
+    pub copy_at: Option<i64>,
+}
