@@ -1101,10 +1101,7 @@ fn play_into(
     #[cfg(target_arch = "x86_64")]
     if wide {
         // SAFETY: `wide` is only true when the CPU has AVX2 (see `wide_simd`).
-        let m = unsafe {
-            play_into_avx2(d, gl, gr, ol, or);
-            meter_avx2(d)
-        };
+        let m = unsafe { play_and_meter_avx2(d, gl, gr, ol, or) };
         return m.level(gl, gr);
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -1113,10 +1110,68 @@ fn play_into(
     meter_any(d).level(gl, gr)
 }
 
+/// rt: `play_into_any` and the meter in one pass: eight frames at a time are split
+/// into left and right for the outputs while the meter reads them as they lie.
+/// The same multiplies and adds as the frame-by-frame path (no fused multiply-adds).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn play_into_avx2(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) {
-    play_into_any(d, gl, gr, ol, or)
+fn play_and_meter_avx2(d: &[f32], gl: f32, gr: f32, ol: &mut [f32], or: &mut [f32]) -> SideLevels {
+    use std::arch::x86_64::*;
+    let n = ol.len().min(or.len()).min(d.len() / 2);
+    let whole = n / 8 * 8;
+    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+    let (vgl, vgr) = (_mm256_set1_ps(gl), _mm256_set1_ps(gr));
+    let (mut top_a, mut top_b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let (mut sum_a, mut sum_b) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    for k in (0..whole).step_by(8) {
+        // SAFETY: k + 8 <= n, so d holds 2k + 16 floats and ol, or hold k + 8.
+        unsafe {
+            let a = _mm256_loadu_ps(d.as_ptr().add(2 * k)); // L0 R0 L1 R1 | L2 R2 L3 R3
+            let b = _mm256_loadu_ps(d.as_ptr().add(2 * k + 8)); // L4 R4 L5 R5 | L6 R6 L7 R7
+                                                                // A NaN sample loses to what is held: max returns its second operand then.
+            top_a = _mm256_max_ps(_mm256_and_ps(a, abs_mask), top_a);
+            top_b = _mm256_max_ps(_mm256_and_ps(b, abs_mask), top_b);
+            sum_a = _mm256_add_ps(sum_a, _mm256_mul_ps(a, a));
+            sum_b = _mm256_add_ps(sum_b, _mm256_mul_ps(b, b));
+            // L0 L1 L4 L5 | L2 L3 L6 L7, then the middle pairs swapped into order.
+            let lefts = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            let rights = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            let lefts = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                lefts,
+            )));
+            let rights = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(
+                _mm256_castps_pd(rights),
+            ));
+            let pl = ol.as_mut_ptr().add(k);
+            let pr = or.as_mut_ptr().add(k);
+            _mm256_storeu_ps(
+                pl,
+                _mm256_add_ps(_mm256_loadu_ps(pl), _mm256_mul_ps(lefts, vgl)),
+            );
+            _mm256_storeu_ps(
+                pr,
+                _mm256_add_ps(_mm256_loadu_ps(pr), _mm256_mul_ps(rights, vgr)),
+            );
+        }
+    }
+    let (mut tops, mut sums) = ([0f32; 8], [0f32; 8]);
+    // SAFETY: each array holds exactly the 8 floats stored.
+    unsafe {
+        _mm256_storeu_ps(tops.as_mut_ptr(), _mm256_max_ps(top_a, top_b));
+        _mm256_storeu_ps(sums.as_mut_ptr(), _mm256_add_ps(sum_a, sum_b));
+    }
+    let (pl, pr) = fold_to_pair(tops, bigger);
+    let (sl, sr) = fold_to_pair(sums, |a, b| a + b);
+    let mut m = SideLevels {
+        peak: [pl, pr],
+        sum_sq: [sl, sr],
+    };
+    let rest = d.get(2 * whole..2 * n).unwrap_or(&[]);
+    if let (Some(l), Some(r)) = (ol.get_mut(whole..n), or.get_mut(whole..n)) {
+        play_into_any(rest, gl, gr, l, r);
+    }
+    m.add_frames(rest);
+    m
 }
 
 /// The same multiplies and adds, in the same order, as `tick` and the looper do per
@@ -1165,45 +1220,6 @@ impl SideLevels {
 fn meter_any(d: &[f32]) -> SideLevels {
     let mut m = SideLevels::default();
     m.add_frames(d);
-    m
-}
-
-/// rt: the meter pass over frames still in cache from the play pass: four vectors of
-/// accumulators, so no add waits on the one before; left and right stay in the even
-/// and odd lanes until the end.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn meter_avx2(d: &[f32]) -> SideLevels {
-    use std::arch::x86_64::*;
-    let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
-    let mut top = [_mm256_setzero_ps(); 4];
-    let mut sum = [_mm256_setzero_ps(); 4];
-    let blocks = d.chunks_exact(32);
-    let rest = blocks.remainder();
-    for b in blocks {
-        for (k, (t, q)) in top.iter_mut().zip(sum.iter_mut()).enumerate() {
-            // SAFETY: `b` holds 32 floats and 8 * k + 8 <= 32.
-            let x = unsafe { _mm256_loadu_ps(b.as_ptr().add(8 * k)) };
-            // A NaN sample loses to what is held: max returns its second operand then.
-            *t = _mm256_max_ps(_mm256_and_ps(x, abs_mask), *t);
-            *q = _mm256_add_ps(*q, _mm256_mul_ps(x, x));
-        }
-    }
-    let t = _mm256_max_ps(_mm256_max_ps(top[0], top[1]), _mm256_max_ps(top[2], top[3]));
-    let q = _mm256_add_ps(_mm256_add_ps(sum[0], sum[1]), _mm256_add_ps(sum[2], sum[3]));
-    let (mut tl, mut ql) = ([0f32; 8], [0f32; 8]);
-    // SAFETY: each array holds exactly the 8 floats stored.
-    unsafe {
-        _mm256_storeu_ps(tl.as_mut_ptr(), t);
-        _mm256_storeu_ps(ql.as_mut_ptr(), q);
-    }
-    let (pl, pr) = fold_to_pair(tl, bigger);
-    let (sl, sr) = fold_to_pair(ql, |a, b| a + b);
-    let mut m = SideLevels {
-        peak: [pl, pr],
-        sum_sq: [sl, sr],
-    };
-    m.add_frames(rest);
     m
 }
 
@@ -1356,8 +1372,13 @@ mod meter_tests {
             );
             #[cfg(target_arch = "x86_64")]
             if wide_simd() {
+                // The one-pass AVX2 version: the same outputs bit for bit, the same meter.
+                let (mut wl, mut wr) = (vec![0.5f32; frames], vec![-0.5f32; frames]);
+                let (mut pl, mut pr) = (wl.clone(), wr.clone());
                 // SAFETY: the CPU has AVX2.
-                let wide = unsafe { meter_avx2(&d) };
+                let wide = unsafe { play_and_meter_avx2(&d, gl, gr, &mut wl, &mut wr) };
+                play_into_any(&d, gl, gr, &mut pl, &mut pr);
+                assert!(wl == pl && wr == pr, "{frames} frames: outputs differ");
                 assert_eq!(wide.peak, plain.peak, "{frames} frames");
                 for k in 0..2 {
                     let (a, b) = (wide.sum_sq[k], plain.sum_sq[k]);
