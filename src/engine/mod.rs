@@ -458,8 +458,7 @@ impl Engine {
         let wanted = self.looper.as_ref().map_or(0, |l| l.sources_wanted());
         let all_wanted = wanted & (1 << looper::SOURCE_INPUTS) != 0;
         // Usually the loops hear the inputs as the mix does, and no second sum is needed.
-        let all_as_heard = self.strips.iter().all(InputStrip::sends_as_heard);
-        let own_send = all_wanted && !all_as_heard;
+        let own_send = all_wanted && !self.strips.iter().all(InputStrip::sends_as_heard);
         let bl = &mut self.in_l[from..to];
         let br = &mut self.in_r[from..to];
         bl.fill(0.0);

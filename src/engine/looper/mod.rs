@@ -165,6 +165,8 @@ pub struct Looper {
     fast_path: bool,
     /// The CPU has AVX2 (asked once, when built).
     wide_simd: bool,
+    /// `sources_wanted`, kept up to date where a source changes.
+    wanted: u64,
 }
 
 impl Looper {
@@ -182,6 +184,8 @@ impl Looper {
             frame: 0,
             fast_path: true,
             wide_simd: track::wide_simd(),
+            // Every new track records the inputs.
+            wanted: 1 << SOURCE_INPUTS,
         }
     }
 
@@ -224,10 +228,16 @@ impl Looper {
     /// rt: the sources some track records from, a bit per source index (the engine
     /// skips preparing a source nobody listens to).
     pub fn sources_wanted(&self) -> u64 {
-        self.tracks
+        self.wanted
+    }
+
+    /// rt: after a track's source changed.
+    pub(crate) fn refresh_wanted(&mut self) {
+        self.wanted = self
+            .tracks
             .iter()
             .filter(|t| t.source < 64)
-            .fold(0, |m, t| m | 1 << t.source)
+            .fold(0, |m, t| m | 1 << t.source);
     }
 
     /// Frames processed so far (the looper's clock; the grid counts in it).
@@ -291,6 +301,9 @@ impl Looper {
             count_in: self.settings.count_in,
         };
         t.command(op, m, &mut ctx);
+        if let LoopOp::SetSource(_) = op {
+            self.refresh_wanted();
+        }
         if op == LoopOp::Clear {
             if let Some(s) = self.solo.get_mut(track) {
                 *s = false;

@@ -329,6 +329,7 @@ impl Looper {
             settings.feedback,
         );
         t.source = settings.source as usize;
+        self.refresh_wanted();
         Ok(())
     }
 
