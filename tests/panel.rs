@@ -409,6 +409,20 @@ fn hear_through_samspill_off_takes_input_one_out_of_the_speakers() {
     );
     // Still metered: the input is there, only not sent to the speakers.
     assert!(room.controller.snapshot().inputs[0].peak > 0.2);
+    // Kept for next time: a panel started from the saved settings does not play it.
+    let saved = room.saved();
+    assert_eq!(saved.unmonitored_inputs, [0]);
+    let mut next = room_with(saved);
+    assert_eq!(next.harness.state().state().input_monitor, [false, true]);
+    let next_heard = next.play(0.3, 0.25);
+    assert!(
+        rms(&next_heard[next_heard.len() / 2..]) < 1e-4,
+        "after a restart input 1 is heard again"
+    );
+    assert!(
+        next.controller.snapshot().inputs[0].peak > 0.2,
+        "the tone came in"
+    );
 
     room.click("Innstillinger");
     room.click("English");
@@ -428,4 +442,5 @@ fn hear_through_samspill_off_takes_input_one_out_of_the_speakers() {
     room.harness.run();
     let back = room.play(0.3, 0.25);
     assert!(rms(&back[back.len() / 2..]) > 0.05, "on again: heard again");
+    assert!(room.saved().unmonitored_inputs.is_empty());
 }

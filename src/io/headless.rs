@@ -323,6 +323,14 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
         db: settings.master_db,
     });
     let _ = controller.send(Command::Patch(settings.patch));
+    // Inputs the panel was told not to play through Samspill stay that way here.
+    for input in settings
+        .unmonitored_inputs
+        .iter()
+        .filter_map(|i| u8::try_from(*i).ok())
+    {
+        let _ = controller.send(Command::InputMonitor { input, on: false });
+    }
     catch_signals();
 
     let options = IoOptions {

@@ -70,6 +70,10 @@ pub struct Settings {
     /// Listen for OSC (SooperLooper's protocol) on 127.0.0.1 while the panel runs.
     #[serde(default = "osc_on")]
     pub osc_enabled: bool,
+    /// Inputs (from 0) not heard through Samspill, e.g. with an interface's own direct
+    /// monitoring; loops record them all the same.
+    #[serde(default)]
+    pub unmonitored_inputs: Vec<usize>,
 }
 
 fn osc_on() -> bool {
@@ -87,6 +91,7 @@ impl Default for Settings {
             soundfont: None,
             looper: LoopSettings::default(),
             osc_enabled: true,
+            unmonitored_inputs: Vec::new(),
         }
     }
 }

@@ -351,8 +351,21 @@ impl Panel {
         };
         let s = &panel.state.settings;
         let (patch, db) = (s.patch, s.master_db);
+        let unheard = s.unmonitored_inputs.clone();
         panel.send(Command::Patch(patch));
         panel.send(Command::MasterGain { db });
+        for input in unheard {
+            if let (Ok(index), Some(m)) = (
+                u8::try_from(input),
+                panel.state.input_monitor.get_mut(input),
+            ) {
+                *m = false;
+                panel.send(Command::InputMonitor {
+                    input: index,
+                    on: false,
+                });
+            }
+        }
         panel
     }
 
@@ -660,6 +673,13 @@ impl Panel {
                     if let Some(m) = self.state.input_monitor.get_mut(input) {
                         *m = on;
                     }
+                    let unheard = &mut self.state.settings.unmonitored_inputs;
+                    unheard.retain(|i| *i != input);
+                    if !on {
+                        unheard.push(input);
+                        unheard.sort_unstable();
+                    }
+                    self.save();
                 }
             }
             Action::Learn(on) => {
