@@ -55,23 +55,6 @@ fn home_with_pcm(turn: &Turn, playback: [&str; 2], capture: &str) -> PathBuf {
     home
 }
 
-/// Waits until `param` reads `want` over OSC.
-fn wait_for(osc: &Osc, param: &str, want: f32, timeout: Duration, samspill: &Samspill) {
-    let start = Instant::now();
-    let mut last = None;
-    while start.elapsed() < timeout {
-        last = osc.get(param);
-        if last == Some(want) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!(
-        "{param} read {last:?}, not {want}, for {timeout:?}\nsamspill stderr:\n{}",
-        samspill.stderr()
-    );
-}
-
 /// The plugin's port connected to `port` (it is named by the plugin, not by us).
 fn plugin_port_at(probe: &jack::Client, port: &str) -> String {
     let p = probe.port_by_name(port).expect("the test's port");
@@ -103,7 +86,8 @@ struct Rig {
 
 impl Rig {
     fn wait_state(&self, want: f32) {
-        wait_for(&self.osc, "state", want, 2 * SECS, &self.samspill);
+        self.osc
+            .wait_for("state", want, 2 * SECS, || self.samspill.stderr());
     }
 
     fn loop_secs(&self) -> Duration {
@@ -327,7 +311,7 @@ fn attempt(kit: &mut Kit) -> Result<(), Drift> {
     );
     samspill.wait_line("osc: listening on", 5 * SECS);
     let osc = Osc::new(osc_port.parse().unwrap());
-    wait_for(&osc, "state", 0.0, 20 * SECS, &samspill);
+    osc.wait_for("state", 0.0, 20 * SECS, || samspill.stderr());
 
     // The player hears Samspill's left channel and plays into its input, beside the
     // clicks; JACK runs them in one cycle, the ALSA buffers make the round trip.

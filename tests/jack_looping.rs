@@ -8,32 +8,13 @@
 mod common_jack;
 mod common_osc;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common_jack::*;
 use common_osc::{free_port, OscClient as Osc};
 use jack::LatencyType;
 
 const SECS: Duration = Duration::from_secs(1);
-
-impl Osc {
-    /// Waits until `param` reads `want`.
-    fn wait_for(&self, param: &str, want: f32, timeout: Duration, samspill: &Samspill) {
-        let start = Instant::now();
-        let mut last = None;
-        while start.elapsed() < timeout {
-            last = self.get(param);
-            if last == Some(want) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "{param} read {last:?}, not {want}, for {timeout:?}\nsamspill stderr:\n{}",
-            samspill.stderr()
-        );
-    }
-}
 
 /// Samspill on JACK with OSC on a free port and a 10-second looper; waits until the
 /// looper answers over OSC.
@@ -50,7 +31,7 @@ fn samspill_with_osc(turn: &Turn, client: &str) -> (Samspill, Osc) {
     samspill.wait_line("osc: listening on", 5 * SECS);
     let osc = Osc::new(port);
     // The looper's memory is built in the background; until then no loop answers.
-    osc.wait_for("state", 0.0, 20 * SECS, &samspill);
+    osc.wait_for("state", 0.0, 20 * SECS, || samspill.stderr());
     (samspill, osc)
 }
 
@@ -94,13 +75,13 @@ fn two_osc_record_hits_a_second_apart_make_a_one_second_loop_that_repeats() {
     std::thread::sleep(Duration::from_millis(400));
 
     let first = osc.hit("record");
-    osc.wait_for("state", 2.0, 2 * SECS, &samspill);
+    osc.wait_for("state", 2.0, 2 * SECS, || samspill.stderr());
     std::thread::sleep(SECS.saturating_sub(first.elapsed()));
     let second = osc.hit("record");
     let between = second.duration_since(first).as_secs_f64();
     // The feeder goes quiet: from now on only the loop sounds.
     feeder.set(false);
-    osc.wait_for("state", 4.0, 2 * SECS, &samspill);
+    osc.wait_for("state", 4.0, 2 * SECS, || samspill.stderr());
     let len_secs = osc.get("loop_len").expect("loop_len answers") as f64;
     assert!(
         (len_secs - between).abs() < 0.05,
@@ -198,12 +179,14 @@ impl Rig {
         for _ in 0..8 {
             let xruns = xruns_of(&mut self.samspill);
             self.osc.hit("overdub");
-            self.osc.wait_for("state", 5.0, 2 * SECS, &self.samspill);
+            self.osc
+                .wait_for("state", 5.0, 2 * SECS, || self.samspill.stderr());
             let from = self.player.frame_now().wrapping_add(SR / 10);
             self.player.play_window(from, self.len as u32);
             std::thread::sleep(self.loop_secs() + Duration::from_millis(250));
             self.osc.hit("overdub");
-            self.osc.wait_for("state", 4.0, 2 * SECS, &self.samspill);
+            self.osc
+                .wait_for("state", 4.0, 2 * SECS, || self.samspill.stderr());
             std::thread::sleep(Duration::from_millis(200));
             let after = self.record(self.loop_secs() + Duration::from_millis(300));
             if xruns_of(&mut self.samspill) == xruns {
@@ -211,7 +194,8 @@ impl Rig {
             }
             eprintln!("{what}: dropouts during the pass; undone, once more");
             self.osc.hit("undo");
-            self.osc.wait_for("state", 4.0, 2 * SECS, &self.samspill);
+            self.osc
+                .wait_for("state", 4.0, 2 * SECS, || self.samspill.stderr());
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("{what}: every overdub pass had dropouts");
@@ -288,11 +272,13 @@ fn a_player_overdubbing_what_they_hear_lands_on_the_original_clicks() {
     // A first loop of clicks, about a second.
     feeder.set(true);
     let first = rig.osc.hit("record");
-    rig.osc.wait_for("state", 2.0, 2 * SECS, &rig.samspill);
+    rig.osc
+        .wait_for("state", 2.0, 2 * SECS, || rig.samspill.stderr());
     std::thread::sleep(SECS.saturating_sub(first.elapsed()));
     rig.osc.hit("record");
     feeder.set(false);
-    rig.osc.wait_for("state", 4.0, 2 * SECS, &rig.samspill);
+    rig.osc
+        .wait_for("state", 4.0, 2 * SECS, || rig.samspill.stderr());
     rig.len = (rig.osc.get("loop_len").unwrap() as f64 * SR as f64).round() as usize;
     std::thread::sleep(Duration::from_millis(300));
 
@@ -370,7 +356,8 @@ fn a_player_overdubbing_what_they_hear_lands_on_the_original_clicks() {
     let auto = rig.overdub_pass("automatic");
     let auto_got = check("automatic", &auto, 0);
     rig.osc.hit("undo");
-    rig.osc.wait_for("state", 4.0, 2 * SECS, &rig.samspill);
+    rig.osc
+        .wait_for("state", 4.0, 2 * SECS, || rig.samspill.stderr());
 
     // 2. Compensation off (an offset that cancels it): the copy lands a round trip late,
     //    a doubled click, which this test sees.
@@ -378,7 +365,8 @@ fn a_player_overdubbing_what_they_hear_lands_on_the_original_clicks() {
     let off = rig.overdub_pass("no compensation");
     check("no compensation", &off, round_trip);
     rig.osc.hit("undo");
-    rig.osc.wait_for("state", 4.0, 2 * SECS, &rig.samspill);
+    rig.osc
+        .wait_for("state", 4.0, 2 * SECS, || rig.samspill.stderr());
 
     // 3. Compensation set to the round trip (the offset a person would dial in): the
     //    layer lands on the original, every click once and louder.

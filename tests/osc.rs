@@ -271,11 +271,17 @@ fn secs(t: f64) -> usize {
     (t * SR as f64) as usize
 }
 
-/// Records a click at 1.0 s into a loop from 0.5 s to 2.5 s on an engine whose device
-/// reports `DEVICE_FRAMES` of round trip, after `set_up` talked to its OSC server; the
-/// frame where the loop plays the click back. More compensation plays it earlier.
-fn click_replayed_at(set_up: impl Fn(&Client)) -> i64 {
-    let (controller, mut engine) = samspill::new_engine(&EngineConfig {
+/// An engine with one mono input whose device reports `device_frames` of round trip,
+/// a two-track looper without sync, and an OSC server on a free port talking to it.
+fn looper_with_osc(
+    device_frames: u32,
+) -> (
+    samspill::Controller,
+    samspill::engine::Engine,
+    OscServer,
+    Client,
+) {
+    let (controller, engine) = samspill::new_engine(&EngineConfig {
         sample_rate: SR,
         inputs: vec![InputConfig {
             name: "mic".into(),
@@ -286,7 +292,7 @@ fn click_replayed_at(set_up: impl Fn(&Client)) -> i64 {
     controller
         .shared()
         .latency_frames
-        .store(DEVICE_FRAMES, std::sync::atomic::Ordering::Relaxed);
+        .store(device_frames, std::sync::atomic::Ordering::Relaxed);
     let config = LooperConfig {
         tracks: 2,
         max_secs: 4.0,
@@ -298,6 +304,14 @@ fn click_replayed_at(set_up: impl Fn(&Client)) -> i64 {
         .unwrap();
     let server = OscServer::start(LoopControl::new(controller.clone()), 0).unwrap();
     let osc = Client::new(server.local_addr().port());
+    (controller, engine, server, osc)
+}
+
+/// Records a click at 1.0 s into a loop from 0.5 s to 2.5 s on an engine whose device
+/// reports `DEVICE_FRAMES` of round trip, after `set_up` talked to its OSC server; the
+/// frame where the loop plays the click back. More compensation plays it earlier.
+fn click_replayed_at(set_up: impl Fn(&Client)) -> i64 {
+    let (_controller, mut engine, _server, osc) = looper_with_osc(DEVICE_FRAMES);
 
     let mut click = vec![0f32; secs(6.0)];
     click[secs(1.0)] = 0.5;
@@ -483,25 +497,7 @@ fn the_parser_never_panics_on_mangled_valid_packets() {
 
 #[test]
 fn out_peak_meter_reads_what_a_loop_plays() {
-    let (controller, mut engine) = samspill::new_engine(&EngineConfig {
-        sample_rate: SR,
-        inputs: vec![InputConfig {
-            name: "mic".into(),
-            channel: 0,
-            right_channel: None,
-        }],
-    });
-    let config = LooperConfig {
-        tracks: 2,
-        max_secs: 4.0,
-        sync: SyncMode::Off,
-        ..LooperConfig::default()
-    };
-    controller
-        .send(EngineCommand::InstallLooper(build_looper(&config, SR)))
-        .unwrap();
-    let server = OscServer::start(LoopControl::new(controller.clone()), 0).unwrap();
-    let osc = Client::new(server.local_addr().port());
+    let (_controller, mut engine, _server, osc) = looper_with_osc(0);
     let tone: Vec<f32> = (0..secs(1.0))
         .map(|i| 0.5 * (i as f32 * 0.05).sin())
         .collect();

@@ -14,21 +14,7 @@ use crate::engine::looper::{
 use crate::engine::{Command, MAX_INPUTS};
 
 /// SooperLooper's state numbers, as `Shared::loops[i].state` holds them.
-pub mod state {
-    pub const OFF: u32 = 0;
-    pub const WAIT_START: u32 = 1;
-    pub const RECORDING: u32 = 2;
-    pub const WAIT_STOP: u32 = 3;
-    pub const PLAYING: u32 = 4;
-    pub const OVERDUBBING: u32 = 5;
-    pub const MULTIPLYING: u32 = 6;
-    pub const INSERTING: u32 = 7;
-    pub const REPLACING: u32 = 8;
-    pub const MUTED: u32 = 10;
-    pub const ONESHOT: u32 = 12;
-    pub const SUBSTITUTE: u32 = 13;
-    pub const PAUSED: u32 = 14;
-}
+pub use crate::engine::looper::state;
 
 /// A loop op with a name, for keyboard maps, MIDI maps, OSC and stdin. Names follow
 /// SooperLooper's where it has the same op.

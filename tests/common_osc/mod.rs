@@ -49,6 +49,30 @@ impl OscClient {
         self.sock.send_to(&encode(addr, args), self.server).unwrap();
     }
 
+    /// Waits until loop 0's `param` reads `want`; fails with what it read last and
+    /// `context()` (e.g. Samspill's stderr).
+    pub fn wait_for(
+        &self,
+        param: &str,
+        want: f32,
+        timeout: Duration,
+        context: impl Fn() -> String,
+    ) {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < timeout {
+            last = self.get(param);
+            if last == Some(want) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{param} read {last:?}, not {want}, for {timeout:?}\nsamspill stderr:\n{}",
+            context()
+        );
+    }
+
     /// `/sl/0/hit s:cmd`; when it was sent.
     pub fn hit(&self, cmd: &str) -> Instant {
         self.send("/sl/0/hit", vec![s(cmd)]);

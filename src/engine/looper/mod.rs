@@ -459,7 +459,7 @@ impl Looper {
             t.sum_sq = 0.0;
             out.level.peak.store(std::mem::take(&mut t.peak));
             out.level.rms.store(t.meter_ms.sqrt());
-            out.state.store(state_number(t, len) as u32, Relaxed);
+            out.state.store(state_number(t, len), Relaxed);
             let shown_len = if t.mode == Mode::Recording {
                 t.pos()
             } else {
@@ -495,7 +495,7 @@ impl Looper {
             };
         };
         let len = t.len(m);
-        let state = state_number(t, len);
+        let state = state_number(t, len) as u8;
         TrackState {
             state,
             loop_len: if t.mode == Mode::Recording {
@@ -535,22 +535,41 @@ impl Looper {
     }
 }
 
+/// SooperLooper's state numbers, as `Shared::loops[i].state` and `TrackState::state`
+/// hold them.
+pub mod state {
+    pub const OFF: u32 = 0;
+    pub const WAIT_START: u32 = 1;
+    pub const RECORDING: u32 = 2;
+    pub const WAIT_STOP: u32 = 3;
+    pub const PLAYING: u32 = 4;
+    pub const OVERDUBBING: u32 = 5;
+    pub const MULTIPLYING: u32 = 6;
+    pub const INSERTING: u32 = 7;
+    pub const REPLACING: u32 = 8;
+    pub const MUTED: u32 = 10;
+    pub const ONESHOT: u32 = 12;
+    pub const SUBSTITUTE: u32 = 13;
+    pub const PAUSED: u32 = 14;
+}
+
 /// SooperLooper's state number of a track whose loop is `len` frames.
-fn state_number(t: &Track, len: usize) -> u8 {
+fn state_number(t: &Track, len: usize) -> u32 {
+    use state::*;
     match t.mode {
-        _ if t.pending.is_some() && t.mode != Mode::Recording => 1,
-        Mode::Recording if t.waiting_stop => 3,
-        Mode::Recording => 2,
-        Mode::Overdub => 5,
-        Mode::Multiply => 6,
-        Mode::Insert => 7,
-        Mode::Replace => 8,
-        Mode::Substitute => 13,
-        Mode::Off => 0,
-        Mode::Playing if len == 0 => 0,
-        Mode::Playing if t.paused => 14,
-        Mode::Playing if t.muted => 10,
-        Mode::Playing if t.oneshot => 12,
-        Mode::Playing => 4,
+        _ if t.pending.is_some() && t.mode != Mode::Recording => WAIT_START,
+        Mode::Recording if t.waiting_stop => WAIT_STOP,
+        Mode::Recording => RECORDING,
+        Mode::Overdub => OVERDUBBING,
+        Mode::Multiply => MULTIPLYING,
+        Mode::Insert => INSERTING,
+        Mode::Replace => REPLACING,
+        Mode::Substitute => SUBSTITUTE,
+        Mode::Off => OFF,
+        Mode::Playing if len == 0 => OFF,
+        Mode::Playing if t.paused => PAUSED,
+        Mode::Playing if t.muted => MUTED,
+        Mode::Playing if t.oneshot => ONESHOT,
+        Mode::Playing => PLAYING,
     }
 }
