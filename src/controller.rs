@@ -66,6 +66,10 @@ pub struct Snapshot {
     pub sample_rate: u32,
     pub midi_received: u64,
     pub midi_malformed: u64,
+    /// Pieces of sound or values that were not numbers, silenced or refused.
+    pub bad_numbers: u64,
+    /// Commands the engine had no room to keep for their frame.
+    pub commands_refused: u64,
     pub xruns: u64,
     pub latency_frames: u32,
     pub voices: u32,
@@ -128,6 +132,19 @@ impl Controller {
                         let _ = reply.try_send(c);
                     }
                 }
+                // Loaded while the rate changed: rebuilt at the engine's rate, off here.
+                Garbage::SoundFontToRebuild(sf) => {
+                    let me = self.clone();
+                    let rate = self.shared.sample_rate.load(Relaxed);
+                    let _ = std::thread::Builder::new()
+                        .name("soundfont rebuild".into())
+                        .spawn(move || {
+                            let SoundFontSynth { font, name, .. } = *sf;
+                            if let Ok(sf) = SoundFontSynth::build(font, name, rate) {
+                                let _ = me.send(Command::InstallSoundFont(sf));
+                            }
+                        });
+                }
                 other => drop(other),
             }
         }
@@ -148,6 +165,8 @@ impl Controller {
             sample_rate: s.sample_rate.load(Relaxed),
             midi_received: s.midi_received.load(Relaxed),
             midi_malformed: s.midi_malformed.load(Relaxed),
+            bad_numbers: s.bad_numbers.load(Relaxed),
+            commands_refused: s.commands_refused.load(Relaxed),
             xruns: s.xruns.load(Relaxed),
             latency_frames: s.latency_frames.load(Relaxed),
             voices: s.voices_active.load(Relaxed),
@@ -231,22 +250,14 @@ pub fn load_soundfont(
         path: path.to_owned(),
         message: e.to_string(),
     })?;
-    let font = Arc::new(font);
-    let mut settings = rustysynth::SynthesizerSettings::new(sample_rate as i32);
-    settings.maximum_polyphony = 64;
-    let mut synth =
-        rustysynth::Synthesizer::new(&font, &settings).map_err(|e| SoundFontError::Invalid {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-    // GM SoundFonts are mixed for many channels at once; one keyboard needs more level
-    // (this brings a piano note near the built-in synth's).
-    synth.set_master_volume(2.0);
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok(Box::new(SoundFontSynth { font, synth, name }))
+    SoundFontSynth::build(Arc::new(font), name, sample_rate).map_err(|e| SoundFontError::Invalid {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// How the looper is set up: how many tracks, how long each can be, how far undo reaches.

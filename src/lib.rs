@@ -7,6 +7,7 @@ pub mod control;
 pub mod controller;
 pub mod engine;
 pub mod io;
+pub mod number;
 pub mod render;
 pub mod session;
 pub mod ui;

@@ -66,7 +66,7 @@ enum Cmd {
         no_osc: bool,
         /// Longest loop in seconds. Memory is about 7.7 MB per second at 48 kHz
         /// (4 tracks, 4 undo levels): 60 s ≈ 460 MB.
-        #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = loop_secs)]
         loop_secs: f32,
     },
     /// List audio devices, the JACK server and MIDI keyboards.
@@ -132,6 +132,19 @@ fn main() -> ExitCode {
             eprintln!("samspill: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--loop-secs`: a number of seconds from 1 to 600 (`nan` and `inf` parse as f32).
+fn loop_secs(text: &str) -> Result<f32, String> {
+    let secs: f32 = text
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a number"))?;
+    let secs = samspill::number::finite("the loop length", secs).map_err(|e| e.to_string())?;
+    if (1.0..=600.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("a loop is 1 to 600 seconds long, not {secs}"))
     }
 }
 

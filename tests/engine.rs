@@ -331,3 +331,25 @@ fn loops_record_an_unmonitored_input_and_single_inputs_on_their_own() {
         "the first input leaked into the second's loop"
     );
 }
+
+#[test]
+fn commands_with_no_room_to_wait_are_refused_never_applied_early() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (c, mut e) = mono_engine();
+    let x = sine(440.0, 0.3, 0.5);
+    let far = secs(60.0) as u64;
+    // More changes timed for later than the engine can hold: a minute away, silence.
+    let held = samspill::engine::PENDING_CAPACITY;
+    for _ in 0..held + 40 {
+        c.send_at(far, Command::MasterGain { db: -120.0 }).unwrap();
+    }
+    // One due now still applies.
+    c.send(Command::InputGain { input: 0, db: -6.0 }).unwrap();
+    let (l, _) = run(&mut e, &x, 64);
+    assert_eq!(c.shared().commands_refused.load(Relaxed), 40);
+    assert!(
+        rms(&l[secs(0.25)..]) > 0.02,
+        "a change for later was applied now"
+    );
+    assert_eq!(c.snapshot().commands_refused, 40);
+}

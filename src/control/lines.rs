@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::ops::{source_from_name, Action, LoopCommand, LoopControl, TrackSel, SOURCE_FORMS};
 use crate::controller::LooperConfig;
+use crate::engine::looper::sync::{MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM};
 use crate::engine::looper::LoopOp;
 use crate::session::jam::{
     find_jam, jams_in, local_time_text, open_jam, restore_jam, save_running_jam_in,
@@ -244,15 +245,18 @@ fn tempo(bpm: Option<&str>, beats: Option<&str>) -> Result<LoopLine, String> {
         .ok_or("tempo in bpm is missing")?
         .parse()
         .map_err(|_| "the tempo is a number of beats a minute".to_string())?;
-    if !(20.0..=400.0).contains(&bpm) {
-        return Err("the tempo is 20 to 400 bpm".into());
+    let bpm = crate::number::finite("the tempo", bpm).map_err(|e| e.to_string())?;
+    if !(MIN_BPM..=MAX_BPM).contains(&bpm) {
+        return Err(format!(
+            "the tempo is {MIN_BPM} to {MAX_BPM} bpm, not {bpm}"
+        ));
     }
     let beats_per_bar = match beats {
         Some(b) => b
             .parse()
             .ok()
-            .filter(|n| (1..=32).contains(n))
-            .ok_or("beats a bar are 1 to 32")?,
+            .filter(|n| (1..=MAX_BEATS_PER_BAR).contains(n))
+            .ok_or(format!("beats a bar are 1 to {MAX_BEATS_PER_BAR}"))?,
         None => 4,
     };
     Ok(LoopLine::Tempo { bpm, beats_per_bar })
@@ -300,7 +304,8 @@ mod tests {
             ("loop 1", "what should loop 1 do"),
             ("loop all foot", "one loop at a time"),
             ("tempo fast", "beats a minute"),
-            ("tempo 120 0", "1 to 32"),
+            ("tempo 120 0", "1 to 16"),
+            ("tempo 300", "40 to 240 bpm, not 300"),
         ] {
             let e = LoopLine::parse(bad).unwrap().unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");

@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use super::tap::TapTempo;
 use crate::controller::{ControlError, Controller};
+use crate::engine::looper::sync::{MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM};
 use crate::engine::looper::{
     LoopOp, Quantize, SyncMode, MAX_TRACKS, SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS,
     SOURCE_MIX,
 };
 use crate::engine::{Command, MAX_INPUTS};
+use crate::number::finite;
 
 /// SooperLooper's state numbers, as `Shared::loops[i].state` holds them.
 pub use crate::engine::looper::state;
@@ -157,6 +159,8 @@ pub enum LoopControlError {
     #[error("There is no loop track {shown}; the looper has {tracks}.", shown = .track + 1)]
     NoSuchTrack { track: usize, tracks: usize },
     #[error(transparent)]
+    NotFinite(#[from] crate::number::NotFinite),
+    #[error(transparent)]
     Engine(#[from] ControlError),
 }
 
@@ -275,12 +279,18 @@ impl LoopControl {
     /// Sends `op` to `track` (from 0).
     pub fn hit(&self, track: usize, op: LoopOp) -> Result<(), LoopControlError> {
         self.check(track)?;
+        match op {
+            LoopOp::SetFeedback(v) => finite("the feedback", v).map(drop)?,
+            LoopOp::SetVolume(v) => finite("the loop's volume", v).map(drop)?,
+            LoopOp::SetPan(v) => finite("the loop's pan", v).map(drop)?,
+            _ => {}
+        }
         if let Some(i) = (track < MAX_TRACKS).then_some(track) {
             let mut r = self.remembered();
             match op {
-                LoopOp::SetFeedback(v) if v.is_finite() => r.feedback[i] = v.clamp(0.0, 1.0),
-                LoopOp::SetVolume(v) if v.is_finite() => r.volume[i] = v.clamp(0.0, 4.0),
-                LoopOp::SetPan(v) if v.is_finite() => r.pan[i] = v.clamp(-1.0, 1.0),
+                LoopOp::SetFeedback(v) => r.feedback[i] = v.clamp(0.0, 1.0),
+                LoopOp::SetVolume(v) => r.volume[i] = v.clamp(0.0, 4.0),
+                LoopOp::SetPan(v) => r.pan[i] = v.clamp(-1.0, 1.0),
                 LoopOp::SetSource(s) => r.source[i] = s,
                 _ => {}
             }
@@ -317,6 +327,7 @@ impl LoopControl {
 
     pub fn set_sync(&self, mode: SyncMode) -> Result<(), LoopControlError> {
         if let SyncMode::Tempo { bpm, beats_per_bar } = mode {
+            finite("the tempo", bpm)?;
             self.remembered().tempo = Some((bpm, beats_per_bar));
         }
         self.controller.send(Command::LoopSync(mode))?;
@@ -330,14 +341,10 @@ impl LoopControl {
 
     /// Loops follow a tempo: one bar is one cycle. Clamped to what the grid accepts.
     pub fn set_tempo(&self, bpm: f32, beats_per_bar: u32) -> Result<(), LoopControlError> {
-        let bpm = if bpm.is_finite() {
-            bpm.clamp(20.0, 400.0)
-        } else {
-            120.0
-        };
+        let bpm = finite("the tempo", bpm)?.clamp(MIN_BPM, MAX_BPM);
         self.set_sync(SyncMode::Tempo {
             bpm,
-            beats_per_bar: beats_per_bar.clamp(1, 32),
+            beats_per_bar: beats_per_bar.clamp(1, MAX_BEATS_PER_BAR),
         })
     }
 

@@ -1,11 +1,12 @@
 //! Tap tempo: a tempo from the last few taps of a foot switch, key or button.
 //! Pure (timestamps in, BPM out) so it can be tested with made-up times.
 
-/// Slowest and fastest tempo a tap can set.
-pub const MIN_BPM: f32 = 40.0;
-pub const MAX_BPM: f32 = 240.0;
+pub use crate::engine::looper::sync::{MAX_BPM, MIN_BPM};
 /// A pause longer than this starts a new count: the old taps were another song.
 pub const RESET_SECS: f64 = 2.0;
+/// A tap this soon after the last is a bounce or a double tap (faster than 400 BPM),
+/// not a beat: it is dropped.
+pub const BOUNCE_SECS: f64 = 0.15;
 /// Intervals averaged; a few is steady without lagging behind a change of tempo.
 const INTERVALS: usize = 4;
 
@@ -23,11 +24,12 @@ impl TapTempo {
     /// Takes a tap at `secs`; the tempo once there are two taps, `None` before.
     pub fn tap(&mut self, secs: f64) -> Option<f32> {
         if !secs.is_finite() {
-            return None;
+            return self.bpm();
         }
         match self.taps.last() {
             // A clock going backwards is treated like a long pause.
             Some(&last) if secs - last > RESET_SECS || secs < last => self.taps.clear(),
+            Some(&last) if secs - last < BOUNCE_SECS => return self.bpm(),
             _ => {}
         }
         self.taps.push(secs);
@@ -42,10 +44,6 @@ impl TapTempo {
         let (first, last) = (self.taps.first()?, self.taps.last()?);
         let intervals = self.taps.len().checked_sub(1).filter(|n| *n > 0)?;
         let avg = (last - first) / intervals as f64;
-        if avg <= 0.0 {
-            // Two taps at the same instant (a bouncing switch): as fast as allowed.
-            return Some(MAX_BPM);
-        }
         Some(((60.0 / avg) as f32).clamp(MIN_BPM, MAX_BPM))
     }
 
@@ -98,13 +96,19 @@ mod tests {
         assert_eq!(t.tap(1.9), Some(MIN_BPM), "31.6 bpm is slower than allowed");
         t.reset();
         t.tap(0.0);
-        assert_eq!(t.tap(0.1), Some(MAX_BPM));
-        assert_eq!(
-            t.tap(0.1),
-            Some(MAX_BPM),
-            "a bounce does not divide by zero"
-        );
-        assert_eq!(t.tap(f64::NAN), None, "nonsense times are ignored");
+        assert_eq!(t.tap(0.2), Some(MAX_BPM), "300 bpm is faster than allowed");
+        assert_eq!(t.tap(f64::NAN), Some(MAX_BPM), "nonsense times are ignored");
         assert_eq!(t.bpm(), Some(MAX_BPM));
+    }
+
+    #[test]
+    fn a_double_tap_is_a_bounce_not_a_tempo() {
+        let mut t = TapTempo::new();
+        assert_eq!(t.tap(0.0), None);
+        assert_eq!(t.tap(0.05), None, "a bounce alone sets no tempo");
+        assert_eq!(t.tap(0.05), None, "nor does one at the same instant");
+        assert_eq!(t.tap(0.5), Some(120.0));
+        assert_eq!(t.tap(0.6), Some(120.0), "a bounce leaves the tempo be");
+        assert_eq!(t.tap(1.0), Some(120.0));
     }
 }

@@ -66,6 +66,35 @@ pub struct SoundFontSynth {
     pub name: String,
 }
 
+/// Frames rustysynth renders at once; a note lands on this grid (see the README for why
+/// this size).
+pub const SOUNDFONT_BLOCK_FRAMES: usize = 64;
+/// Voices a SoundFont may sound at once.
+pub const SOUNDFONT_POLYPHONY: usize = 64;
+/// GM SoundFonts are mixed for many channels at once; one keyboard needs more level
+/// (this brings a piano note near the built-in synth's).
+pub const SOUNDFONT_MASTER_VOLUME: f32 = 2.0;
+
+impl SoundFontSynth {
+    /// Not rt: a synth for `font` at `sample_rate`, at the level and grid every one has.
+    pub fn build(
+        font: Arc<rustysynth::SoundFont>,
+        name: String,
+        sample_rate: u32,
+    ) -> Result<Box<SoundFontSynth>, rustysynth::SynthesizerError> {
+        let mut settings = rustysynth::SynthesizerSettings::new(sample_rate as i32);
+        settings.maximum_polyphony = SOUNDFONT_POLYPHONY;
+        settings.block_size = SOUNDFONT_BLOCK_FRAMES;
+        let mut synth = rustysynth::Synthesizer::new(&font, &settings)?;
+        synth.set_master_volume(SOUNDFONT_MASTER_VOLUME);
+        Ok(Box::new(SoundFontSynth { font, synth, name }))
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.synth.get_sample_rate().max(0) as u32
+    }
+}
+
 /// A control message for the engine. Small and cheap to move; big things come boxed.
 pub enum Command {
     InputGain {
@@ -156,6 +185,9 @@ pub struct Timed {
 /// What the engine hands back to be dropped on the control side.
 pub enum Garbage {
     SoundFont(Box<SoundFontSynth>),
+    /// Built for a rate the engine no longer runs at (the rate changed while it loaded):
+    /// to be rebuilt at the engine's rate and sent again.
+    SoundFontToRebuild(Box<SoundFontSynth>),
     Looper(Box<Looper>),
     /// A finished (or refused) loop capture, for whoever asked for it.
     Captured(Box<LoopCapture>),

@@ -118,7 +118,6 @@ pub struct Limiter {
     /// Frames in a row whose needed gain was exactly 1; once the whole filter chain is
     /// full of them, blocks that cannot reach the ceiling skip the gain computer.
     quiet_run: usize,
-    last_gain: f32,
     min_gain_in_block: f32,
     prev_need: f32,
 }
@@ -147,7 +146,6 @@ impl Limiter {
             env: 1.0,
             frame: 0,
             quiet_run: usize::MAX / 2,
-            last_gain: 1.0,
             min_gain_in_block: 1.0,
             prev_need: 1.0,
         }
@@ -163,9 +161,15 @@ impl Limiter {
         Self::latency_for(self.look)
     }
 
-    /// Gain applied to the last frame of the last block (1.0 = not limiting).
-    pub fn gain(&self) -> f32 {
-        self.last_gain
+    /// rt: forgets everything it holds (after samples that were not numbers got in), so
+    /// what comes next is limited as if from silence.
+    pub fn clear(&mut self) {
+        self.hist.iter_mut().for_each(|h| h.fill(0.0));
+        self.delay.iter_mut().for_each(|d| d.fill(0.0));
+        self.reset_gain_chain();
+        self.quiet_run = usize::MAX / 2;
+        self.prev_need = 1.0;
+        self.min_gain_in_block = 1.0;
     }
 
     /// Lowest gain applied during the last block.
@@ -193,7 +197,6 @@ impl Limiter {
             self.quiet_run = self.quiet_run.saturating_add(n);
             self.prev_need = 1.0;
             self.min_gain_in_block = 1.0;
-            self.last_gain = 1.0;
             self.frame += n as u64;
             for c in 0..CHANNELS {
                 let buf: &mut [f32] = if c == 0 { left } else { right };
@@ -233,7 +236,6 @@ impl Limiter {
                 if pos == len {
                     pos = 0;
                 }
-                self.last_gain = g;
             }
             self.min_gain_in_block = min_g;
         }

@@ -205,8 +205,11 @@ pub struct Engine {
     shared: Arc<Shared>,
     instrument_ms: f32,
     master_ms: f32,
-    /// Whether the instruments made any sound in this chunk (else their meter reads 0).
+    /// Whether the instruments made any sound in this chunk (else their meter reads 0),
+    /// and their peak and sum of squares over it, taken as they were rendered.
     instruments_sounding: bool,
+    instruments_peak: f32,
+    instruments_sum_sq: f32,
     meter_decay_per_frame: f32,
 }
 
@@ -259,6 +262,8 @@ impl Engine {
             instrument_ms: 0.0,
             master_ms: 0.0,
             instruments_sounding: false,
+            instruments_peak: 0.0,
+            instruments_sum_sq: 0.0,
             meter_decay_per_frame: meter_decay(sr),
         }
     }
@@ -299,9 +304,17 @@ impl Engine {
         self.instrument_gain = Smoother::new(self.instrument_gain.target(), ramp);
         self.master = Smoother::new(self.master.target(), ramp);
         self.limiter = Limiter::new(sr, MAX_BLOCK_FRAMES);
-        self.instruments.set_sample_rate(sr);
+        if let Some(lost) = self.instruments.set_sample_rate(sr) {
+            self.throw_away(Garbage::SoundFont(lost));
+            self.shared.soundfont_active.store(0, Relaxed);
+        }
         self.meter_decay_per_frame = meter_decay(sr);
         self.shared.sample_rate.store(sr, Relaxed);
+    }
+
+    /// Whether a SoundFont is installed and resting (its tail has died away).
+    pub fn soundfont_resting(&self) -> bool {
+        self.instruments.soundfont_resting()
     }
 
     /// Frames processed since start.
@@ -397,6 +410,8 @@ impl Engine {
             s.block_sum_sq = 0.0;
         }
         self.instruments_sounding = false;
+        self.instruments_peak = 0.0;
+        self.instruments_sum_sq = 0.0;
         loop {
             let next_cmd = commands
                 .peek()
@@ -443,13 +458,22 @@ impl Engine {
         drop(commands);
         self.pending = pending;
 
-        // Master: limiter, meters, out.
+        // Master: limiter, meters, out. The meter's sums are the last line: a piece that
+        // is not all numbers is never played, and the limiter forgets it.
         let (bl, br) = (&mut self.bus_l[..n], &mut self.bus_r[..n]);
         self.limiter.process(bl, br);
+        let (mut peak, mut ms) = peak_and_ms(bl, br);
+        if !ms.is_finite() {
+            Shared::count(&self.shared.bad_numbers);
+            bl.fill(0.0);
+            br.fill(0.0);
+            self.limiter.clear();
+            (peak, ms) = (0.0, 0.0);
+        }
         out_left.copy_from_slice(bl);
         out_right.copy_from_slice(br);
         self.frame = chunk_end;
-        self.publish(n);
+        self.publish(n, peak, ms);
     }
 
     /// rt: mixes frames `from..to` of this chunk into the bus.
@@ -474,17 +498,27 @@ impl Engine {
                 .and_then(|s| s.get(offset + from..offset + to))
         };
         for (k, strip) in self.strips.iter_mut().enumerate() {
-            let left = input(strip.channel);
+            let mut left = input(strip.channel);
             let right = strip.right_channel.and_then(input);
             let alone = wanted & (1 << (looper::SOURCE_INPUT_BASE as usize + k)) != 0;
+            // The meter's sums double as the check: NaN or ±Inf anywhere makes them
+            // non-finite, and such a piece of input is heard (and looped) as silence.
+            let (mut peak, mut sum_sq) = left.map_or((0.0, 0.0), level::peak_and_sum_sq);
+            if let Some(r) = right {
+                let (p, s) = level::peak_and_sum_sq(r);
+                peak = peak.max(p);
+                if !s.is_finite() {
+                    sum_sq = s;
+                }
+            }
+            if !sum_sq.is_finite() {
+                Shared::count(&self.shared.bad_numbers);
+                left = None;
+            }
             if let Some(l) = left {
-                let (p, sum_sq) = level::peak_and_sum_sq(l);
-                strip.block_peak = strip.block_peak.max(p);
+                strip.block_peak = strip.block_peak.max(peak);
                 strip.block_sum_sq += sum_sq;
                 let r = right.unwrap_or(l);
-                if right.is_some() {
-                    strip.block_peak = strip.block_peak.max(level::peak(r));
-                }
                 strip.to_left.mix_into(l, bl);
                 strip.to_right.mix_into(r, br);
                 match self.solo.get_mut(k) {
@@ -525,7 +559,19 @@ impl Engine {
         br.copy_from_slice(ir);
         let sl = &mut self.synth_l[from..to];
         let sr = &mut self.synth_r[from..to];
-        let sounding = self.instruments.render(sl, sr);
+        let mut sounding = self.instruments.render(sl, sr);
+        if sounding {
+            let (p, ms) = peak_and_ms(sl, sr);
+            if ms.is_finite() {
+                self.instruments_peak = self.instruments_peak.max(p);
+                self.instruments_sum_sq += ms * (2 * sl.len()) as f32;
+            } else {
+                Shared::count(&self.shared.bad_numbers);
+                sl.fill(0.0);
+                sr.fill(0.0);
+                sounding = false;
+            }
+        }
         self.instruments_sounding |= sounding;
         if !sounding {
             if !self.instrument_gain.is_settled() {
@@ -586,30 +632,47 @@ impl Engine {
     /// rt: moves commands from the queue into the pending list; whether any came.
     fn take_commands(&mut self) -> bool {
         let mut came = false;
-        while self.pending.len() < self.pending.capacity() {
-            match self.commands.try_recv() {
-                Ok(Timed { frame, command }) => {
-                    came = true;
-                    self.seq += 1;
-                    self.pending.push((frame, self.seq, command));
-                }
-                Err(_) => break,
-            }
-        }
-        if self.pending.len() == self.pending.capacity() && !self.commands.is_empty() {
-            Shared::count(&self.shared.commands_overflowed);
-            // Make room: the latest-stamped command is applied now instead of later.
-            self.pending.sort_unstable_by_key(|(f, s, _)| (*f, *s));
-            if let Some((_, _, cmd)) = self.pending.pop() {
-                self.apply(cmd);
+        while let Ok(Timed { frame, command }) = self.commands.try_recv() {
+            came = true;
+            if self.pending.len() < self.pending.capacity() {
+                self.seq += 1;
+                self.pending.push((frame, self.seq, command));
+            } else if frame <= self.frame {
+                // Due already: applying it now is applying it on time.
+                self.apply(command);
+            } else {
+                // Nowhere to keep it for its frame: refused and counted, never applied early.
+                Shared::count(&self.shared.commands_refused);
+                self.refuse(command);
             }
         }
         came
     }
 
-    /// rt:
+    /// rt: lets go of a refused command; what it carries is freed on the control side.
+    fn refuse(&mut self, command: Command) {
+        match command {
+            Command::InstallSoundFont(sf) => self.throw_away(Garbage::SoundFont(sf)),
+            Command::InstallLooper(l) => self.throw_away(Garbage::Looper(l)),
+            Command::CaptureLoops(mut c) => {
+                c.outcome = CaptureOutcome::Busy;
+                self.throw_away(Garbage::Captured(c));
+            }
+            _ => {}
+        }
+    }
+
+    /// rt: applies one command at the current frame.
     fn apply(&mut self, cmd: Command) {
         match cmd {
+            // The control side refuses NaN by name; this is the last line.
+            Command::InputGain { db, .. }
+            | Command::InstrumentGain { db }
+            | Command::MasterGain { db }
+                if !db.is_finite() =>
+            {
+                Shared::count(&self.shared.bad_numbers)
+            }
             Command::InputGain { input, db } => {
                 if let Some(s) = self.strips.get_mut(input as usize) {
                     s.gain = db_to_gain(db.clamp(-120.0, 24.0));
@@ -652,6 +715,9 @@ impl Engine {
                 self.midi(&ev);
             }
             Command::AllNotesOff => self.instruments.all_notes_off(),
+            Command::InstallSoundFont(sf) if sf.sample_rate() != self.sample_rate => {
+                self.throw_away(Garbage::SoundFontToRebuild(sf))
+            }
             Command::InstallSoundFont(sf) => {
                 if let Some(old) = self.instruments.install(sf) {
                     self.throw_away(Garbage::SoundFont(old));
@@ -775,8 +841,8 @@ impl Engine {
         }
     }
 
-    /// rt: meters and counters for the panel.
-    fn publish(&mut self, n: usize) {
+    /// rt: meters and counters for the panel; `master_*` were taken from the output.
+    fn publish(&mut self, n: usize, master_peak: f32, master_ms: f32) {
         // exp(-t / 300 ms) for this block, without a transcendental per block.
         let a = self.meter_decay_per_frame.powi(n as i32);
         for (i, s) in self.strips.iter_mut().enumerate() {
@@ -788,16 +854,18 @@ impl Engine {
             }
         }
         let (ip, ims) = if self.instruments_sounding {
-            peak_and_ms(&self.synth_l[..n], &self.synth_r[..n])
+            (
+                self.instruments_peak,
+                self.instruments_sum_sq / (2 * n.max(1)) as f32,
+            )
         } else {
             (0.0, 0.0)
         };
         self.instrument_ms = self.instrument_ms * a + ims * (1.0 - a);
         self.shared.instruments.peak.store(ip);
         self.shared.instruments.rms.store(self.instrument_ms.sqrt());
-        let (mp, mms) = peak_and_ms(&self.bus_l[..n], &self.bus_r[..n]);
-        self.master_ms = self.master_ms * a + mms * (1.0 - a);
-        self.shared.master.peak.store(mp);
+        self.master_ms = self.master_ms * a + master_ms * (1.0 - a);
+        self.shared.master.peak.store(master_peak);
         self.shared.master.rms.store(self.master_ms.sqrt());
         self.shared
             .limiter_reduction_db

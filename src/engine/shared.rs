@@ -78,8 +78,12 @@ pub struct Shared {
     pub midi_received: AtomicU64,
     /// Bytes that were not MIDI: ignored and counted, never fatal.
     pub midi_malformed: AtomicU64,
-    /// Commands applied late because the engine's pending list was full.
-    pub commands_overflowed: AtomicU64,
+    /// Commands refused because the engine's list of commands waiting for their frame
+    /// was full (they are never applied early instead).
+    pub commands_refused: AtomicU64,
+    /// Samples or values that were not numbers (NaN, ±Inf): each time, the piece of audio
+    /// was silenced or the value refused, so none reached the speakers or a loop.
+    pub bad_numbers: AtomicU64,
     /// Things the engine let go of but could not hand back yet (the return queue was full).
     pub garbage_delayed: AtomicU64,
     pub voices_active: AtomicU32,

@@ -96,6 +96,12 @@ fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, Str
         .map_err(|_| format!("\"{w}\" is not a number for {what}"))
 }
 
+/// A number that must be finite: `nan` and `inf` parse as f32 but are refused here.
+fn level(word: Option<&str>, what: &'static str) -> Result<f32, String> {
+    let v: f32 = number(word, what)?;
+    crate::number::finite(what, v).map_err(|e| e.to_string())
+}
+
 fn on_off(word: Option<&str>) -> Result<bool, String> {
     match word {
         Some("on" | "yes" | "1") => Ok(true),
@@ -148,10 +154,10 @@ impl ControlLine {
                 })
             }
             "master" => Command::MasterGain {
-                db: number(a, "the level in dB")?,
+                db: level(a, "the level in dB")?,
             },
             "instruments" => Command::InstrumentGain {
-                db: number(a, "the level in dB")?,
+                db: level(a, "the level in dB")?,
             },
             "patch" => {
                 let name = a.ok_or("which instrument?")?;
@@ -162,11 +168,11 @@ impl ControlLine {
             }
             "gain" => Command::InputGain {
                 input: input_index(a)?,
-                db: number(b, "the level in dB")?,
+                db: level(b, "the level in dB")?,
             },
             "pan" => Command::InputPan {
                 input: input_index(a)?,
-                pan: number(b, "the pan (-1 left to 1 right)")?,
+                pan: level(b, "the pan (-1 left to 1 right)")?,
             },
             "mute" => Command::InputMute {
                 input: input_index(a)?,
@@ -237,8 +243,10 @@ fn status_summary(controller: &Controller, sys: &AudioSystem) -> String {
         "silent".into()
     };
     format!(
-        "levels: master_peak={peak} xruns={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
+        "levels: master_peak={peak} xruns={} bad_numbers={} refused={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
         s.xruns,
+        s.bad_numbers,
+        s.commands_refused,
         s.latency_frames,
         s.midi_received,
         s.midi_malformed,
@@ -356,6 +364,8 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
     let mut midi = sys.midi_status();
     say(&format!("midi: {}", midi.message));
     let mut soundfont = controller.soundfont_state();
+    let mut bad_numbers = 0;
+    let mut commands_refused = 0;
     let loops = start_looper_and_osc(&controller, &opts);
 
     let (tx, lines) = crossbeam_channel::bounded::<String>(64);
@@ -456,6 +466,20 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
         if now.serial != status.serial {
             report_change(&status, &now);
             status = now;
+        }
+        let refused = controller.shared().commands_refused.load(Ordering::Relaxed);
+        if refused != commands_refused {
+            say(&format!(
+                "fault: the engine had no room for changes timed later and refused them ({refused} so far)"
+            ));
+            commands_refused = refused;
+        }
+        let bad = controller.shared().bad_numbers.load(Ordering::Relaxed);
+        if bad != bad_numbers {
+            say(&format!(
+                "fault: sound that was not numbers was silenced ({bad} times so far); the music plays on"
+            ));
+            bad_numbers = bad;
         }
         let m = sys.midi_status();
         if m != midi {

@@ -34,7 +34,14 @@ pub enum RenderError {
     SoundFont(#[from] SoundFontError),
     #[error("Could not write {path}: {message}")]
     Write { path: PathBuf, message: String },
+    #[error(
+        "Too many changes at {at_secs:.3} s for one moment; spread them over a few milliseconds."
+    )]
+    TooManyChanges { at_secs: f64 },
 }
+
+/// Changes handed to the engine per block: well inside what it holds for later frames.
+const CHANGES_PER_BLOCK: usize = crate::engine::PENDING_CAPACITY / 2;
 
 /// What the speakers would have played.
 pub struct Rendered {
@@ -82,27 +89,50 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
     let mut left = vec![0f32; total];
     let mut right = vec![0f32; total];
     let mut events: Vec<MidiEvent> = Vec::with_capacity(4096);
-    let mut commands = script.commands.iter().peekable();
+    let mut next_command = 0;
     let mut midi_at = 0;
     let mut start = 0usize;
     let mut views: Vec<&[f32]> = Vec::with_capacity(inputs.len());
     while start < total {
-        let end = (start + block).min(total);
-        while let Some(c) = commands.next_if(|c| c.frame < end as u64) {
+        let mut end = (start + block).min(total);
+        // A block takes no more changes than the engine holds at once: past that, the
+        // block ends where the next change is, so nothing is dropped or moved.
+        let mut sent = 0;
+        while let Some(c) = script
+            .commands
+            .get(next_command)
+            .filter(|c| c.frame < end as u64)
+        {
+            if sent == CHANGES_PER_BLOCK && c.frame > start as u64 {
+                end = c.frame as usize;
+                break;
+            }
+            next_command += 1;
             if let Some(cmd) = c.to_command() {
-                // Queue full means the engine is behind: process, then try again.
-                let _ = controller.send_at(c.frame, cmd);
+                controller
+                    .send_at(c.frame, cmd)
+                    .map_err(|_| RenderError::TooManyChanges {
+                        at_secs: c.frame as f64 / sr as f64,
+                    })?;
+                sent += 1;
             }
         }
         events.clear();
         while midi_at < midi.len() && (midi[midi_at].0 as usize) < end {
             let (frame, bytes, len) = midi[midi_at];
-            if events.len() < events.capacity() {
-                events.push(MidiEvent::new(
-                    (frame as usize).saturating_sub(start) as u32,
-                    &bytes[..len as usize],
-                ));
+            if events.len() == events.capacity() {
+                if frame as usize > start {
+                    end = frame as usize;
+                    break;
+                }
+                return Err(RenderError::TooManyChanges {
+                    at_secs: frame as f64 / sr as f64,
+                });
             }
+            events.push(MidiEvent::new(
+                (frame as usize).saturating_sub(start) as u32,
+                &bytes[..len as usize],
+            ));
             midi_at += 1;
         }
         views.clear();

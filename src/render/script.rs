@@ -28,8 +28,10 @@ use super::wav::{read_wav, resample};
 use super::RenderError;
 use crate::control::ops::source_from_name;
 use crate::controller::{find_soundfont, LooperConfig};
+use crate::engine::looper::sync::{MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM};
 use crate::engine::looper::{LoopOp, Quantize, SyncMode, SOURCE_INPUT_BASE};
 use crate::engine::{Command, EngineConfig, InputConfig, Patch, MAX_INPUTS};
+use crate::number::finite;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,11 +39,11 @@ struct RawScript {
     sample_rate: Option<Spanned<u32>>,
     block_frames: Option<Spanned<usize>>,
     length_secs: Option<Spanned<f64>>,
-    tail_secs: Option<f64>,
+    tail_secs: Option<Spanned<f64>>,
     soundfont: Option<Spanned<String>>,
     patch: Option<Spanned<String>>,
-    master_db: Option<f32>,
-    instrument_db: Option<f32>,
+    master_db: Option<Spanned<f32>>,
+    instrument_db: Option<Spanned<f32>>,
     #[serde(default)]
     input: Vec<Spanned<RawInput>>,
     #[serde(default)]
@@ -130,7 +132,7 @@ fn one() -> u8 {
     1
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 struct RawCommand {
     at_secs: Option<f64>,
@@ -302,7 +304,10 @@ impl Script {
             if secs.is_finite() && secs >= 0.0 {
                 Ok(secs)
             } else {
-                Err(err(line, format!("{what} must be zero or more seconds")))
+                Err(err(
+                    line,
+                    format!("{what} must be zero or more seconds, not {secs}"),
+                ))
             }
         };
 
@@ -315,18 +320,26 @@ impl Script {
                 action: Action::Patch(patch),
             });
         }
-        if let Some(db) = raw.master_db {
+        // TOML takes nan and inf: refused by name, before they reach a gain.
+        let number = |v: &Spanned<f32>, what: &'static str| {
+            finite(what, *v.get_ref()).map_err(|e| err(at(v.span()), e.to_string()))
+        };
+        if let Some(db) = &raw.master_db {
             commands.push(ScriptCommand {
                 frame: 0,
-                action: Action::MasterGain(db),
+                action: Action::MasterGain(number(db, "master_db")?),
             });
         }
-        if let Some(db) = raw.instrument_db {
+        if let Some(db) = &raw.instrument_db {
             commands.push(ScriptCommand {
                 frame: 0,
-                action: Action::InstrumentGain(db),
+                action: Action::InstrumentGain(number(db, "instrument_db")?),
             });
         }
+        let tail_secs = match &raw.tail_secs {
+            Some(t) => check_secs(*t.get_ref(), at(t.span()), "tail_secs")?.min(60.0),
+            None => 2.0,
+        };
 
         if raw.input.len() > MAX_INPUTS {
             return Err(err(
@@ -347,13 +360,15 @@ impl Script {
             }
             let start_secs = check_secs(r.start_secs, line, "start_secs")?;
             let idx = i as u8;
+            let gain_db = finite("gain_db", r.gain_db).map_err(|e| err(line, e.to_string()))?;
+            let pan = finite("pan", r.pan).map_err(|e| err(line, e.to_string()))?;
             commands.push(ScriptCommand {
                 frame: 0,
-                action: Action::InputGain(idx, r.gain_db),
+                action: Action::InputGain(idx, gain_db),
             });
             commands.push(ScriptCommand {
                 frame: 0,
-                action: Action::InputPan(idx, r.pan),
+                action: Action::InputPan(idx, pan),
             });
             if !r.monitor {
                 commands.push(ScriptCommand {
@@ -421,7 +436,7 @@ impl Script {
             sample_rate,
             block_frames,
             length_secs: raw.length_secs.map(|l| *l.get_ref()),
-            tail_secs: raw.tail_secs.unwrap_or(2.0).clamp(0.0, 60.0),
+            tail_secs,
             soundfont,
             inputs,
             midi_files,
@@ -532,7 +547,7 @@ fn parse_command(
         (Some(s), None) if s.is_finite() && s >= 0.0 => (s * sample_rate as f64).round() as u64,
         (None, Some(f)) => f,
         (Some(_), Some(_)) => return Err("give at_secs or at_frame, not both".into()),
-        (Some(_), None) => return Err("at_secs must be zero or more seconds".into()),
+        (Some(s), None) => return Err(format!("at_secs must be zero or more seconds, not {s}")),
         (None, None) => return Err("a command needs at_secs or at_frame".into()),
     };
     let input = || -> Result<u8, String> {
@@ -543,6 +558,20 @@ fn parse_command(
             )),
             None => Err("this command needs input = N (1-based)".into()),
         }
+    };
+    // Every number a command carries is checked before it becomes a change.
+    let number = |what: &'static str, v: Option<f32>| -> Result<Option<f32>, String> {
+        v.map(|v| finite(what, v))
+            .transpose()
+            .map_err(|e| e.to_string())
+    };
+    let c = &RawCommand {
+        master_db: number("master_db", c.master_db)?,
+        instrument_db: number("instrument_db", c.instrument_db)?,
+        gain_db: number("gain_db", c.gain_db)?,
+        pan: number("pan", c.pan)?,
+        value: number("value", c.value)?,
+        ..c.clone()
     };
     let mut actions = Vec::new();
     if let Some(db) = c.master_db {
@@ -623,12 +652,15 @@ fn parse_looper(l: &RawLooper) -> Result<ScriptLooper, String> {
         Some("off") => SyncMode::Off,
         Some("tempo") => {
             let bpm = l.bpm.ok_or("sync = \"tempo\" needs bpm")?;
-            if !(20.0..=300.0).contains(&bpm) {
-                return Err("bpm must be between 20 and 300".into());
+            let bpm = finite("bpm", bpm).map_err(|e| e.to_string())?;
+            if !(MIN_BPM..=MAX_BPM).contains(&bpm) {
+                return Err(format!(
+                    "bpm must be between {MIN_BPM} and {MAX_BPM}, not {bpm}"
+                ));
             }
             SyncMode::Tempo {
                 bpm,
-                beats_per_bar: l.beats_per_bar.unwrap_or(4).clamp(1, 16),
+                beats_per_bar: l.beats_per_bar.unwrap_or(4).clamp(1, MAX_BEATS_PER_BAR),
             }
         }
         Some(o) => {

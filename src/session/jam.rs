@@ -761,10 +761,22 @@ fn jam_from_file(dir: &Path, file: &SessionFile, problems: &mut Vec<String>) -> 
         let Some(slot) = tracks.get_mut(t) else {
             continue;
         };
+        // `nan` and `inf` are valid TOML: such a value goes back to its default, said.
+        let mut number = |what: &'static str, v: f32, default: f32| {
+            crate::number::finite(what, v).unwrap_or_else(|e| {
+                problems.push(format!("Loop {}: {e}; using {default}.", tf.track));
+                default
+            })
+        };
+        let (volume, pan, feedback) = (
+            number("the volume", tf.volume, 1.0),
+            number("the pan", tf.pan, 0.0),
+            number("the feedback", tf.feedback, 1.0),
+        );
         slot.settings = TrackSettings {
             cycle_frames: tf.cycle_frames,
-            volume: tf.volume,
-            pan: tf.pan,
+            volume,
+            pan,
             muted: tf.muted,
             reversed: tf.reversed,
             speed: match tf.speed {
@@ -772,7 +784,7 @@ fn jam_from_file(dir: &Path, file: &SessionFile, problems: &mut Vec<String>) -> 
                 SpeedKind::Normal => Speed::Normal,
                 SpeedKind::Double => Speed::Double,
             },
-            feedback: tf.feedback,
+            feedback,
             source: tf.source,
         };
         let Some(name) = &tf.file else {
@@ -790,6 +802,13 @@ fn jam_from_file(dir: &Path, file: &SessionFile, problems: &mut Vec<String>) -> 
             Ok((l, r, _)) => {
                 slot.left = l;
                 slot.right = r;
+                let bad = silence_non_finite(&mut slot.left) + silence_non_finite(&mut slot.right);
+                if bad > 0 {
+                    problems.push(format!(
+                        "Loop {} ({expected}) held {bad} samples that were not numbers; they are silent now.",
+                        tf.track
+                    ));
+                }
             }
             Err(e) => problems.push(format!("Loop {} ({expected}) {e}.", tf.track)),
         }
@@ -802,7 +821,14 @@ fn jam_from_file(dir: &Path, file: &SessionFile, problems: &mut Vec<String>) -> 
             SyncKind::Off => SyncMode::Off,
             SyncKind::FirstLoop => SyncMode::FirstLoop,
             SyncKind::Tempo => SyncMode::Tempo {
-                bpm: file.sync.bpm.unwrap_or(120.0),
+                bpm: match file.sync.bpm.map(|b| crate::number::finite("the tempo", b)) {
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => {
+                        problems.push(format!("{e}; using 120 bpm."));
+                        120.0
+                    }
+                    None => 120.0,
+                },
                 beats_per_bar: file.sync.beats_per_bar.unwrap_or(4),
             },
         },
@@ -817,6 +843,16 @@ fn jam_from_file(dir: &Path, file: &SessionFile, problems: &mut Vec<String>) -> 
     }
 }
 
+/// Samples that are not numbers (a damaged file) become silence; how many there were.
+fn silence_non_finite(samples: &mut [f32]) -> usize {
+    let mut bad = 0;
+    for s in samples.iter_mut().filter(|s| !s.is_finite()) {
+        *s = 0.0;
+        bad += 1;
+    }
+    bad
+}
+
 /// Without a session file: every `track-N.wav` that reads, at default settings.
 fn jam_from_wavs(dir: &Path, problems: &mut Vec<String>) -> Jam {
     let mut tracks = Vec::new();
@@ -828,7 +864,14 @@ fn jam_from_wavs(dir: &Path, problems: &mut Vec<String>) -> Jam {
             continue;
         }
         match read_wav(&path) {
-            Ok((l, r, sr)) => {
+            Ok((mut l, mut r, sr)) => {
+                let bad = silence_non_finite(&mut l) + silence_non_finite(&mut r);
+                if bad > 0 {
+                    problems.push(format!(
+                        "Loop {} ({name}) held {bad} samples that were not numbers; they are silent now.",
+                        t + 1
+                    ));
+                }
                 rate.get_or_insert(sr);
                 tracks.resize(t + 1, JamTrack::default());
                 if let Some(slot) = tracks.get_mut(t) {

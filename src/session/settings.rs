@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::looper::sync::{MAX_BPM, MIN_BPM};
 use crate::engine::Patch;
+
+/// The longest loop a track may be set to hold: memory grows with it.
+pub const MAX_MINUTES_PER_TRACK: f32 = 10.0;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -188,7 +192,12 @@ impl Settings {
             }
         };
         match toml::from_str::<Settings>(&text) {
-            Ok(s) => (s, None),
+            Ok(s) => {
+                let (s, problems) = s.checked();
+                let note = (!problems.is_empty())
+                    .then(|| format!("Some settings were not usable: {}.", problems.join("; ")));
+                (s, note)
+            }
             Err(e) => {
                 let aside = path.with_extension("toml.damaged");
                 let _ = std::fs::rename(path, &aside);
@@ -202,6 +211,61 @@ impl Settings {
                 )
             }
         }
+    }
+
+    /// Numbers that are not numbers (`nan`, `inf` are valid TOML) or out of every sane
+    /// range go back to their defaults, each named in a problem; the rest is kept.
+    pub fn checked(mut self) -> (Settings, Vec<String>) {
+        let d = Settings::default();
+        let mut problems = Vec::new();
+        let mut fix = |what: &'static str, v: &mut f32, ok: bool, default: f32, unit: &str| {
+            if let Err(e) = crate::number::finite(what, *v) {
+                problems.push(format!("{e}; using {default}{unit}"));
+                *v = default;
+            } else if !ok {
+                problems.push(format!(
+                    "{what} {v}{unit} is out of range; using {default}{unit}"
+                ));
+                *v = default;
+            }
+        };
+        let m = self.master_db;
+        fix(
+            "master_db",
+            &mut self.master_db,
+            (-120.0..=12.0).contains(&m),
+            d.master_db,
+            " dB",
+        );
+        let (l, dl) = (&mut self.looper, &d.looper);
+        let v = l.minutes_per_track;
+        let ok = (0.0..=MAX_MINUTES_PER_TRACK).contains(&v);
+        fix(
+            "looper.minutes_per_track",
+            &mut l.minutes_per_track,
+            ok,
+            dl.minutes_per_track,
+            " min",
+        );
+        let v = l.tempo_bpm;
+        let ok = (MIN_BPM..=MAX_BPM).contains(&v);
+        fix(
+            "looper.tempo_bpm",
+            &mut l.tempo_bpm,
+            ok,
+            dl.tempo_bpm,
+            " bpm",
+        );
+        let v = l.latency_offset_ms;
+        let ok = (-1000.0..=1000.0).contains(&v);
+        fix(
+            "looper.latency_offset_ms",
+            &mut l.latency_offset_ms,
+            ok,
+            dl.latency_offset_ms,
+            " ms",
+        );
+        (self, problems)
     }
 
     pub fn save(&self) -> Result<(), SettingsError> {

@@ -353,6 +353,10 @@ text_table! {
         "Lyden kunne ikke starte. Prøv et annet valg under Innstillinger.",
         "The sound could not start. Try another choice in Settings.",
     ),
+    BadNumbers => (
+        "Lyd som ikke var tall ble gjort stille ({n} ganger); musikken spiller videre.",
+        "Sound that was not numbers was silenced ({n} times); the music plays on.",
+    ),
     Stutters => (
         "Lyden har hakket {n} ganger; en større buffer kan hjelpe.",
         "The sound has stuttered {n} times; a larger buffer may help.",
@@ -374,6 +378,10 @@ text_table! {
         "The sound engine could not take that just now; try again.",
     ),
     EngineStopped => ("Lydmotoren har stoppet.", "The sound engine has stopped."),
+    NotANumber => (
+        "Et tall var ikke gyldig og ble ikke brukt:",
+        "A number was not valid and was not used:",
+    ),
     NoDisplay => (
         "Fant ingen skjerm å vise panelet på (DISPLAY er ikke satt).",
         "There is no screen to show the panel on (DISPLAY is not set).",

@@ -16,6 +16,7 @@ use super::theme::{self, Sizes};
 use crate::control::midi_learn::Trigger;
 use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand, TrackSel};
 use crate::controller::LooperConfig;
+use crate::engine::looper::sync::MAX_BEATS_PER_BAR;
 use crate::engine::looper::{
     LoopOp, Quantize, SyncMode, SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS, SOURCE_MIX,
 };
@@ -23,16 +24,11 @@ use crate::engine::{Level, Shared};
 use crate::session::jam::{local_time_text, JamNote, OpenTrouble};
 use crate::session::settings::{Language, LoopQuantize, LoopSettings};
 
-pub const TEMPO_MIN_BPM: f32 = 40.0;
-pub const TEMPO_MAX_BPM: f32 = 240.0;
+pub use crate::engine::looper::sync::{MAX_BPM as TEMPO_MAX_BPM, MIN_BPM as TEMPO_MIN_BPM};
 /// What one press on "Slower"/"Faster" changes; tapping is the quick way to a tempo.
 pub const TEMPO_STEP_BPM: f32 = 1.0;
 pub const TRACK_MIN_DB: f32 = -30.0;
 pub const TRACK_MAX_DB: f32 = 6.0;
-/// Taps further apart than this start a new count.
-pub const TAP_GAP_SECS: f64 = 2.0;
-/// How many taps the tempo is taken from.
-pub const TAPS_KEPT: usize = 5;
 /// Easy mode's one button: large enough to hit without aiming.
 pub const EASY_BUTTON_HEIGHT: f32 = 120.0;
 
@@ -158,26 +154,6 @@ fn state_colour(state: u32) -> Color32 {
     }
 }
 
-/// The tempo of the last taps (seconds), from the run of taps since the last long pause.
-/// `None` until there are two taps close enough together.
-pub fn tap_bpm(taps: &[f64]) -> Option<f32> {
-    let mut first = taps.len().checked_sub(1)?;
-    while first > 0 && taps.len() - first < TAPS_KEPT {
-        let gap = taps[first] - taps[first - 1];
-        if !(0.0..=TAP_GAP_SECS).contains(&gap) {
-            break;
-        }
-        first -= 1;
-    }
-    let run = &taps[first..];
-    if run.len() < 2 {
-        return None;
-    }
-    let beat = (run[run.len() - 1] - run[0]) / (run.len() - 1) as f64;
-    // Faster than 400 BPM is a double tap, not a tempo.
-    (beat >= 0.15).then(|| (60.0 / beat) as f32)
-}
-
 /// The track easy mode's button works on: the one recording, else the first free one.
 pub fn easy_track(loops: &[LoopTrack]) -> Option<usize> {
     loops
@@ -190,7 +166,7 @@ pub fn sync_mode(s: &LoopSettings) -> SyncMode {
     if s.follow_tempo {
         SyncMode::Tempo {
             bpm: s.tempo_bpm.clamp(TEMPO_MIN_BPM, TEMPO_MAX_BPM),
-            beats_per_bar: s.beats_per_bar.clamp(1, 32),
+            beats_per_bar: s.beats_per_bar.clamp(1, MAX_BEATS_PER_BAR),
         }
     } else {
         SyncMode::FirstLoop
@@ -1124,21 +1100,6 @@ mod tests {
                 && line.ends_with("(No space left on device)"),
             "{line}"
         );
-    }
-
-    #[test]
-    fn tapping_four_times_half_a_second_apart_is_120_bpm() {
-        assert_eq!(tap_bpm(&[]), None);
-        assert_eq!(tap_bpm(&[3.0]), None);
-        let bpm = tap_bpm(&[10.0, 10.5, 11.0, 11.5]).unwrap();
-        assert!((bpm - 120.0).abs() < 0.01, "{bpm}");
-        // A long pause starts a new count: only the last two taps count.
-        let bpm = tap_bpm(&[1.0, 1.5, 9.0, 9.75]).unwrap();
-        assert!((bpm - 80.0).abs() < 0.01, "{bpm}");
-        // Only the last few taps count, so the tempo follows a player who speeds up.
-        let bpm = tap_bpm(&[0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0]).unwrap();
-        assert!((bpm - 120.0).abs() < 0.01, "{bpm}");
-        assert_eq!(tap_bpm(&[1.0, 1.05]), None, "a double tap is no tempo");
     }
 
     #[test]

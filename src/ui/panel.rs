@@ -16,6 +16,7 @@ use super::meter::PeakHold;
 use super::{play, settings_view, status, theme};
 use crate::control::midi_learn::{Mapping, MAP_FILE};
 use crate::control::ops::{LoopCommand, LoopControlError, TrackSel};
+use crate::control::tap::TapTempo;
 use crate::control::{Action as ControlAction, LoopControl, MidiLearn, OscServer};
 use crate::control::{MidiLearnError, DEFAULT_OSC_PORT};
 use crate::controller::{ControlError, Controller, Snapshot};
@@ -164,7 +165,7 @@ pub struct PanelState {
     /// The peak each track's meter holds.
     pub loop_holds: Vec<PeakHold>,
     /// When "Tap the beat" was pressed, in egui's seconds; the newest last.
-    pub taps: Vec<f64>,
+    pub taps: TapTempo,
     /// The track whose "Clear" waits for a yes or a no.
     pub confirm_clear: Option<usize>,
     /// The track keyboard shortcuts work on: [`LoopControl::selected`], read each frame,
@@ -321,7 +322,7 @@ impl Panel {
             loop_db: Vec::new(),
             loop_sources: Vec::new(),
             loop_holds: Vec::new(),
-            taps: Vec::new(),
+            taps: TapTempo::new(),
             confirm_clear: None,
             selected: TrackSel::One(0),
             learn: LearnView::default(),
@@ -752,14 +753,9 @@ impl Panel {
                 }
             }
             Action::TapTempo(secs) => {
-                let taps = &mut self.state.taps;
-                taps.push(secs);
-                if taps.len() > jam::TAPS_KEPT {
-                    taps.remove(0);
-                }
-                if let Some(bpm) = jam::tap_bpm(taps) {
+                if let Some(bpm) = self.state.taps.tap(secs) {
                     let mut new = self.state.settings.looper.clone();
-                    new.tempo_bpm = bpm.round().clamp(jam::TEMPO_MIN_BPM, jam::TEMPO_MAX_BPM);
+                    new.tempo_bpm = bpm.round();
                     new.follow_tempo = true;
                     self.change_looper(new);
                 }
@@ -1106,9 +1102,14 @@ impl Panel {
     }
 
     fn loop_error(&mut self, e: LoopControlError) {
+        let mut detail = String::new();
         let text = match e {
             // The Loop view already says the loops are getting ready.
             LoopControlError::NoLooper => return,
+            LoopControlError::NotFinite(e) => {
+                detail = e.to_string();
+                Text::NotANumber
+            }
             LoopControlError::NoSuchTrack { .. } => Text::MidiNoTrack,
             LoopControlError::Engine(ControlError::QueueFull) => Text::EngineBusy,
             LoopControlError::Engine(ControlError::EngineGone) => Text::EngineStopped,
@@ -1116,7 +1117,7 @@ impl Panel {
         self.state.notice = Some(Notice {
             problem: true,
             text,
-            detail: String::new(),
+            detail,
         });
     }
 

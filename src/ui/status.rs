@@ -61,6 +61,10 @@ pub fn status_bar(ui: &mut egui::Ui, state: &PanelState) {
                 .color(theme::WEAK_TEXT),
         );
     }
+    let bad = state.snapshot.bad_numbers;
+    if bad > 0 {
+        line(ui, theme::PROBLEM, &tr_n(lang, Text::BadNumbers, bad), true);
+    }
     if let Some(n) = &state.notice {
         let colour = if n.problem {
             theme::PROBLEM

@@ -258,6 +258,8 @@ impl Looper {
     /// rt: a tempo grid starts now; a first-loop grid takes the longest loop playing,
     /// if any.
     pub fn set_sync(&mut self, mode: SyncMode) {
+        // What is kept here is saved with a jam: only tempos the program takes.
+        let mode = mode.within_range();
         self.settings.sync = mode;
         self.grid
             .set_mode(mode, self.settings.sample_rate, self.frame);

@@ -1,6 +1,12 @@
 //! The looper's time grid (a cycle set by the first loop or by a tempo), quantizing of
 //! record start and stop to it, and the click that marks it.
 
+/// The tempos the program takes, from every surface: slow enough for a ballad played
+/// half-time, fast enough for a reel; a tap faster than the top is a double tap.
+pub const MIN_BPM: f32 = 40.0;
+pub const MAX_BPM: f32 = 240.0;
+pub const MAX_BEATS_PER_BAR: u32 = 16;
+
 /// What sets the cycle that later loops snap to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SyncMode {
@@ -10,6 +16,23 @@ pub enum SyncMode {
     FirstLoop,
     /// A tempo sets it: one bar is one cycle.
     Tempo { bpm: f32, beats_per_bar: u32 },
+}
+
+impl SyncMode {
+    /// rt: a tempo within the range the program takes (a NaN tempo is 120 BPM).
+    pub fn within_range(self) -> SyncMode {
+        match self {
+            SyncMode::Tempo { bpm, beats_per_bar } => SyncMode::Tempo {
+                bpm: if bpm.is_finite() {
+                    bpm.clamp(MIN_BPM, MAX_BPM)
+                } else {
+                    120.0
+                },
+                beats_per_bar: beats_per_bar.clamp(1, MAX_BEATS_PER_BAR),
+            },
+            other => other,
+        }
+    }
 }
 
 /// Which grid point a quantized record start (or stop) waits for.
@@ -46,6 +69,7 @@ impl Grid {
 
     /// rt: a tempo grid starts at `now`; a first-loop grid waits for the first loop.
     pub fn set_mode(&mut self, mode: SyncMode, sample_rate: u32, now: u64) {
+        let mode = mode.within_range();
         self.mode = mode;
         match mode {
             SyncMode::Off | SyncMode::FirstLoop => {
@@ -53,12 +77,7 @@ impl Grid {
                 self.beats_per_bar = 4;
             }
             SyncMode::Tempo { bpm, beats_per_bar } => {
-                let bpb = beats_per_bar.clamp(1, 32);
-                let bpm = if bpm.is_finite() {
-                    bpm.clamp(20.0, 400.0)
-                } else {
-                    120.0
-                };
+                let bpb = beats_per_bar;
                 let beat = (sample_rate as f64 * 60.0 / bpm as f64).round() as u64;
                 self.beats_per_bar = bpb;
                 self.cycle_frames = beat.max(1) * bpb as u64;

@@ -606,3 +606,30 @@ fn the_block_fast_path_gives_the_per_frame_path_bit_for_bit() {
         assert!(slow.1 == fast.1, "lat {lat}: loops differ");
     }
 }
+
+#[test]
+fn a_loop_of_one_frame_plays_at_double_speed_both_ways_without_running_off() {
+    let mut lp = looper(1.0, 1, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    let one = [0.25f32];
+    let (mut l, mut r) = ([0f32; 1], [0f32; 1]);
+    lp.process(&[(&one[..], &one[..])], &mut l, &mut r);
+    cmd(&mut lp, 0, LoopOp::Record);
+    assert_eq!((lp.state(0).state, lp.state(0).loop_len), (4, 1));
+    cmd(&mut lp, 0, LoopOp::DoubleSpeed);
+    for reversed in [false, true] {
+        if reversed {
+            cmd(&mut lp, 0, LoopOp::Reverse);
+        }
+        // A head that ran past the loop would panic here (debug) or read past it.
+        let (out, _) = run(&mut lp, 4096, |_| 0.0);
+        let s = lp.state(0);
+        assert_eq!((s.state, s.reversed), (4, reversed));
+        assert!(
+            s.loop_pos < 1,
+            "the head is at {} of a one-frame loop",
+            s.loop_pos
+        );
+        assert!(out.iter().all(|x| x.is_finite() && x.abs() <= 0.25 + 1e-6));
+    }
+}

@@ -995,7 +995,7 @@ impl Track {
                     self.full_count = self.full_count.saturating_add(1);
                     self.mode = Mode::Playing;
                     self.in_gain.set(0.0);
-                    self.pos_half = next - len * 2;
+                    self.pos_half = next % (len * 2).max(1);
                 }
                 return;
             }
@@ -1052,20 +1052,24 @@ fn wrap_half(p: usize, step: isize, len_half: usize) -> usize {
     if len_half == 0 {
         return 0;
     }
-    if step >= 0 {
-        let n = p + step as usize;
-        if n >= len_half {
-            n - len_half
-        } else {
-            n
-        }
-    } else {
-        let s = step.unsigned_abs();
-        if p >= s {
+    // A step can pass a whole loop (double speed over a loop of one frame): the common
+    // cases stay cheap, the rare one wraps as often as it needs.
+    let s = step.unsigned_abs();
+    if s <= len_half {
+        if step >= 0 {
+            let n = p + s;
+            if n >= len_half {
+                n - len_half
+            } else {
+                n
+            }
+        } else if p >= s {
             p - s
         } else {
             p + len_half - s
         }
+    } else {
+        (p as isize + step).rem_euclid(len_half as isize) as usize
     }
 }
 
