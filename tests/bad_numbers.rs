@@ -6,8 +6,8 @@ mod common;
 use std::sync::atomic::Ordering::Relaxed;
 
 use common::*;
+use samspill::control::lines::ControlLine;
 use samspill::engine::{Command, EngineConfig, InputConfig};
-use samspill::io::headless::ControlLine;
 use samspill::new_engine;
 use samspill::render::{render, RenderError, Script};
 use samspill::session::settings::Settings;

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::engine::{Command, Patch, MAX_INPUTS};
+
 use super::ops::{source_from_name, Action, LoopCommand, LoopControl, TrackSel, SOURCE_FORMS};
 use crate::controller::LooperConfig;
 use crate::engine::looper::sync::{MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM};
@@ -17,6 +19,161 @@ pub const LOOP_HELP: &str =
     "loop N|all OP (record, overdub, multiply, undo, redo, clear, mute, ... or foot) | loop N|all source inputs|instruments|mix|input K | loops | tempo BPM [BEATS] | tap";
 
 pub const JAM_HELP: &str = "jam save [NAME] | jam list | jam open NAME";
+
+/// Every typed line, read once: about saved jams, about loops, or for the engine and the
+/// program. The one parser `samspill headless` uses.
+#[derive(Debug)]
+pub enum Line {
+    Jam(JamLine),
+    Loop(LoopLine),
+    Control(ControlLine),
+}
+
+impl Line {
+    /// The error says what was wrong in plain words.
+    pub fn parse(line: &str) -> Result<Line, String> {
+        if let Some(j) = JamLine::parse(line) {
+            return j.map(Line::Jam);
+        }
+        if let Some(l) = LoopLine::parse(line) {
+            return l.map(Line::Loop);
+        }
+        ControlLine::parse(line).map(Line::Control)
+    }
+}
+
+/// A line for the engine and the program itself, understood.
+#[derive(Debug)]
+pub enum ControlLine {
+    Send(Command),
+    Status,
+    Reopen {
+        rate: Option<u32>,
+        buffer: Option<u32>,
+    },
+    Quit,
+    Nothing,
+}
+
+pub const CONTROL_HELP: &str = "master DB | instruments DB | patch NAME | gain N DB | pan N -1..1 | mute N on|off | monitor N on|off | note KEY [VELOCITY] | off KEY | panic | rate HZ | buffer FRAMES | status | quit";
+
+/// Every line `samspill headless` takes, for a person who typed one it does not.
+pub fn help() -> String {
+    format!("{CONTROL_HELP} | {LOOP_HELP} | {JAM_HELP}")
+}
+
+fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, String> {
+    let w = word.ok_or_else(|| format!("{what} is missing"))?;
+    w.parse()
+        .map_err(|_| format!("\"{w}\" is not a number for {what}"))
+}
+
+/// A number that must be finite: `nan` and `inf` parse as f32 but are refused here.
+fn level(word: Option<&str>, what: &'static str) -> Result<f32, String> {
+    let v: f32 = number(word, what)?;
+    crate::number::finite(what, v).map_err(|e| e.to_string())
+}
+
+fn on_off(word: Option<&str>) -> Result<bool, String> {
+    match word {
+        Some("on" | "yes" | "1") => Ok(true),
+        Some("off" | "no" | "0") => Ok(false),
+        _ => Err("say on or off".into()),
+    }
+}
+
+fn input_index(word: Option<&str>) -> Result<u8, String> {
+    let n: usize = number(word, "the input number")?;
+    if (1..=MAX_INPUTS).contains(&n) {
+        Ok((n - 1) as u8)
+    } else {
+        Err(format!("inputs are numbered 1 to {MAX_INPUTS}"))
+    }
+}
+
+fn key(word: Option<&str>) -> Result<u8, String> {
+    let k: u8 = number(word, "the key")?;
+    if k <= 127 {
+        Ok(k)
+    } else {
+        Err("keys are 0 to 127 (60 is middle C)".into())
+    }
+}
+
+impl ControlLine {
+    /// Reads one control line; the error says what was wrong in plain words.
+    pub fn parse(line: &str) -> Result<ControlLine, String> {
+        let mut words = line.split_whitespace();
+        let Some(verb) = words.next() else {
+            return Ok(ControlLine::Nothing);
+        };
+        let a = words.next();
+        let b = words.next();
+        let cmd = match verb.to_ascii_lowercase().as_str() {
+            v if v.starts_with('#') => return Ok(ControlLine::Nothing),
+            "quit" | "exit" => return Ok(ControlLine::Quit),
+            "status" => return Ok(ControlLine::Status),
+            "rate" => {
+                return Ok(ControlLine::Reopen {
+                    rate: Some(number(a, "the sample rate")?),
+                    buffer: None,
+                })
+            }
+            "buffer" => {
+                return Ok(ControlLine::Reopen {
+                    rate: None,
+                    buffer: Some(number(a, "the buffer size")?),
+                })
+            }
+            "master" => Command::MasterGain {
+                db: level(a, "the level in dB")?,
+            },
+            "instruments" => Command::InstrumentGain {
+                db: level(a, "the level in dB")?,
+            },
+            "patch" => {
+                let name = a.ok_or("which instrument?")?;
+                Command::Patch(Patch::from_key(&name.to_ascii_lowercase()).ok_or_else(|| {
+                    let all: Vec<&str> = Patch::ALL.iter().map(|p| p.key()).collect();
+                    format!("the instruments are {}", all.join(", "))
+                })?)
+            }
+            "gain" => Command::InputGain {
+                input: input_index(a)?,
+                db: level(b, "the level in dB")?,
+            },
+            "pan" => Command::InputPan {
+                input: input_index(a)?,
+                pan: level(b, "the pan (-1 left to 1 right)")?,
+            },
+            "mute" => Command::InputMute {
+                input: input_index(a)?,
+                muted: on_off(b)?,
+            },
+            "monitor" => Command::InputMonitor {
+                input: input_index(a)?,
+                on: on_off(b)?,
+            },
+            "note" => {
+                let velocity = match b {
+                    Some(_) => number::<u8>(b, "the velocity")?.clamp(1, 127),
+                    None => 100,
+                };
+                Command::Midi {
+                    data: [0x90, key(a)?, velocity],
+                    len: 3,
+                }
+            }
+            "off" => Command::Midi {
+                data: [0x80, key(a)?, 0],
+                len: 3,
+            },
+            "panic" => Command::AllNotesOff,
+            other => return Err(format!("I do not know \"{other}\". Try: {}", help())),
+        };
+        Ok(ControlLine::Send(cmd))
+    }
+}
 
 /// A saved jam, as a typed line. Each prints one line of result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -265,6 +422,69 @@ fn tempo(bpm: Option<&str>, beats: Option<&str>) -> Result<LoopLine, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cmd(line: &str) -> Command {
+        match ControlLine::parse(line) {
+            Ok(ControlLine::Send(c)) => c,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn control_lines_read_like_a_therapist_would_type_them() {
+        assert!(matches!(cmd("master -6"), Command::MasterGain { db } if db == -6.0));
+        assert!(matches!(cmd("patch EPiano"), Command::Patch(Patch::EPiano)));
+        assert!(matches!(cmd("gain 1 -3"), Command::InputGain { input: 0, db } if db == -3.0));
+        assert!(matches!(
+            cmd("mute 2 on"),
+            Command::InputMute {
+                input: 1,
+                muted: true
+            }
+        ));
+        assert!(matches!(
+            cmd("note 60 100"),
+            Command::Midi {
+                data: [0x90, 60, 100],
+                len: 3
+            }
+        ));
+        assert!(matches!(
+            cmd("note 60"),
+            Command::Midi {
+                data: [0x90, 60, 100],
+                len: 3
+            }
+        ));
+        assert!(matches!(
+            cmd("off 60"),
+            Command::Midi {
+                data: [0x80, 60, 0],
+                len: 3
+            }
+        ));
+        assert!(matches!(cmd("panic"), Command::AllNotesOff));
+        assert!(matches!(ControlLine::parse("quit"), Ok(ControlLine::Quit)));
+        assert!(matches!(ControlLine::parse("  "), Ok(ControlLine::Nothing)));
+        assert!(matches!(
+            ControlLine::parse("buffer 512"),
+            Ok(ControlLine::Reopen {
+                rate: None,
+                buffer: Some(512)
+            })
+        ));
+        for (bad, says) in [
+            ("gain 0 -3", "numbered 1 to"),
+            ("note 200", "0 to 127"),
+            ("patch kazoo", "piano, epiano"),
+            ("mute 1 maybe", "on or off"),
+            ("master loud", "not a number"),
+            ("dance", "I do not know"),
+        ] {
+            let e = ControlLine::parse(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 
     fn ok(line: &str) -> LoopLine {
         LoopLine::parse(line).unwrap().unwrap()

@@ -127,27 +127,7 @@ fn decode(bytes: &[u8], sample_rate: u32) -> Vec<f32> {
         .chunks(channels)
         .map(|f| f.iter().sum::<f32>() / channels as f32)
         .collect();
-    resample(&mono, spec.sample_rate.max(1), sample_rate.max(1))
-}
-
-/// Not rt: linear interpolation to a new rate, for material loaded at construction (the
-/// kit has little energy near Nyquist; the render uses it for input files too).
-pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
-    if from == to || x.is_empty() {
-        return x.to_vec();
-    }
-    let step = from as f64 / to as f64;
-    let len = ((x.len() as f64) / step).ceil() as usize;
-    (0..len)
-        .map(|i| {
-            let pos = i as f64 * step;
-            let j = pos as usize;
-            let frac = (pos - j as f64) as f32;
-            let a = x.get(j).copied().unwrap_or(0.0);
-            let b = x.get(j + 1).copied().unwrap_or(0.0);
-            a + (b - a) * frac
-        })
-        .collect()
+    super::resample::resample(&mono, spec.sample_rate.max(1), sample_rate.max(1))
 }
 
 #[derive(Clone, Copy, Debug)]

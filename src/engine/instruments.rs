@@ -139,7 +139,7 @@ impl Instruments {
         self.soundfont.replace(sf)
     }
 
-    /// rt:
+    /// rt: back to the built-in synth; the SoundFont is handed back to be freed.
     pub fn remove_soundfont(&mut self) -> Option<Box<SoundFontSynth>> {
         self.resting = false;
         self.sf_rest = SoundFontRest::default();

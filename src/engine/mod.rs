@@ -801,7 +801,7 @@ impl Engine {
         }
     }
 
-    /// rt:
+    /// rt: plays one MIDI message; bytes that are not MIDI are counted, never fatal.
     fn midi(&mut self, ev: &MidiEvent) {
         match MidiMessage::parse(ev.bytes()) {
             Ok(msg) => {
@@ -832,7 +832,7 @@ impl Engine {
         self.hand_back_garbage();
     }
 
-    /// rt:
+    /// rt: retries sending what the last full garbage queue left in our slot.
     fn hand_back_garbage(&mut self) {
         if let Some(g) = self.garbage_held.take() {
             if let Err(e) = self.garbage.try_send(g) {

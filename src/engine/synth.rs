@@ -185,7 +185,7 @@ fn note_hz(key: u8) -> f32 {
 struct Rng(u32);
 
 impl Rng {
-    /// rt:
+    /// rt: a stream seeded per voice at note-on.
     fn new(seed: u64) -> Self {
         let s = (seed ^ (seed >> 32)) as u32;
         Rng(s.wrapping_mul(0x9E37_79B9) | 1)
@@ -311,7 +311,7 @@ struct Noise {
 }
 
 impl Noise {
-    /// rt:
+    /// rt: the attack noise of a new voice, built at note-on.
     fn new(rng: Rng, amp: f32, t60: f32, cutoff_hz: f32, sample_rate: f32) -> Self {
         let cutoff = cutoff_hz.min(0.45 * sample_rate);
         Noise {
@@ -350,7 +350,7 @@ struct Additive {
 }
 
 impl Additive {
-    /// rt:
+    /// rt: an additive voice with no partials yet, built at note-on.
     fn new(noise: Noise) -> Self {
         Additive {
             count: 0,
@@ -1285,7 +1285,7 @@ impl FallbackSynth {
         self.channels[(channel & 15) as usize].timbre
     }
 
-    /// rt:
+    /// rt: starts a voice in a free slot, or one stolen when all are busy.
     fn note_on(&mut self, channel: u8, key: u8, velocity: u8) {
         let timbre = self.channels[(channel & 15) as usize].timbre;
         // Striking a key again lets the earlier strike ring out instead of piling up.

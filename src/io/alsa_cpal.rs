@@ -490,7 +490,7 @@ impl InputSide {
         self.push(data);
     }
 
-    /// rt:
+    /// rt: the input callback's frames into the ring, as f32; what does not fit is counted.
     fn push<T: Sample>(&mut self, data: &[T])
     where
         f32: FromSample<T>,

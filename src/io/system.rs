@@ -199,15 +199,6 @@ impl AudioSystem {
         self.inner.midi_tap_rx.clone()
     }
 
-    /// Runs `f` on the engine off the audio thread (it plays silence meanwhile).
-    pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> Result<R, IoError> {
-        self.inner
-            .ctx
-            .engine
-            .with(Duration::from_secs(2), f)
-            .ok_or(IoError::EngineBusy)
-    }
-
     /// Stops every stream and the supervisor. Dropping does the same.
     pub fn stop(mut self) {
         self.shutdown();

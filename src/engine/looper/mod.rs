@@ -189,32 +189,6 @@ impl Looper {
         }
     }
 
-    /// rt: swaps in new memory (e.g. longer loops) and hands the old one back to be
-    /// dropped off the audio thread. Loops are cleared; the track count must match.
-    pub fn swap_memory(
-        &mut self,
-        memory: Box<LoopMemory>,
-    ) -> Result<Box<LoopMemory>, Box<LoopMemory>> {
-        if memory.tracks.len() != self.tracks.len() {
-            return Err(memory);
-        }
-        let old = std::mem::replace(&mut self.memory, memory);
-        for (t, m) in self.tracks.iter_mut().zip(self.memory.tracks.iter_mut()) {
-            t.command(
-                LoopOp::Clear,
-                m,
-                &mut Ctx {
-                    lat: 0,
-                    now: self.frame,
-                    grid: &mut self.grid,
-                    quantize: Quantize::Off,
-                    count_in: false,
-                },
-            );
-        }
-        Ok(old)
-    }
-
     /// Test only: renders every frame through the general per-frame path.
     #[cfg(test)]
     pub(crate) fn set_fast_path(&mut self, on: bool) {
@@ -265,17 +239,17 @@ impl Looper {
             .set_mode(mode, self.settings.sample_rate, self.frame);
     }
 
-    /// rt:
+    /// rt: which grid point later record starts and stops wait for.
     pub fn set_quantize(&mut self, q: Quantize) {
         self.settings.quantize = q;
     }
 
-    /// rt:
+    /// rt: the click on the grid, heard with the loops.
     pub fn set_click(&mut self, on: bool) {
         self.settings.click = on;
     }
 
-    /// rt:
+    /// rt: a bar of click before a recording that waits for the grid.
     pub fn set_count_in(&mut self, on: bool) {
         self.settings.count_in = on;
     }
