@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# CPU cost of the live looper: `samspill headless` on its own JACK dummy server
-# (48 kHz, 64 frames a period) with 4 stereo loops playing for 20 s, as a share of one
-# core, read from /proc/PID/stat (utime + stime) before and after. jackd's own share is
-# printed too. The target is at most half of what SooperLooper needs for the same work.
+# CPU cost of the live looper: `samspill headless` as a user starts it (the default
+# SoundFont, OSC on, default loop memory) on its own JACK dummy server (48 kHz, 64 frames
+# a period) with 4 stereo loops playing for 20 s, as a share of one core, read from
+# /proc/PID/stat (utime + stime) before and after. Beside it, in the same run: a stripped
+# Samspill (--soundfont none --no-osc), the feeding jack_metro (a trivial JACK client)
+# and jackd. The target is at most half of what SooperLooper needs for the same work.
 #
 # If `sooperlooper` is installed (Debian: `apt-get install sooperlooper`), it is measured
 # the same way on its own fresh server and both figures are printed.
@@ -125,45 +127,68 @@ echo "building the release binary..." >&2
 (cd "$ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
 [ -x "$BIN" ] || die "no binary at $BIN"
 
-start_jackd "samspill-bench-$$"
-mkfifo "$WORK/in"
-SAMSPILL_DATA_DIR="$WORK/data" "$BIN" headless --host jack --jack-name samspill \
-    --soundfont none --no-osc --loop-secs 10 <"$WORK/in" >"$WORK/samspill.out" 2>&1 &
-APP_PID=$!
-exec 3>"$WORK/in"
-wait_port samspill:in_2
-jack_connect "$METRO_PORT" samspill:in_1
-jack_connect "$METRO_PORT" samspill:in_2
+# Measures samspill started with "$@" on a fresh server; sets RESULT="app jackd metro".
+run_samspill() {
+    start_jackd "samspill-bench-$$"
+    rm -f "$WORK/in"
+    mkfifo "$WORK/in"
+    SAMSPILL_DATA_DIR="$WORK/data" "$BIN" headless --host jack --jack-name samspill "$@" \
+        <"$WORK/in" >"$WORK/samspill.out" 2>&1 &
+    APP_PID=$!
+    exec 3>"$WORK/in"
+    wait_port samspill:in_2
+    jack_connect "$METRO_PORT" samspill:in_1
+    jack_connect "$METRO_PORT" samspill:in_2
 
-# The looper's memory is built in the background; wait until it answers.
-for _ in $(seq 100); do
+    # The looper's memory is built in the background; wait until it answers.
+    for _ in $(seq 150); do
+        echo loops >&3
+        sleep 0.2
+        grep -aq '^loop 4: ' "$WORK/samspill.out" && break
+    done
+    grep -aq '^loop 4: ' "$WORK/samspill.out" || die "the looper did not get ready: $(cat "$WORK/samspill.out")"
+
+    # Four stereo loops of 2 s, recorded together.
+    echo "loop all record" >&3
+    sleep 2
+    echo "loop all record" >&3
+    sleep 0.5
+    : >"$WORK/samspill.out"
     echo loops >&3
-    sleep 0.2
-    grep -aq '^loop 4: ' "$WORK/samspill.out" && break
-done
-grep -aq '^loop 4: ' "$WORK/samspill.out" || die "the looper did not get ready: $(cat "$WORK/samspill.out")"
+    sleep 0.5
+    playing="$(grep -ac 'state=4 ' "$WORK/samspill.out" || true)"
+    [ "$playing" = 4 ] || die "not 4 loops playing: $(cat "$WORK/samspill.out")"
+    # The SoundFont (if any) has had time to load and its tail to die away.
+    sleep 2
 
-# Four stereo loops of 2 s, recorded together.
-echo "loop all record" >&3
-sleep 2
-echo "loop all record" >&3
-sleep 0.5
-: >"$WORK/samspill.out"
-echo loops >&3
-sleep 0.5
-playing="$(grep -ac 'state=4 ' "$WORK/samspill.out" || true)"
-[ "$playing" = 4 ] || die "not 4 loops playing: $(cat "$WORK/samspill.out")"
+    local app jackd metro m0 m1
+    m0="$(cpu_ticks "$METRO_PID")"
+    read -r app jackd <<<"$(measure)"
+    m1="$(cpu_ticks "$METRO_PID")"
+    metro="$(share $((m1 - m0)) "$SECS")"
+    echo "samspill $* $(echo status >&3; sleep 0.3; grep -ao 'xruns=[0-9]*' "$WORK/samspill.out" | tail -n1) (whole run)" >&2
+    echo "quit" >&3
+    exec 3>&-
+    wait "$APP_PID" 2>/dev/null || true
+    APP_PID=""
+    stop_all
+    RESULT="$app $jackd $metro"
+}
 
-read -r ss_app ss_jackd <<<"$(measure)"
-echo "samspill $(echo status >&3; sleep 0.3; grep -ao 'xruns=[0-9]*' "$WORK/samspill.out" | tail -n1) (whole run)" >&2
-echo "quit" >&3
-exec 3>&-
-wait "$APP_PID" 2>/dev/null || true
-APP_PID=""
-stop_all
+# As a user starts it: the default SoundFont, OSC on, the default loop memory.
+run_samspill
+read -r ss_app ss_jackd metro_share <<<"$RESULT"
+# Stripped: the built-in synth and no OSC, reported beside the default, never instead.
+run_samspill --soundfont none --no-osc
+read -r ss_bare _ _ <<<"$RESULT"
 
-echo "samspill: $ss_app % of one core for 4 stereo loops at $((RATE / 1000)) kHz / $PERIOD frames"
+echo "samspill (default setup): $ss_app % of one core for 4 stereo loops at $((RATE / 1000)) kHz / $PERIOD frames"
+echo "samspill (--soundfont none --no-osc): $ss_bare % of one core"
+echo "jack_metro (a trivial JACK client, same run): $metro_share % of one core"
 echo "jackd (with samspill): $ss_jackd % of one core"
+awk -v a="$ss_app" -v m="$metro_share" 'BEGIN {
+    if (m > 0) printf "samspill needs %.1fx what a trivial client needs (aim: within 1.5x)\n", a / m
+}'
 
 # ---- SooperLooper, the same work -------------------------------------------------
 if ! command -v sooperlooper >/dev/null; then
@@ -269,6 +294,6 @@ stop_all
 
 echo "sooperlooper: $sl_app % of one core for 4 stereo loops at $((RATE / 1000)) kHz / $PERIOD frames"
 echo "jackd (with sooperlooper): $sl_jackd % of one core"
-awk -v a="$ss_app" -v b="$sl_app" 'BEGIN {
-    if (b > 0) printf "samspill needs %.0f %% of what sooperlooper needs (target: at most 50 %%)\n", 100 * a / b
+awk -v a="$ss_app" -v c="$ss_bare" -v b="$sl_app" 'BEGIN {
+    if (b > 0) printf "samspill (default setup) needs %.0f %% of what sooperlooper needs (target: at most 50 %%); stripped: %.0f %%\n", 100 * a / b, 100 * c / b
 }'

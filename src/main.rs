@@ -70,7 +70,11 @@ enum Cmd {
         loop_secs: f32,
     },
     /// List audio devices, the JACK server and MIDI keyboards.
-    Devices,
+    Devices {
+        /// Also print what the sound libraries (ALSA, JACK) said, for a bug report.
+        #[arg(long)]
+        details: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -82,6 +86,8 @@ enum HostArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // ALSA and JACK print their own complaints unless told where to put them.
+    samspill::io::route_library_messages();
     let result = match cli.command {
         Some(Cmd::Render { script, output }) => render(&script, &output),
         Some(Cmd::Headless {
@@ -120,8 +126,15 @@ fn main() -> ExitCode {
                 loop_secs,
             })
         }
-        Some(Cmd::Devices) => {
+        Some(Cmd::Devices { details }) => {
             print!("{}", samspill::io::list_devices());
+            if details {
+                println!();
+                println!("What the sound libraries said:");
+                for m in samspill::io::library_messages() {
+                    println!("  {m}");
+                }
+            }
             Ok(())
         }
         None => panel_or_headless(),

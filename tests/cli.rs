@@ -47,9 +47,69 @@ fn devices_lists_what_there_is_without_failing() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    // ALSA's and JACK's own complaints go through Samspill, not onto the terminal.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "library noise on stderr: {err}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("JACK"), "{text}");
-    assert!(text.to_lowercase().contains("midi"), "{text}");
+    // The sections, in order, each with its entries indented under it.
+    let headers: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .collect();
+    let order = [
+        "Audio outputs (ALSA):",
+        "Audio inputs (ALSA):",
+        "JACK:",
+        "MIDI inputs:",
+    ];
+    let mut at = 0;
+    for h in &headers {
+        if at < order.len() && h.starts_with(order[at]) {
+            at += 1;
+        }
+    }
+    assert_eq!(
+        at,
+        order.len(),
+        "sections missing or out of order: {headers:?}"
+    );
+    // Plugins are named on one line of their own, never offered as sound cards.
+    let section = |title: &str| -> Vec<&str> {
+        text.lines()
+            .skip_while(|l| !l.starts_with(title))
+            .skip(1)
+            .take_while(|l| l.starts_with(' '))
+            .collect()
+    };
+    for title in ["Audio outputs (ALSA):", "Audio inputs (ALSA):"] {
+        let entries = section(title);
+        assert!(!entries.is_empty(), "{title} has no lines");
+        for e in entries {
+            let name = e.trim().split([' ', '(']).next().unwrap_or("");
+            assert!(
+                e.trim() == "none"
+                    || e.contains("no sound card")
+                    || name == "default"
+                    || e.contains("(hw:CARD="),
+                "{title} offers a plugin as a device: {e}"
+            );
+        }
+    }
+    // With no sound card here, the text says so in plain words.
+    let no_card = !std::path::Path::new("/dev/snd").exists();
+    if no_card {
+        assert!(text.starts_with("No sound card was found."), "{text}");
+    }
+    // And `--details` shows what the libraries said, kept for a bug report.
+    let out = Command::new(env!("CARGO_BIN_EXE_samspill"))
+        .args(["devices", "--details"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("What the sound libraries said:"), "{text}");
+    if no_card {
+        assert!(text.contains("\n  ALSA "), "{text}");
+    }
 }
 
 /// `samspill headless` on the internal clock, typed to on stdin; its stdout read line

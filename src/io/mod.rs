@@ -14,6 +14,7 @@ mod engine_cell;
 mod error;
 pub mod headless;
 mod jack_client;
+mod library_log;
 mod midi_in;
 mod midi_queue;
 mod status;
@@ -25,12 +26,14 @@ pub use backend::{
 };
 pub use clock::ClockBackend;
 pub use devices::{
-    alsa_devices, jack_server, list_devices, midi_input_ports, AlsaDevice, DeviceList, JackServer,
+    alsa_devices, choosable, device_kind, jack_server, list_devices, midi_input_ports, AlsaDevice,
+    DeviceKind, DeviceList, JackServer,
 };
 pub use engine_cell::{EngineCell, Lent};
 pub use error::IoError;
 pub use jack_client::JackBackend;
 pub use jack_client::{input_port_name, PORT_MIDI_IN, PORT_OUT_LEFT, PORT_OUT_RIGHT};
+pub use library_log::{library_messages, route_library_messages};
 pub use midi_in::{MidiInputs, MidiStatus, MidiStatusKind};
 pub use midi_queue::{
     now_nanos, IoCounters, MidiScheduler, MidiSender, TimedMidi, MAX_MIDI_PER_BLOCK,

@@ -3,7 +3,9 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::audio::{AudioControl, AudioState, AudioStatus};
-use crate::io::{alsa_devices, midi_input_ports, AudioSystem, BackendKind, IoStatusKind};
+use crate::io::{
+    alsa_devices, choosable, midi_input_ports, AudioSystem, BackendKind, IoStatusKind,
+};
 use crate::session::settings::{AudioHost, AudioSettings};
 
 /// The running audio system, as the panel drives it.
@@ -51,9 +53,8 @@ impl AudioControl for LiveAudio {
 
     fn output_devices(&self, host: AudioHost) -> Vec<String> {
         match host {
-            AudioHost::Alsa => alsa_devices(false, false)
-                .into_iter()
-                .map(|d| d.name)
+            AudioHost::Alsa => choosable(&alsa_devices(false, false))
+                .map(|d| d.name.clone())
                 .collect(),
             AudioHost::Jack | AudioHost::None => Vec::new(),
         }
@@ -61,9 +62,8 @@ impl AudioControl for LiveAudio {
 
     fn input_devices(&self, host: AudioHost) -> Vec<String> {
         match host {
-            AudioHost::Alsa => alsa_devices(true, false)
-                .into_iter()
-                .map(|d| d.name)
+            AudioHost::Alsa => choosable(&alsa_devices(true, false))
+                .map(|d| d.name.clone())
                 .collect(),
             AudioHost::Jack | AudioHost::None => Vec::new(),
         }
