@@ -530,3 +530,95 @@ fn out_peak_meter_reads_what_a_loop_plays() {
     let m = osc.receive("/one", Duration::from_secs(2)).expect("reply");
     assert_eq!(m.args[2], OscType::Float(0.0), "an empty loop reads silent");
 }
+
+/// What SooperLooper's GUI (slgui) says when it connects: one ping, then `/register` for
+/// the loop count and `/register_update` for the globals it shows. It pings only once,
+/// so a client that came before the looper must be told the loops when they come.
+#[test]
+fn slgui_connecting_before_the_looper_learns_the_loops_and_follows_the_globals() {
+    let (controller, mut engine) = samspill::new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![],
+    });
+    let server = OscServer::start(LoopControl::new(controller.clone()), 0).unwrap();
+    let gui = Client::new(server.local_addr().port());
+    gui.send("/ping", vec![s(&gui.url), s("/pingack")]);
+    let m = gui
+        .receive("/pingack", Duration::from_secs(2))
+        .expect("a ping reply");
+    assert_eq!(
+        m.args.get(2),
+        Some(&OscType::Int(0)),
+        "no looper yet: {:?}",
+        m.args
+    );
+    gui.send("/register", vec![s(&gui.url), s("/pingack")]);
+    for ctrl in ["tempo", "sync_source", "eighth_per_cycle", "tap_tempo"] {
+        gui.send("/register_update", vec![s(ctrl), s(&gui.url), s("/ctrl")]);
+    }
+    // Each global is told once, as it is now.
+    let mut told = std::collections::HashMap::new();
+    let until = Instant::now() + Duration::from_secs(2);
+    while told.len() < 4 && Instant::now() < until {
+        if let Some(m) = gui.receive("/ctrl", Duration::from_millis(200)) {
+            if let [OscType::Int(-2), OscType::String(c), OscType::Float(v)] = &m.args[..] {
+                told.insert(c.clone(), *v);
+            }
+        }
+    }
+    assert_eq!(told.len(), 4, "globals told: {told:?}");
+    assert_eq!(
+        told["sync_source"], 1.0,
+        "the first loop sets the cycle at start"
+    );
+
+    // The looper comes: the GUI is told, without pinging again.
+    let config = LooperConfig {
+        tracks: 3,
+        max_secs: 2.0,
+        ..LooperConfig::default()
+    };
+    controller
+        .send(EngineCommand::InstallLooper(build_looper(&config, SR)))
+        .unwrap();
+    let (mut l, mut r) = (vec![0f32; 64], vec![0f32; 64]);
+    engine.process(&[], &mut l, &mut r, &[]);
+    let m = gui
+        .receive("/pingack", Duration::from_secs(2))
+        .expect("told the new loop count");
+    assert_eq!(m.args.get(2), Some(&OscType::Int(3)), "{:?}", m.args);
+
+    // A tempo set elsewhere (here: another OSC client) reaches the GUI as it changes.
+    let other = Client::new(server.local_addr().port());
+    other.set_global("tempo", 96.0);
+    let mut seen = std::collections::HashMap::new();
+    let until = Instant::now() + Duration::from_secs(2);
+    while seen.len() < 2 && Instant::now() < until {
+        if let Some(m) = gui.receive("/ctrl", Duration::from_millis(200)) {
+            if let [OscType::Int(-2), OscType::String(c), OscType::Float(v)] = &m.args[..] {
+                seen.insert(c.clone(), *v);
+            }
+        }
+    }
+    assert_eq!(seen.get("tempo"), Some(&96.0), "{seen:?}");
+    assert_eq!(
+        seen.get("sync_source"),
+        Some(&-3.0),
+        "the tempo sets the cycle now: {seen:?}"
+    );
+    // Unregistered, it hears no more.
+    gui.send(
+        "/unregister_update",
+        vec![s("tempo"), s(&gui.url), s("/ctrl")],
+    );
+    gui.send("/unregister", vec![s(&gui.url), s("/pingack")]);
+    std::thread::sleep(Duration::from_millis(300));
+    gui.drain();
+    other.set_global("tempo", 100.0);
+    let late = gui.receive("/ctrl", Duration::from_millis(500));
+    assert!(
+        late.as_ref()
+            .is_none_or(|m| m.args.get(1) != Some(&s("tempo"))),
+        "still told after unregistering: {late:?}"
+    );
+}

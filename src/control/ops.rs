@@ -223,6 +223,8 @@ struct Remembered {
     source: [u8; MAX_TRACKS],
     /// BPM and beats per bar, once a tempo was set.
     tempo: Option<(f32, u32)>,
+    /// What sets the loops' cycle, as last set here (the looper starts on the first loop).
+    sync: SyncMode,
     tap: TapTempo,
     /// The loop SooperLooper's "selected loop" (index -3) means; `All` as its -1 does.
     selected: TrackSel,
@@ -247,6 +249,7 @@ impl LoopControl {
                 pan: [0.0; MAX_TRACKS],
                 source: [SOURCE_INPUTS; MAX_TRACKS],
                 tempo: None,
+                sync: SyncMode::FirstLoop,
                 tap: TapTempo::new(),
                 selected: TrackSel::One(0),
             })),
@@ -331,6 +334,7 @@ impl LoopControl {
             self.remembered().tempo = Some((bpm, beats_per_bar));
         }
         self.controller.send(Command::LoopSync(mode))?;
+        self.remembered().sync = mode.within_range();
         Ok(())
     }
 
@@ -346,6 +350,11 @@ impl LoopControl {
             bpm,
             beats_per_bar: beats_per_bar.clamp(1, MAX_BEATS_PER_BAR),
         })
+    }
+
+    /// What sets the loops' cycle, as last set through this handle.
+    pub fn sync(&self) -> SyncMode {
+        self.remembered().sync
     }
 
     /// BPM and beats per bar, if a tempo was set here.

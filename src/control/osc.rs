@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use rosc::{OscMessage, OscPacket, OscType};
 
 use super::ops::{state, LoopCommand, LoopControl, TrackSel};
-use crate::engine::looper::{LoopOp, Quantize};
+use crate::engine::looper::{LoopOp, Quantize, SyncMode};
 
 /// SooperLooper uses 9951; a SooperLooper client finds us where it looks first.
 pub const DEFAULT_OSC_PORT: u16 = 9951;
@@ -181,6 +181,9 @@ pub enum GlobalParam {
     /// 1: compensate the device's measured round trip (plus `latency_offset`); 0: compensate
     /// `input_latency` + `output_latency` as set.
     AutosetLatency,
+    /// What the cycle follows, in SooperLooper's numbers: -3 the internal tempo, 0 nothing,
+    /// n > 0 loop n (Samspill: the first loop recorded).
+    SyncSource,
 }
 
 impl GlobalParam {
@@ -193,6 +196,7 @@ impl GlobalParam {
             "latency_offset" => GlobalParam::LatencyOffset,
             "selected_loop_num" => GlobalParam::SelectedLoopNum,
             "autoset_latency" => GlobalParam::AutosetLatency,
+            "sync_source" => GlobalParam::SyncSource,
             _ => return None,
         })
     }
@@ -205,6 +209,7 @@ impl GlobalParam {
             GlobalParam::LatencyOffset => "latency_offset",
             GlobalParam::SelectedLoopNum => "selected_loop_num",
             GlobalParam::AutosetLatency => "autoset_latency",
+            GlobalParam::SyncSource => "sync_source",
         }
     }
 }
@@ -247,6 +252,24 @@ pub enum OscRequest {
         value: f32,
     },
     GlobalGet {
+        param: GlobalParam,
+        ret: ReturnTo,
+    },
+    /// `/register s:url s:path`: told the ping reply again whenever the loop count changes
+    /// (how SooperLooper's GUI learns of loops that come after it connected).
+    ConfigRegister {
+        ret: ReturnTo,
+    },
+    ConfigUnregister {
+        ret: ReturnTo,
+    },
+    /// `/register_update s:ctrl s:url s:path` (and `register_auto_update`) for a global
+    /// control: `(i:-2, s:ctrl, f:value)` whenever it changes.
+    GlobalRegister {
+        param: GlobalParam,
+        ret: ReturnTo,
+    },
+    GlobalUnregister {
         param: GlobalParam,
         ret: ReturnTo,
     },
@@ -414,6 +437,34 @@ fn understand(msg: &OscMessage) -> Result<OscRequest, OscError> {
                 ret: return_to(a.get(1), a.get(2), addr)?,
             });
         }
+        "/register" | "/unregister" => {
+            let ret = return_to(a.first(), a.get(1), addr)?;
+            return Ok(if addr == "/register" {
+                OscRequest::ConfigRegister { ret }
+            } else {
+                OscRequest::ConfigUnregister { ret }
+            });
+        }
+        "/register_update"
+        | "/unregister_update"
+        | "/register_auto_update"
+        | "/unregister_auto_update" => {
+            let name = text(a.first()).ok_or_else(args)?;
+            let param = GlobalParam::from_name(name)
+                .ok_or_else(|| OscError::UnknownParam(name.chars().take(40).collect()))?;
+            // The auto form carries an interval first; globals are sent on change anyway.
+            let at = if addr == "/register_auto_update" {
+                2
+            } else {
+                1
+            };
+            let ret = return_to(a.get(at), a.get(at + 1), addr)?;
+            return Ok(if addr.starts_with("/register") {
+                OscRequest::GlobalRegister { param, ret }
+            } else {
+                OscRequest::GlobalUnregister { param, ret }
+            });
+        }
         _ => {}
     }
     let mut parts = addr.strip_prefix("/sl/").ok_or_else(unknown)?.split('/');
@@ -525,6 +576,9 @@ impl OscServer {
             control,
             stats: stats.clone(),
             regs: Vec::new(),
+            config_regs: Vec::new(),
+            global_regs: Vec::new(),
+            loops_told: None,
             host_url: format!("osc.udp://127.0.0.1:{}/", addr.port()),
             latency_offset: 0,
             latency: Latency::default(),
@@ -602,6 +656,12 @@ struct Worker {
     host_url: String,
     latency_offset: i32,
     latency: Latency,
+    /// Clients told the loop count whenever it changes (`/register`).
+    config_regs: Vec<ReturnTo>,
+    /// Global controls sent on change: the client, the control and what it was told last.
+    global_regs: Vec<(ReturnTo, GlobalParam, Option<f32>)>,
+    /// The loop count the last ping reply carried.
+    loops_told: Option<i32>,
 }
 
 impl Worker {
@@ -631,6 +691,8 @@ impl Worker {
             }
             self.follow_device_latency();
             self.send_updates(Instant::now());
+            self.send_config_changes();
+            self.send_global_changes();
         }
     }
 
@@ -769,16 +831,46 @@ impl Worker {
     fn handle(&mut self, req: OscRequest) -> bool {
         match req {
             OscRequest::Ping { ret } => {
-                let count = self.control.tracks() as i32;
-                self.reply(
-                    &ret,
-                    vec![
-                        OscType::String(self.host_url.clone()),
-                        OscType::String(env!("CARGO_PKG_VERSION").into()),
-                        OscType::Int(count),
-                    ],
-                );
+                self.tell_config(&ret);
                 true
+            }
+            OscRequest::ConfigRegister { ret } => {
+                if !self.config_regs.contains(&ret) {
+                    if self.config_regs.len() >= MAX_REGISTRATIONS {
+                        return false;
+                    }
+                    self.config_regs.push(ret.clone());
+                }
+                // The looper may have come between the client's ping and now.
+                if self.loops_told != Some(self.control.tracks() as i32) {
+                    self.tell_config(&ret);
+                }
+                true
+            }
+            OscRequest::ConfigUnregister { ret } => {
+                let before = self.config_regs.len();
+                self.config_regs.retain(|r| *r != ret);
+                self.config_regs.len() < before
+            }
+            OscRequest::GlobalRegister { param, ret } => {
+                let known = self
+                    .global_regs
+                    .iter()
+                    .any(|(r, p, _)| *r == ret && *p == param);
+                if !known {
+                    if self.global_regs.len() >= MAX_REGISTRATIONS {
+                        return false;
+                    }
+                    // Told at once on the next pass (nothing told yet), then on change.
+                    self.global_regs.push((ret, param, None));
+                }
+                true
+            }
+            OscRequest::GlobalUnregister { param, ret } => {
+                let before = self.global_regs.len();
+                self.global_regs
+                    .retain(|(r, p, _)| !(*r == ret && *p == param));
+                self.global_regs.len() < before
             }
             OscRequest::Release => true,
             OscRequest::Hit { loops, cmd } => match cmd {
@@ -876,20 +968,22 @@ impl Worker {
                     }
                 },
                 GlobalParam::AutosetLatency => self.set_autoset(value >= 0.5),
+                GlobalParam::SyncSource => {
+                    let mode = match value.round() as i32 {
+                        -3 => {
+                            let (bpm, beats_per_bar) = self.control.tempo().unwrap_or((120.0, 4));
+                            SyncMode::Tempo { bpm, beats_per_bar }
+                        }
+                        0 => SyncMode::Off,
+                        n if n > 0 => SyncMode::FirstLoop,
+                        // MIDI and JACK clocks: not followed here.
+                        _ => return false,
+                    };
+                    self.control.set_sync(mode).is_ok()
+                }
             },
             OscRequest::GlobalGet { param, ret } => {
-                let tempo = self.control.tempo();
-                let v = match param {
-                    // 0: loops are not following a tempo.
-                    GlobalParam::Tempo | GlobalParam::TapTempo => tempo.map_or(0.0, |(b, _)| b),
-                    GlobalParam::EighthPerCycle => tempo.map_or(8.0, |(_, m)| (m * 2) as f32),
-                    GlobalParam::LatencyOffset => self.latency_offset as f32,
-                    GlobalParam::SelectedLoopNum => match self.control.selected() {
-                        TrackSel::One(t) => t as f32,
-                        TrackSel::All => -1.0,
-                    },
-                    GlobalParam::AutosetLatency => f32::from(u8::from(self.latency.autoset)),
-                };
+                let v = self.global_value(param);
                 self.reply(
                     &ret,
                     vec![
@@ -899,6 +993,72 @@ impl Worker {
                     ],
                 );
                 true
+            }
+        }
+    }
+
+    /// A global control's value, in SooperLooper's units.
+    fn global_value(&self, param: GlobalParam) -> f32 {
+        let tempo = self.control.tempo();
+        match param {
+            // 0: loops are not following a tempo.
+            GlobalParam::Tempo | GlobalParam::TapTempo => tempo.map_or(0.0, |(b, _)| b),
+            GlobalParam::EighthPerCycle => tempo.map_or(8.0, |(_, m)| (m * 2) as f32),
+            GlobalParam::LatencyOffset => self.latency_offset as f32,
+            GlobalParam::SelectedLoopNum => match self.control.selected() {
+                TrackSel::One(t) => t as f32,
+                TrackSel::All => -1.0,
+            },
+            GlobalParam::AutosetLatency => f32::from(u8::from(self.latency.autoset)),
+            GlobalParam::SyncSource => match self.control.sync() {
+                SyncMode::Tempo { .. } => -3.0,
+                SyncMode::Off => 0.0,
+                SyncMode::FirstLoop => 1.0,
+            },
+        }
+    }
+
+    /// SooperLooper's ping reply: where we are, our version and how many loops there are.
+    fn tell_config(&mut self, ret: &ReturnTo) {
+        let count = self.control.tracks() as i32;
+        self.loops_told = Some(count);
+        self.reply(
+            ret,
+            vec![
+                OscType::String(self.host_url.clone()),
+                OscType::String(env!("CARGO_PKG_VERSION").into()),
+                OscType::Int(count),
+            ],
+        );
+    }
+
+    /// Registered clients hear of a new loop count (the looper is built after OSC starts,
+    /// and a jam may bring more tracks).
+    fn send_config_changes(&mut self) {
+        let count = self.control.tracks() as i32;
+        if self.config_regs.is_empty() || self.loops_told == Some(count) {
+            return;
+        }
+        for ret in self.config_regs.clone() {
+            self.tell_config(&ret);
+        }
+    }
+
+    /// Global controls registered for updates, sent when they change (from any surface).
+    fn send_global_changes(&mut self) {
+        for i in 0..self.global_regs.len() {
+            let (ret, param, told) = self.global_regs[i].clone();
+            let v = self.global_value(param);
+            if told != Some(v) {
+                self.global_regs[i].2 = Some(v);
+                self.reply(
+                    &ret,
+                    vec![
+                        OscType::Int(GLOBAL_INDEX),
+                        OscType::String(param.name().into()),
+                        OscType::Float(v),
+                    ],
+                );
             }
         }
     }
