@@ -84,6 +84,9 @@ pub struct Shared {
     /// Samples or values that were not numbers (NaN, ±Inf): each time, the piece of audio
     /// was silenced or the value refused, so none reached the speakers or a loop.
     pub bad_numbers: AtomicU64,
+    /// Allocations an audio callback made (counted where the allocation checker runs:
+    /// tests and debug builds); anything but 0 is a bug.
+    pub rt_allocations: AtomicU64,
     /// Things the engine let go of but could not hand back yet (the return queue was full).
     pub garbage_delayed: AtomicU64,
     pub voices_active: AtomicU32,

@@ -429,10 +429,11 @@ fn build_output<T>(
 where
     T: SizedSample + FromSample<f32>,
 {
+    let shared = side.shared.clone();
     dev.build_output_stream::<T, _, _>(
         cfg,
         move |data: &mut [T], info: &OutputCallbackInfo| {
-            assert_no_alloc::assert_no_alloc(|| side.render(data, info))
+            super::backend::checked_callback(&shared, || side.render(data, info))
         },
         err,
         Some(OPEN_TIMEOUT),
@@ -449,10 +450,11 @@ where
     T: SizedSample,
     f32: FromSample<T>,
 {
+    let shared = side.shared.clone();
     dev.build_input_stream::<T, _, _>(
         cfg,
         move |data: &[T], info: &InputCallbackInfo| {
-            assert_no_alloc::assert_no_alloc(|| side.capture(data, info))
+            super::backend::checked_callback(&shared, || side.capture(data, info))
         },
         err,
         Some(OPEN_TIMEOUT),

@@ -51,6 +51,22 @@ pub enum Health {
     Lost(LostReason),
 }
 
+/// rt: runs one audio callback under the allocation checker. An allocation in it (where
+/// the checker is the global allocator: tests and debug builds) is counted in
+/// `Shared::rt_allocations`, readable from any thread, as well as reported on stderr.
+#[inline]
+pub fn checked_callback<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
+    let before = assert_no_alloc::violation_count();
+    let r = assert_no_alloc::assert_no_alloc(f);
+    let after = assert_no_alloc::violation_count();
+    if after != before {
+        shared
+            .rt_allocations
+            .fetch_add(u64::from(after.wrapping_sub(before)), Ordering::Relaxed);
+    }
+    r
+}
+
 /// A flag a callback can raise without allocating or locking.
 #[derive(Debug, Default)]
 pub struct LostFlag(AtomicU8);
@@ -106,4 +122,21 @@ pub trait Backend {
 /// Milliseconds a buffer of `frames` lasts.
 pub(crate) fn buffer_ms(frames: u32, rate: u32) -> f64 {
     frames as f64 * 1000.0 / rate.max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn an_allocation_in_a_callback_is_counted_for_every_thread_to_see() {
+        let shared = Shared::default();
+        checked_callback(&shared, || std::hint::black_box(0u8));
+        assert_eq!(shared.rt_allocations.load(Relaxed), 0);
+        let v = checked_callback(&shared, || std::hint::black_box(vec![1u8; 64]));
+        assert_eq!(v.len(), 64);
+        drop(v);
+        assert_eq!(shared.rt_allocations.load(Relaxed), 1);
+    }
 }

@@ -116,10 +116,11 @@ fn status_summary(controller: &Controller, sys: &AudioSystem) -> String {
         "silent".into()
     };
     format!(
-        "levels: master_peak={peak} xruns={} bad_numbers={} refused={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
+        "levels: master_peak={peak} xruns={} bad_numbers={} refused={} rt_allocations={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
         s.xruns,
         s.bad_numbers,
         s.commands_refused,
+        controller.shared().rt_allocations.load(Ordering::Relaxed),
         s.latency_frames,
         s.midi_received,
         s.midi_malformed,

@@ -279,7 +279,13 @@ impl NotificationHandler for Notes {
     }
 }
 
+/// JACK's process handler: one cycle's work, under the allocation checker.
 struct Process {
+    shared: Arc<Shared>,
+    cycle: Cycle,
+}
+
+struct Cycle {
     engine: Arc<EngineCell>,
     ins: Vec<Port<AudioIn>>,
     out_left: Port<AudioOut>,
@@ -292,19 +298,20 @@ struct Process {
 }
 
 impl ProcessHandler for Process {
-    /// rt: JACK's process callback, checked for allocations in debug builds.
+    /// rt: JACK's process callback, checked for allocations in tests and debug builds.
     fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
-        assert_no_alloc::assert_no_alloc(|| self.run(ps));
+        let cycle = &mut self.cycle;
+        super::backend::checked_callback(&self.shared, || cycle.run(ps));
         Control::Continue
     }
 
     fn buffer_size(&mut self, _: &Client, frames: Frames) -> Control {
-        self.buffer_frames.store(frames, Relaxed);
+        self.cycle.buffer_frames.store(frames, Relaxed);
         Control::Continue
     }
 }
 
-impl Process {
+impl Cycle {
     /// rt: the whole JACK cycle: MIDI at its frames, inputs, engine, outputs.
     fn run(&mut self, ps: &ProcessScope) {
         let n = ps.n_frames() as usize;
@@ -458,15 +465,18 @@ impl Backend for JackBackend {
             rate,
         };
         let process = Process {
-            engine: ctx.engine.clone(),
-            ins,
-            out_left,
-            out_right,
-            midi,
-            events: Vec::with_capacity(MAX_MIDI_PER_BLOCK),
-            counters: ctx.counters.clone(),
-            buffer_frames: buffer_frames.clone(),
-            midi_tap: self.midi_tap.clone(),
+            shared: ctx.shared.clone(),
+            cycle: Cycle {
+                engine: ctx.engine.clone(),
+                ins,
+                out_left,
+                out_right,
+                midi,
+                events: Vec::with_capacity(MAX_MIDI_PER_BLOCK),
+                counters: ctx.counters.clone(),
+                buffer_frames: buffer_frames.clone(),
+                midi_tap: self.midi_tap.clone(),
+            },
         };
         let active = match client.activate_async(notes, process) {
             Ok(a) => a,

@@ -80,17 +80,23 @@ pub(crate) struct Layer {
     pub copied_chunks: usize,
 }
 
+/// Not rt: `n` zeros with every page already touched, so the audio thread that writes
+/// them never takes a first-touch page fault (a zeroed allocation is only mapped lazily).
+pub fn touched_zeros(n: usize) -> Box<[f32]> {
+    let mut data = vec![0.0f32; n].into_boxed_slice();
+    for page in data.chunks_mut(1024) {
+        if let Some(s) = page.first_mut() {
+            // SAFETY: a valid, aligned, initialised element of our own buffer.
+            unsafe { std::ptr::write_volatile(s, 0.0) };
+        }
+    }
+    data
+}
+
 impl Layer {
     fn new(cap_frames: usize) -> Self {
         let chunks = cap_frames.div_ceil(CHUNK_FRAMES).max(1);
-        let mut data = vec![0.0f32; cap_frames * 2].into_boxed_slice();
-        // Touch every page now, so the audio thread never takes a first-touch page fault.
-        for page in data.chunks_mut(1024) {
-            if let Some(s) = page.first_mut() {
-                // SAFETY: a valid, aligned, initialised element of our own buffer.
-                unsafe { std::ptr::write_volatile(s, 0.0) };
-            }
-        }
+        let data = touched_zeros(cap_frames * 2);
         Self {
             data,
             valid: vec![true; chunks].into_boxed_slice(),

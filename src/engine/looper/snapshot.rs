@@ -135,8 +135,9 @@ impl LoopCapture {
         let tracks = frames
             .iter()
             .map(|&n| TrackCapture {
-                left: vec![0.0; n].into_boxed_slice(),
-                right: vec![0.0; n].into_boxed_slice(),
+                // Written a piece per block by the audio thread: touched here, not there.
+                left: super::memory::touched_zeros(n),
+                right: super::memory::touched_zeros(n),
                 frames: 0,
                 settings: TrackSettings::default(),
                 note: TrackNote::Whole,
