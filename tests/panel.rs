@@ -30,6 +30,9 @@ struct FakeDevices {
     status: Arc<Mutex<AudioStatus>>,
     applied: Arc<Mutex<Vec<AudioSettings>>>,
     refuse: Arc<Mutex<Option<String>>>,
+    /// When set, `apply` hangs until the test sends on (or drops) the other end: a
+    /// device that takes its time to open.
+    gate: Arc<Mutex<Option<crossbeam_channel::Receiver<()>>>>,
 }
 
 impl AudioControl for FakeDevices {
@@ -51,7 +54,11 @@ impl AudioControl for FakeDevices {
     fn midi_ports(&self) -> Vec<String> {
         MIDI.map(String::from).to_vec()
     }
-    fn apply(&mut self, settings: &AudioSettings) -> Result<(), String> {
+    fn apply(&self, settings: &AudioSettings) -> Result<(), String> {
+        let gate = self.gate.lock().unwrap().take();
+        if let Some(gate) = gate {
+            let _ = gate.recv();
+        }
         if let Some(why) = self.refuse.lock().unwrap().clone() {
             return Err(why);
         }
@@ -116,6 +123,17 @@ impl Room {
     /// and returns the left output; then lets the panel draw what the engine published.
     fn play(&mut self, secs: f64, tone_amp: f32) -> Vec<f32> {
         self.run_engine(secs, |at, one, _| tone(one, at, 440.0, tone_amp))
+    }
+
+    /// Draws frames until the device opener is done (it runs on a thread of its own).
+    fn until_opened(&mut self) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.harness.state().state().opening {
+            assert!(std::time::Instant::now() < until, "the device never opened");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            self.harness.run();
+        }
+        self.harness.run();
     }
 
     fn saved(&self) -> Settings {
@@ -304,6 +322,7 @@ fn apply_reopens_the_device_with_the_chosen_buffer_and_saves_it() {
     assert_eq!(room.saved().audio.buffer_frames, 256);
 
     room.click("Bruk");
+    room.until_opened();
     let applied = room.devices.applied.lock().unwrap().clone();
     assert_eq!(applied.len(), 1);
     assert_eq!(applied[0].buffer_frames, 512);
@@ -325,6 +344,7 @@ fn a_refused_apply_is_explained_and_the_old_settings_are_kept() {
     room.click("Innstillinger");
     room.click("1024");
     room.click("Bruk");
+    room.until_opened();
     assert!(room.has("Kunne ikke bytte lydinnstillinger: The device is busy."));
     assert_eq!(room.harness.state().settings().audio.buffer_frames, 256);
 }
@@ -443,4 +463,34 @@ fn hear_through_samspill_off_takes_input_one_out_of_the_speakers() {
     let back = room.play(0.3, 0.25);
     assert!(rms(&back[back.len() / 2..]) > 0.05, "on again: heard again");
     assert!(room.saved().unmonitored_inputs.is_empty());
+}
+
+#[test]
+fn the_panel_keeps_drawing_while_a_device_takes_its_time_to_open() {
+    let mut room = room();
+    let (release, gate) = crossbeam_channel::bounded::<()>(0);
+    *room.devices.gate.lock().unwrap() = Some(gate);
+    room.click("Innstillinger");
+    room.click("512");
+    room.click("Bruk");
+    // The device is still opening: frames keep coming, and say so.
+    let opening = tr(Language::Bokmal, Text::Opening);
+    for _ in 0..20 {
+        room.harness.run();
+        assert!(room.harness.state().state().opening);
+        assert!(room.has(opening), "{:?}", room.texts());
+    }
+    assert!(room.devices.applied.lock().unwrap().is_empty());
+    // The panel answers a click meanwhile (a language change is drawn at once).
+    room.click("English");
+    assert!(room.has("Opening the sound device …"), "{:?}", room.texts());
+    drop(release);
+    room.until_opened();
+    assert_eq!(room.devices.applied.lock().unwrap().len(), 1);
+    assert!(
+        room.has("The new sound settings are in use."),
+        "{:?}",
+        room.texts()
+    );
+    assert_eq!(room.saved().audio.buffer_frames, 512);
 }

@@ -97,7 +97,7 @@ impl AudioControl for ShowroomDevices {
     fn midi_ports(&self) -> Vec<String> {
         vec!["Roland A-49".into()]
     }
-    fn apply(&mut self, _settings: &AudioSettings) -> Result<(), String> {
+    fn apply(&self, _settings: &AudioSettings) -> Result<(), String> {
         Ok(())
     }
 }

@@ -66,6 +66,8 @@ struct Inner {
     state: Mutex<State>,
     /// Apart from `state`, so reading it never waits on a device being opened.
     status: Mutex<IoStatus>,
+    /// The settings asked for last, published apart from `state` for the same reason.
+    settings: Mutex<AudioSettings>,
     serial: AtomicU64,
 }
 
@@ -123,6 +125,7 @@ impl AudioSystem {
                 midi: None,
             }),
             status: Mutex::new(IoStatus::starting()),
+            settings: Mutex::new(settings.clone()),
             serial: AtomicU64::new(0),
         });
         inner.open_chosen(&mut lock(&inner.state));
@@ -148,6 +151,7 @@ impl AudioSystem {
     /// keeps its state; a device that cannot be opened leaves the clock running.
     pub fn reopen(&self, settings: &AudioSettings) -> Result<IoStatus, IoError> {
         check(settings)?;
+        *lock(&self.inner.settings) = settings.clone();
         let mut st = lock(&self.inner.state);
         st.settings = settings.clone();
         self.inner.open_chosen(&mut st);
@@ -172,9 +176,10 @@ impl AudioSystem {
         }
     }
 
-    /// The settings in use (the last ones given to `start` or `reopen`).
+    /// The settings in use (the last ones given to `start` or `reopen`); never waits on
+    /// a device being opened.
     pub fn settings(&self) -> AudioSettings {
-        lock(&self.inner.state).settings.clone()
+        lock(&self.inner.settings).clone()
     }
 
     pub fn shared(&self) -> &Arc<Shared> {

@@ -36,13 +36,15 @@ pub struct AudioStatus {
     pub detail: String,
 }
 
-/// The device layer as the panel sees it. `status` is called on every frame, so it
-/// must not block; the device lists may be slow and are only asked for on demand.
-pub trait AudioControl {
+/// The device layer as the panel sees it. `status` is called on every frame and by the
+/// panel's watcher thread, so it must not block; the device lists may be slow and are
+/// only asked for on demand. `apply` may take seconds (a device that hangs while it
+/// opens): the panel calls it on a worker thread, never on the one that draws.
+pub trait AudioControl: Send + Sync {
     fn status(&self) -> AudioStatus;
     fn output_devices(&self, host: AudioHost) -> Vec<String>;
     fn input_devices(&self, host: AudioHost) -> Vec<String>;
     fn midi_ports(&self) -> Vec<String>;
     /// Reopens the devices with these settings; the error is shown to the user as is.
-    fn apply(&mut self, settings: &AudioSettings) -> Result<(), String>;
+    fn apply(&self, settings: &AudioSettings) -> Result<(), String>;
 }

@@ -325,6 +325,7 @@ text_table! {
     NoMidi => ("Fant ingen MIDI-keyboard.", "No MIDI keyboard found."),
     LookAgain => ("Let på nytt", "Look again"),
     Apply => ("Bruk", "Apply"),
+    Opening => ("Åpner lydenheten …", "Opening the sound device …"),
     ViewSection => ("Visning", "Display"),
     Language => ("Språk", "Language"),
     // Each language's name in itself, so anyone can find their own.

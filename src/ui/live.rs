@@ -80,7 +80,7 @@ impl AudioControl for LiveAudio {
         }
     }
 
-    fn apply(&mut self, settings: &AudioSettings) -> Result<(), String> {
+    fn apply(&self, settings: &AudioSettings) -> Result<(), String> {
         self.system
             .reopen(settings)
             .map(|_| ())

@@ -13,6 +13,7 @@ pub mod play;
 pub mod settings_view;
 pub mod status;
 pub mod theme;
+pub mod watch;
 
 pub use audio::{AudioControl, AudioState, AudioStatus};
 pub use i18n::{tr, Text};
@@ -66,5 +67,7 @@ pub fn run_panel(panel: Panel) -> Result<(), String> {
     panel
         .controller()
         .enable_looper_in_background(jam::looper_config(&settings.looper));
-    open_window(native_options(), lang, move |_| Box::new(panel))
+    open_window(native_options(), lang, move |cc| {
+        Box::new(panel.watched_by(cc.egui_ctx.clone()))
+    })
 }

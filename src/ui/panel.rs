@@ -30,6 +30,9 @@ use crate::session::settings::{AudioHost, AudioSettings, Language, LoopSettings,
 
 /// Meters are redrawn this often; the engine publishes once per block anyway.
 const REDRAW: Duration = Duration::from_millis(40);
+/// With nothing moving, a frame now and then all the same (the jam's default name
+/// follows the clock).
+const IDLE_REDRAW: Duration = Duration::from_secs(5);
 pub const MASTER_MIN_DB: f32 = -60.0;
 pub const MASTER_MAX_DB: f32 = 6.0;
 /// What one press on "Quieter"/"Louder" changes.
@@ -143,6 +146,8 @@ pub struct PanelState {
     pub settings: Settings,
     /// The sound settings being edited; used once "Apply" is pressed.
     pub draft: AudioSettings,
+    /// A device is being opened (after "Apply"): the panel says so and keeps drawing.
+    pub opening: bool,
     pub view: View,
     pub snapshot: Snapshot,
     pub audio: AudioStatus,
@@ -270,7 +275,11 @@ enum JamDone {
 /// The panel: reads engine snapshots, sends commands, and asks the device layer to reopen.
 pub struct Panel {
     controller: Controller,
-    audio: Box<dyn AudioControl>,
+    audio: Arc<dyn AudioControl>,
+    /// Asks for frames when what is shown changes (None in tests, which draw by hand).
+    watcher: Option<super::watch::Watcher>,
+    /// A device being opened on a worker thread, and the settings it was asked for.
+    applying: Option<(Receiver<Result<(), String>>, AudioSettings)>,
     state: PanelState,
     style: Arc<egui::Style>,
     style_changed: bool,
@@ -301,9 +310,11 @@ pub struct Panel {
 impl Panel {
     /// Makes the panel and brings the engine in line with the saved patch and volume.
     pub fn new(controller: Controller, audio: Box<dyn AudioControl>, settings: Settings) -> Self {
+        let audio: Arc<dyn AudioControl> = Arc::from(audio);
         let snapshot = controller.snapshot();
         let state = PanelState {
             draft: settings.audio.clone(),
+            opening: false,
             // Easy mode opens where a client starts a loop: one press away.
             view: if settings.easy_mode {
                 View::Jam
@@ -347,6 +358,8 @@ impl Panel {
             looper_set_up: 0,
             jams_path: None,
             jam_work: None,
+            applying: None,
+            watcher: None,
             open_after_save: None,
             jam_name_minute: u64::MAX,
         };
@@ -373,6 +386,18 @@ impl Panel {
     /// Saves settings to `path` instead of the user's settings file (tests, portable use).
     pub fn save_settings_to(mut self, path: PathBuf) -> Self {
         self.settings_path = Some(path);
+        self
+    }
+
+    /// Redrawn when what it shows changes, seen by a watcher thread, instead of 25 times
+    /// a second whatever happens (see `ui::watch`).
+    pub fn watched_by(mut self, ctx: egui::Context) -> Self {
+        self.watcher = Some(super::watch::Watcher::start(
+            ctx,
+            self.controller.clone(),
+            self.audio.clone(),
+            self.midi_tap.clone(),
+        ));
         self
     }
 
@@ -445,6 +470,7 @@ impl Panel {
         self.read_engine(dt);
         self.load_learned();
         self.poll_jam_work();
+        self.poll_apply();
         self.name_jam_by_the_clock();
         let now_secs = ui.input(|i| i.time);
         self.poll_midi(now_secs);
@@ -481,7 +507,22 @@ impl Panel {
         for action in actions {
             self.act(action);
         }
-        ui.ctx().request_repaint_after(REDRAW);
+        // Frames come from the watcher when something shown changes; the panel asks for
+        // them itself only while it animates or waits on work of its own.
+        let busy = self.applying.is_some() || self.jam_work.is_some();
+        let falling = |h: &PeakHold| h.db > super::meter::FLOOR_DB;
+        let s = &self.state;
+        let animating = s.input_holds.iter().any(falling)
+            || falling(&s.instruments_hold)
+            || falling(&s.master_hold)
+            || s.loop_holds.iter().any(falling);
+        let watched = self.watcher.is_some();
+        ui.ctx()
+            .request_repaint_after(if busy || animating || !watched {
+                REDRAW
+            } else {
+                IDLE_REDRAW
+            });
     }
 
     fn read_engine(&mut self, dt: f32) {
@@ -1170,9 +1211,51 @@ impl Panel {
         };
     }
 
+    /// Opens the device on a worker: a device that takes seconds (or hangs) never stops
+    /// the window from drawing. The outcome is picked up by [`Self::poll_apply`].
     fn apply_audio(&mut self) {
+        if self.applying.is_some() {
+            return;
+        }
         let draft = self.state.draft.clone();
-        match self.audio.apply(&draft) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let audio = self.audio.clone();
+        let settings = draft.clone();
+        let started = std::thread::Builder::new()
+            .name("samspill device opener".into())
+            .spawn(move || {
+                let _ = tx.send(audio.apply(&settings));
+            });
+        match started {
+            Ok(_) => {
+                self.applying = Some((rx, draft));
+                self.state.opening = true;
+            }
+            Err(e) => self.applied(draft, Err(e.to_string())),
+        }
+    }
+
+    fn poll_apply(&mut self) {
+        let done = match &self.applying {
+            Some((rx, _)) => match rx.try_recv() {
+                Ok(r) => Some(r),
+                Err(crossbeam_channel::TryRecvError::Empty) => None,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    Some(Err("the device opener stopped".into()))
+                }
+            },
+            None => None,
+        };
+        if let Some(result) = done {
+            self.state.opening = false;
+            if let Some((_, draft)) = self.applying.take() {
+                self.applied(draft, result);
+            }
+        }
+    }
+
+    fn applied(&mut self, draft: AudioSettings, result: Result<(), String>) {
+        match result {
             Ok(()) => {
                 self.state.settings.audio = draft;
                 self.state.notice = Some(Notice {

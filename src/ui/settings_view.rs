@@ -251,8 +251,12 @@ fn sound(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec
         )
         .fill(theme::ACCENT)
         .min_size(egui::vec2(sizes.patch_button.x * 1.3, sizes.control_height));
-        if ui.add(apply).clicked() {
+        if ui.add_enabled(!state.opening, apply).clicked() {
             actions.push(Action::ApplyAudio);
+        }
+        if state.opening {
+            // Words, not a spinner: a spinner redraws the window all the time.
+            ui.label(RichText::new(tr(lang, Text::Opening)).color(theme::TEXT));
         }
         if ui.button(tr(lang, Text::LookAgain)).clicked() {
             actions.push(Action::LookForDevices);

@@ -61,6 +61,9 @@ pub fn status_bar(ui: &mut egui::Ui, state: &PanelState) {
                 .color(theme::WEAK_TEXT),
         );
     }
+    if state.opening {
+        line(ui, theme::LAMP_OFF, tr(lang, Text::Opening), false);
+    }
     let bad = state.snapshot.bad_numbers;
     if bad > 0 {
         line(ui, theme::PROBLEM, &tr_n(lang, Text::BadNumbers, bad), true);

@@ -39,7 +39,7 @@ impl AudioControl for Running {
     fn midi_ports(&self) -> Vec<String> {
         vec![]
     }
-    fn apply(&mut self, _: &AudioSettings) -> Result<(), String> {
+    fn apply(&self, _: &AudioSettings) -> Result<(), String> {
         Ok(())
     }
 }
