@@ -92,6 +92,13 @@ pub struct Shared {
     pub voices_active: AtomicU32,
     /// Set by the io layer: blocks where input or output ran dry or overflowed.
     pub xruns: AtomicU64,
+    /// Set by the io layer (ALSA): times the input ring was put back to where it settled
+    /// after a dropout, so the round trip stayed what loops compensate.
+    pub input_recentred: AtomicU64,
+    /// Set by the io layer (ALSA): frames the input waits in the ring on average (its
+    /// share of the round trip, by Little's law), and where that settled.
+    pub input_ring_frames: AtomicU32,
+    pub input_ring_settled: AtomicU32,
     /// Set by the io layer: frames of latency from input to output, as the device reports it.
     pub latency_frames: AtomicU32,
     /// The sample rate the engine runs at now.

@@ -2,7 +2,7 @@
 //! whose frames cross to it through a ring buffer pre-filled with one buffer of silence.
 //! Running dry or over is counted in `shared.xruns`, never waited on.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +11,10 @@ use cpal::{
     ErrorKind, FromSample, InputCallbackInfo, OutputCallbackInfo, Sample, SampleFormat,
     SizedSample, StreamConfig, SupportedBufferSize, SupportedStreamConfigRange,
 };
-use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::traits::{Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
+
+use super::crossing::Crossing;
 
 use super::backend::{
     AudioStream, Backend, BackendKind, Health, LostFlag, LostReason, StreamContext, StreamInfo,
@@ -281,6 +283,7 @@ impl Backend for AlsaBackend {
         let lost = Arc::new(LostFlag::default());
         let in_latency = Arc::new(AtomicU32::new(0));
         let input_started = Arc::new(AtomicBool::new(false));
+        let last_push = Arc::new(AtomicU64::new(0));
         let want_in = ctx.input_channels.min(MAX_INPUT_CHANNELS) as u16;
 
         // The input is optional: without it the output still plays the instruments.
@@ -296,6 +299,7 @@ impl Backend for AlsaBackend {
                 &lost,
                 &in_latency,
                 &input_started,
+                &last_push,
             ) {
                 Ok(i) => input = Some(i),
                 Err(e) => input_problem = Some(e.to_string()),
@@ -305,13 +309,17 @@ impl Backend for AlsaBackend {
             Some((s, c, ch)) => (Some(s), Some(c), ch),
             None => (None, None, 0),
         };
+        // Another input device runs on a clock of its own: its drift is followed.
+        let own_clock = self.input_device.as_deref().unwrap_or("default")
+            != self.output_device.as_deref().unwrap_or("default");
 
         // Audio blocks are usually exactly `frames`; longer ones are cut into pieces.
         let chunk = (frames as usize * 2).max(1024);
         let side = OutputSide {
             engine: ctx.engine.clone(),
             shared: ctx.shared.clone(),
-            cons,
+            crossing: cons.map(|c| Crossing::new(c, in_channels, rate, frames, own_clock, chunk)),
+            last_push: last_push.clone(),
             in_channels,
             out_channels: out_cfg.channels as usize,
             interleaved: vec![0.0; chunk * in_channels.max(1)],
@@ -368,6 +376,7 @@ impl AlsaBackend {
         lost: &Arc<LostFlag>,
         in_latency: &Arc<AtomicU32>,
         started: &Arc<AtomicBool>,
+        last_push: &Arc<AtomicU64>,
     ) -> Result<(cpal::Stream, HeapCons<f32>, usize), IoError> {
         let name = self.input_device.as_deref();
         let label = name.unwrap_or("default").to_string();
@@ -397,6 +406,7 @@ impl AlsaBackend {
             rate,
             in_latency: in_latency.clone(),
             started: started.clone(),
+            last_push: last_push.clone(),
         };
         let err = error_handler(ctx.shared.clone(), lost.clone());
         let stream = match fmt {
@@ -478,6 +488,8 @@ pub(crate) struct InputSide {
     rate: u32,
     in_latency: Arc<AtomicU32>,
     started: Arc<AtomicBool>,
+    /// When frames last went into the ring (`now_nanos`), for the output's fill keeper.
+    last_push: Arc<AtomicU64>,
 }
 
 impl InputSide {
@@ -509,6 +521,7 @@ impl InputSide {
             .take(fit)
             .flat_map(|f| f[..ch].iter().map(|s| s.to_sample::<f32>()));
         self.prod.push_iter(samples);
+        self.last_push.store(now_nanos(), Relaxed);
         self.started.store(true, Relaxed);
     }
 }
@@ -517,7 +530,9 @@ impl InputSide {
 pub(crate) struct OutputSide {
     engine: Arc<EngineCell>,
     shared: Arc<Shared>,
-    cons: Option<HeapCons<f32>>,
+    /// The input ring and what keeps its fill (and the round trip) where it settled.
+    crossing: Option<Crossing>,
+    last_push: Arc<AtomicU64>,
     in_channels: usize,
     out_channels: usize,
     interleaved: Vec<f32>,
@@ -551,10 +566,23 @@ impl OutputSide {
         let oc = self.out_channels.max(1);
         let frames = data.len() / oc;
         let chunk = self.left.len();
+        if self.input_started.load(Relaxed) {
+            if let Some(c) = self.crossing.as_mut() {
+                c.begin(now, self.last_push.load(Relaxed));
+                let k = c.keeper();
+                self.shared.input_recentred.store(k.corrections(), Relaxed);
+                let (fill, settled) = k.fill();
+                let frames = |f: Option<f64>| f.map_or(0, |f| f.round().max(0.0) as u32);
+                self.shared.input_ring_frames.store(frames(fill), Relaxed);
+                self.shared
+                    .input_ring_settled
+                    .store(frames(settled), Relaxed);
+            }
+        }
         let Self {
             engine,
             shared,
-            cons,
+            crossing,
             in_channels,
             interleaved,
             planar,
@@ -568,14 +596,10 @@ impl OutputSide {
         let ic = *in_channels;
         let events = midi.collect(now, frames, *rate);
         for_each_chunk(frames, chunk, events, |start, len, ev| {
-            if let Some(cons) = cons.as_mut() {
-                let need = len * ic;
-                let got = cons.pop_slice(&mut interleaved[..need]);
-                if got < need {
-                    interleaved[got..need].fill(0.0);
-                    if input_started.load(Relaxed) {
-                        Shared::count(&shared.xruns);
-                    }
+            if let Some(crossing) = crossing.as_mut() {
+                let full = crossing.read(&mut interleaved[..len * ic], len);
+                if !full && input_started.load(Relaxed) {
+                    Shared::count(&shared.xruns);
                 }
                 for (c, plane) in planar.iter_mut().enumerate() {
                     for (i, s) in plane[..len].iter_mut().enumerate() {
@@ -685,6 +709,7 @@ mod tests {
             rate: 48_000,
             in_latency: Arc::new(AtomicU32::new(0)),
             started: started.clone(),
+            last_push: Arc::new(AtomicU64::new(0)),
         };
         let counters = Arc::new(IoCounters::default());
         let (_tx, rx) = MidiSender::new(counters.clone());
@@ -692,7 +717,8 @@ mod tests {
         let mut output = OutputSide {
             engine: Arc::new(EngineCell::new(engine)),
             shared: shared.clone(),
-            cons: Some(cons),
+            crossing: Some(Crossing::new(cons, 2, 48_000, frames as u32, false, 1024)),
+            last_push: Arc::new(AtomicU64::new(0)),
             in_channels: 2,
             out_channels: 2,
             interleaved: vec![0.0; 1024 * 2],

@@ -116,8 +116,11 @@ fn status_summary(controller: &Controller, sys: &AudioSystem) -> String {
         "silent".into()
     };
     format!(
-        "levels: master_peak={peak} xruns={} bad_numbers={} refused={} rt_allocations={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
+        "levels: master_peak={peak} xruns={} recentred={} ring={}/{} bad_numbers={} refused={} rt_allocations={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
         s.xruns,
+        controller.shared().input_recentred.load(Ordering::Relaxed),
+        controller.shared().input_ring_frames.load(Ordering::Relaxed),
+        controller.shared().input_ring_settled.load(Ordering::Relaxed),
         s.bad_numbers,
         s.commands_refused,
         controller.shared().rt_allocations.load(Ordering::Relaxed),

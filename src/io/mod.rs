@@ -9,6 +9,7 @@
 mod alsa_cpal;
 mod backend;
 mod clock;
+mod crossing;
 mod devices;
 mod engine_cell;
 mod error;
