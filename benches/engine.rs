@@ -276,4 +276,46 @@ fn main() {
     if let Some(mut rig) = rig_with_voices(true) {
         worst_block("inputs + limiter + 16 SoundFont voices", &mut rig);
     }
+    soundfont_grid();
+}
+
+/// What a finer note grid costs: rustysynth renders in blocks of its own size and a note
+/// starts on the next one. 16 held voices, rendered in the engine's 64-frame calls.
+fn soundfont_grid() {
+    let Some((font, base)) = soundfont_16_voices() else {
+        return;
+    };
+    println!(
+        "
+SoundFont note grid (rustysynth's block size), 16 voices, default SoundFont:"
+    );
+    let mut first = None;
+    for size in [64usize, 32, 16, 8] {
+        let mut settings = rustysynth::SynthesizerSettings::new(SR as i32);
+        settings.maximum_polyphony = base.maximum_polyphony;
+        settings.block_size = size;
+        let Ok(mut synth) = rustysynth::Synthesizer::new(&font, &settings) else {
+            continue;
+        };
+        for c in 0..16 {
+            synth.process_midi_message(c, 0xC0, 16, 0);
+        }
+        hold_16_notes(|k| synth.note_on(0, k as i32, 100));
+        let (mut l, mut r) = (vec![0f32; BLOCK], vec![0f32; BLOCK]);
+        let blocks = 10 * SR as usize / BLOCK;
+        let t = Instant::now();
+        for _ in 0..blocks {
+            synth.render(&mut l, &mut r);
+            black_box(&l);
+        }
+        let per_block = t.elapsed().as_secs_f64() / blocks as f64;
+        let base_cost = *first.get_or_insert(per_block);
+        println!(
+            "  block {size:>2}: {:.1} us per 64 frames ({:.2}x the 64-frame grid), notes land up to {} frames ({:.2} ms) late",
+            per_block * 1e6,
+            per_block / base_cost,
+            size - 1,
+            (size - 1) as f64 * 1e3 / SR as f64,
+        );
+    }
 }

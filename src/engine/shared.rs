@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 /// Most input strips an engine can have.
 pub const MAX_INPUTS: usize = 8;
+/// Most tracks a looper can have.
+pub const MAX_TRACKS: usize = 8;
 
 /// An f32 that can be shared without a lock.
 #[derive(Default, Debug)]
@@ -107,7 +109,7 @@ pub struct Shared {
     pub soundfont_active: AtomicU32,
     /// Loop tracks the engine has (0 until a looper is installed).
     pub loop_tracks: AtomicU32,
-    pub loops: [LoopMeter; super::looper::MAX_TRACKS],
+    pub loops: [LoopMeter; MAX_TRACKS],
 }
 
 impl Shared {

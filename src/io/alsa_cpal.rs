@@ -2,7 +2,9 @@
 //! whose frames cross to it through a ring buffer pre-filled with one buffer of silence.
 //! Running dry or over is counted in `shared.xruns`, never waited on.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -283,7 +285,8 @@ impl Backend for AlsaBackend {
         let lost = Arc::new(LostFlag::default());
         let in_latency = Arc::new(AtomicU32::new(0));
         let input_started = Arc::new(AtomicBool::new(false));
-        let last_push = Arc::new(AtomicU64::new(0));
+        let push_times = Arc::new(AtomicU64::new(0));
+        let push_seq = Arc::new(AtomicU64::new(0));
         let want_in = ctx.input_channels.min(MAX_INPUT_CHANNELS) as u16;
 
         // The input is optional: without it the output still plays the instruments.
@@ -299,7 +302,8 @@ impl Backend for AlsaBackend {
                 &lost,
                 &in_latency,
                 &input_started,
-                &last_push,
+                &push_times,
+                &push_seq,
             ) {
                 Ok(i) => input = Some(i),
                 Err(e) => input_problem = Some(e.to_string()),
@@ -319,7 +323,8 @@ impl Backend for AlsaBackend {
             engine: ctx.engine.clone(),
             shared: ctx.shared.clone(),
             crossing: cons.map(|c| Crossing::new(c, in_channels, rate, frames, own_clock, chunk)),
-            last_push: last_push.clone(),
+            push_times: push_times.clone(),
+            push_seq: push_seq.clone(),
             in_channels,
             out_channels: out_cfg.channels as usize,
             interleaved: vec![0.0; chunk * in_channels.max(1)],
@@ -376,7 +381,8 @@ impl AlsaBackend {
         lost: &Arc<LostFlag>,
         in_latency: &Arc<AtomicU32>,
         started: &Arc<AtomicBool>,
-        last_push: &Arc<AtomicU64>,
+        push_times: &Arc<AtomicU64>,
+        push_seq: &Arc<AtomicU64>,
     ) -> Result<(cpal::Stream, HeapCons<f32>, usize), IoError> {
         let name = self.input_device.as_deref();
         let label = name.unwrap_or("default").to_string();
@@ -406,7 +412,8 @@ impl AlsaBackend {
             rate,
             in_latency: in_latency.clone(),
             started: started.clone(),
-            last_push: last_push.clone(),
+            push_times: push_times.clone(),
+            push_seq: push_seq.clone(),
         };
         let err = error_handler(ctx.shared.clone(), lost.clone());
         let stream = match fmt {
@@ -488,8 +495,10 @@ pub(crate) struct InputSide {
     rate: u32,
     in_latency: Arc<AtomicU32>,
     started: Arc<AtomicBool>,
-    /// When frames last went into the ring (`now_nanos`), for the output's fill keeper.
-    last_push: Arc<AtomicU64>,
+    /// Σ (`now_nanos` of a push × frames pushed), wrapping: how long the input waited in
+    /// the ring, for the output's fill keeper.
+    push_times: Arc<AtomicU64>,
+    push_seq: Arc<AtomicU64>,
 }
 
 impl InputSide {
@@ -520,8 +529,14 @@ impl InputSide {
             .chunks_exact(dc)
             .take(fit)
             .flat_map(|f| f[..ch].iter().map(|s| s.to_sample::<f32>()));
+        // Odd while the push and its time are out of step (see `Crossing::begin`).
+        self.push_seq.fetch_add(1, Relaxed);
+        fence(Release);
         self.prod.push_iter(samples);
-        self.last_push.store(now_nanos(), Relaxed);
+        // Time × frames, summed (wrapping): the output side integrates the ring's fill.
+        self.push_times
+            .fetch_add(now_nanos().wrapping_mul(fit as u64), Relaxed);
+        self.push_seq.fetch_add(1, Release);
         self.started.store(true, Relaxed);
     }
 }
@@ -532,7 +547,8 @@ pub(crate) struct OutputSide {
     shared: Arc<Shared>,
     /// The input ring and what keeps its fill (and the round trip) where it settled.
     crossing: Option<Crossing>,
-    last_push: Arc<AtomicU64>,
+    push_times: Arc<AtomicU64>,
+    push_seq: Arc<AtomicU64>,
     in_channels: usize,
     out_channels: usize,
     interleaved: Vec<f32>,
@@ -568,7 +584,7 @@ impl OutputSide {
         let chunk = self.left.len();
         if self.input_started.load(Relaxed) {
             if let Some(c) = self.crossing.as_mut() {
-                c.begin(now, self.last_push.load(Relaxed));
+                c.begin(now, &self.push_times, &self.push_seq);
                 let k = c.keeper();
                 self.shared.input_recentred.store(k.corrections(), Relaxed);
                 let (fill, settled) = k.fill();
@@ -709,7 +725,8 @@ mod tests {
             rate: 48_000,
             in_latency: Arc::new(AtomicU32::new(0)),
             started: started.clone(),
-            last_push: Arc::new(AtomicU64::new(0)),
+            push_times: Arc::new(AtomicU64::new(0)),
+            push_seq: Arc::new(AtomicU64::new(0)),
         };
         let counters = Arc::new(IoCounters::default());
         let (_tx, rx) = MidiSender::new(counters.clone());
@@ -718,7 +735,8 @@ mod tests {
             engine: Arc::new(EngineCell::new(engine)),
             shared: shared.clone(),
             crossing: Some(Crossing::new(cons, 2, 48_000, frames as u32, false, 1024)),
-            last_push: Arc::new(AtomicU64::new(0)),
+            push_times: Arc::new(AtomicU64::new(0)),
+            push_seq: Arc::new(AtomicU64::new(0)),
             in_channels: 2,
             out_channels: 2,
             interleaved: vec![0.0; 1024 * 2],

@@ -10,6 +10,8 @@
 //! device) a PI loop steers a resampler's ratio so the fill stays at the reference, as
 //! JACK's `alsa_in` and zita-ajbridge do; a dropout is put back the same way.
 
+use std::sync::atomic::{fence, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
+
 use ringbuf::traits::{Consumer, Observer};
 use ringbuf::HeapCons;
 
@@ -45,6 +47,7 @@ pub struct FillKeeper {
     follow_drift: bool,
     avg: Option<f64>,
     last_now: u64,
+    push_times: u64,
     fill_after: f64,
     first: Option<u64>,
     reference: Option<f64>,
@@ -63,6 +66,7 @@ impl FillKeeper {
             follow_drift,
             avg: None,
             last_now: 0,
+            push_times: 0,
             fill_after: 0.0,
             first: None,
             reference: None,
@@ -73,23 +77,25 @@ impl FillKeeper {
         }
     }
 
-    /// rt: an output callback at `now` finds `fill` frames waiting; the input callback
-    /// last added frames at `last_push`. Says what to do before reading.
-    pub fn observe(&mut self, now: u64, fill: f64, last_push: u64) -> Correction {
+    /// rt: an output callback at `now` finds `fill` frames waiting; `push_times` is the
+    /// input's running sum of (time of a push × frames pushed), wrapping. Says what to do
+    /// before reading.
+    pub fn observe(&mut self, now: u64, fill: f64, push_times: u64) -> Correction {
         let Some(avg) = self.avg else {
             self.avg = Some(fill);
             self.last_now = now;
+            self.push_times = push_times;
             self.first = Some(now);
             return Correction::None;
         };
         let dt_ns = now.saturating_sub(self.last_now).max(1);
-        // Until the push the ring held what the last read left; after it, `fill`.
-        let mean = if last_push > self.last_now && last_push <= now {
-            let before = (last_push - self.last_now) as f64;
-            (self.fill_after * before + fill * (dt_ns as f64 - before)) / dt_ns as f64
-        } else {
-            fill
-        };
+        // The ring held what the last read left, and each push's frames from its time
+        // on: the integral of the fill is exact however many pushes came between.
+        let pushed = (fill - self.fill_after).max(0.0);
+        let since_pushes = push_times.wrapping_sub(self.push_times) as f64;
+        self.push_times = push_times;
+        let waited = (pushed * now as f64 - since_pushes).clamp(0.0, pushed * dt_ns as f64);
+        let mean = (self.fill_after * dt_ns as f64 + waited) / dt_ns as f64;
         let dt = dt_ns as f64 * 1e-9;
         let avg = avg + (mean - avg) * (dt / (FILL_SECS + dt));
         self.avg = Some(avg);
@@ -114,7 +120,7 @@ impl FillKeeper {
                 .clamp(1.0 - MAX_RATIO_OFF, 1.0 + MAX_RATIO_OFF);
         }
         // A whole buffer too many or too few (a dropout): put back at once, on either clock.
-        let limit = if self.follow_drift { 1.5 } else { 0.75 } * self.period;
+        let limit = if self.follow_drift { 1.5 } else { 0.5 } * self.period;
         if off.abs() <= limit {
             self.off_since = None;
             return Correction::None;
@@ -267,9 +273,23 @@ impl Crossing {
     }
 
     /// rt: once per output callback, before its first read.
-    pub fn begin(&mut self, now: u64, last_push: u64) {
+    /// `push_times` and `push_seq` are the input's (see `alsa_cpal::InputSide`): the fill
+    /// and the push times are read in step, or this callback's look is skipped.
+    pub fn begin(&mut self, now: u64, push_times: &AtomicU64, push_seq: &AtomicU64) {
+        let seq = push_seq.load(Acquire);
+        let times = push_times.load(Acquire);
         let fill = self.fill() as f64;
-        match self.keeper.observe(now, fill, last_push) {
+        fence(Acquire);
+        if seq % 2 == 1 || push_seq.load(Relaxed) != seq {
+            // The input is pushing right now: look again next time.
+            return;
+        }
+        self.observe(now, fill, times);
+    }
+
+    /// rt: `begin` with the input's figures read (for tests).
+    pub fn observe(&mut self, now: u64, fill: f64, push_times: u64) {
+        match self.keeper.observe(now, fill, push_times) {
             Correction::None => {}
             Correction::Skip(n) => {
                 let from_staged = n.min(self.staged_frames);
@@ -342,7 +362,7 @@ mod tests {
         /// Seconds: the next input callback, and the capture time of the next frame.
         next_in: f64,
         captured: f64,
-        last_push_ns: u64,
+        push_times: u64,
         rng: u64,
         out: Vec<f32>,
     }
@@ -362,7 +382,7 @@ mod tests {
                 in_rate,
                 next_in: 0.0,
                 captured: 0.0,
-                last_push_ns: 0,
+                push_times: 0,
                 rng: 7,
                 out: vec![0.0; PERIOD],
             }
@@ -388,13 +408,16 @@ mod tests {
                     self.captured += dt;
                     let _ = self.prod.try_push(v);
                 }
-                self.last_push_ns = (self.next_in * 1e9) as u64;
+                let at = (self.next_in * 1e9) as u64;
+                self.push_times = self.push_times.wrapping_add(at.wrapping_mul(PERIOD as u64));
                 self.next_in += PERIOD as f64 / self.in_rate;
             }
             if stalled {
                 return None;
             }
-            self.crossing.begin((now * 1e9) as u64, self.last_push_ns);
+            let fill = self.crossing.fill() as f64;
+            self.crossing
+                .observe((now * 1e9) as u64, fill, self.push_times);
             let full = self.crossing.read(&mut self.out, PERIOD);
             let v = self.out[0] as f64;
             // Near the ramp's wrap the interpolation blurs it: no reading there.

@@ -40,8 +40,9 @@ pub use midi_queue::{
     now_nanos, IoCounters, MidiScheduler, MidiSender, TimedMidi, MAX_MIDI_PER_BLOCK,
     MIDI_QUEUE_CAPACITY,
 };
+pub use status::RETRY_SECS;
 pub use status::{IoStatus, IoStatusKind};
-pub use system::{AudioSystem, IoOptions, RETRY_SECS};
+pub use system::{AudioSystem, IoOptions};
 
 /// Buffer sizes a person can choose: powers of two only (others glitch on PipeWire).
 pub const BUFFER_SIZES: [u32; 6] = [64, 128, 256, 512, 1024, 2048];

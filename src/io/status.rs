@@ -2,7 +2,9 @@
 
 use super::backend::{buffer_ms, BackendKind, StreamInfo};
 use super::error::IoError;
-use super::system::RETRY_SECS;
+
+/// How often a missing device is looked for again.
+pub const RETRY_SECS: u64 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IoStatusKind {

@@ -17,13 +17,11 @@ use super::error::IoError;
 use super::jack_client::JackBackend;
 use super::midi_in::{MidiInputs, MidiStatus, MidiStatusKind};
 use super::midi_queue::{IoCounters, MidiSender, MidiTap, TimedMidi};
-use super::status::{IoStatus, IoStatusKind};
+use super::status::{IoStatus, IoStatusKind, RETRY_SECS};
 use super::{check_buffer_frames, check_sample_rate};
 use crate::engine::{Engine, Shared};
 use crate::session::settings::{AudioHost, AudioSettings};
 
-/// How often a missing device is looked for again.
-pub const RETRY_SECS: u64 = 2;
 const TICK: Duration = Duration::from_millis(100);
 
 /// How the audio system is wired, beyond what the user's settings say.

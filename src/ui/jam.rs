@@ -5,13 +5,12 @@
 //! easy mode: one large button that starts and stops a loop on the first free track
 //! (saving and opening stay on the therapist's full view).
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use eframe::egui::{self, vec2, Color32, CornerRadius, Rect, RichText, Sense};
 
 use super::i18n::{bpm_text, db_text, decimal, tr, tr_n, Text};
 use super::meter::meter_row_named;
-use super::panel::{Action, JamSaid, JamWork, OpenAnswer, PanelState};
+pub use super::state::LoopTrack;
+use super::state::{Action, JamSaid, JamWork, OpenAnswer, PanelState};
 use super::theme::{self, Sizes};
 use crate::control::midi_learn::Trigger;
 use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand, TrackSel};
@@ -20,7 +19,6 @@ use crate::engine::looper::sync::MAX_BEATS_PER_BAR;
 use crate::engine::looper::{
     LoopOp, Quantize, SyncMode, SOURCE_INPUTS, SOURCE_INPUT_BASE, SOURCE_INSTRUMENTS, SOURCE_MIX,
 };
-use crate::engine::{Level, Shared};
 use crate::session::jam::{local_time_text, JamNote, OpenTrouble};
 use crate::session::settings::{Language, LoopQuantize, LoopSettings};
 
@@ -31,58 +29,6 @@ pub const TRACK_MIN_DB: f32 = -30.0;
 pub const TRACK_MAX_DB: f32 = 6.0;
 /// Easy mode's one button: large enough to hit without aiming.
 pub const EASY_BUTTON_HEIGHT: f32 = 120.0;
-
-/// One loop track as the panel sees it (SooperLooper's state numbers).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct LoopTrack {
-    pub state: u32,
-    pub loop_frames: u32,
-    pub pos_frames: u32,
-    pub cycle_frames: u32,
-    pub full_count: u32,
-    /// What the track plays, after its level and pan.
-    pub level: Level,
-    /// Undo and redo steps there are to take.
-    pub undo_levels: u32,
-    pub redo_levels: u32,
-}
-
-impl LoopTrack {
-    /// The tracks the engine has now; none until the looper is installed.
-    pub fn read_all(shared: &Shared, into: &mut Vec<LoopTrack>) {
-        let n = (shared.loop_tracks.load(Relaxed) as usize).min(shared.loops.len());
-        into.clear();
-        into.extend(shared.loops[..n].iter().map(|m| LoopTrack {
-            state: m.state.load(Relaxed),
-            loop_frames: m.loop_frames.load(Relaxed),
-            pos_frames: m.pos_frames.load(Relaxed),
-            cycle_frames: m.cycle_frames.load(Relaxed),
-            full_count: m.full_count.load(Relaxed),
-            level: m.level.read(),
-            undo_levels: m.undo_levels.load(Relaxed),
-            redo_levels: m.redo_levels.load(Relaxed),
-        }));
-    }
-
-    /// Nothing recorded and nothing about to be.
-    pub fn is_free(&self) -> bool {
-        self.state == 0 && self.loop_frames == 0
-    }
-
-    /// Waiting to record, recording, or rounding a recording off.
-    pub fn is_recording(&self) -> bool {
-        matches!(self.state, 1..=3)
-    }
-
-    /// How far through the loop the playhead is, 0..1 (while recording: none yet).
-    pub fn progress(&self) -> f32 {
-        if self.loop_frames == 0 || self.state == 2 {
-            0.0
-        } else {
-            (self.pos_frames as f32 / self.loop_frames as f32).clamp(0.0, 1.0)
-        }
-    }
-}
 
 /// What the track's big button sends: the one foot-switch cycle the pedal, Space and
 /// OSC share (empty → record, recording → stop, playing → overdub, overdubbing → stop).

@@ -11,6 +11,7 @@ pub mod meter;
 pub mod panel;
 pub mod play;
 pub mod settings_view;
+pub mod state;
 pub mod status;
 pub mod theme;
 pub mod watch;

@@ -1,7 +1,6 @@
 //! The panel's state and what its buttons do. Views draw from [`PanelState`] and hand
 //! back [`Action`]s; only [`Panel::act`] changes anything (engine, devices, settings).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,262 +8,34 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 use eframe::egui::{self, Key, Modifiers, RichText};
 
-use super::audio::{AudioControl, AudioStatus};
+use super::audio::AudioControl;
 use super::i18n::{tr, Text};
-use super::jam::{self, LoopTrack};
+use super::jam;
 use super::meter::PeakHold;
+pub use super::state::*;
 use super::{play, settings_view, status, theme};
-use crate::control::midi_learn::{Mapping, MAP_FILE};
+use crate::control::midi_learn::MAP_FILE;
 use crate::control::ops::{LoopCommand, LoopControlError, TrackSel};
 use crate::control::tap::TapTempo;
 use crate::control::{Action as ControlAction, LoopControl, MidiLearn, OscServer};
 use crate::control::{MidiLearnError, DEFAULT_OSC_PORT};
-use crate::controller::{ControlError, Controller, Snapshot};
+use crate::controller::{ControlError, Controller};
 use crate::engine::looper::{LoopOp, SOURCE_INPUTS};
-use crate::engine::{Command, Patch};
+use crate::engine::Command;
 use crate::io::{now_nanos, TimedMidi};
-use crate::session::jam::{
-    self as jam_files, JamError, JamListing, JamNote, OpenTrouble, OpenedJam, SavedJam,
-};
-use crate::session::settings::{AudioHost, AudioSettings, Language, LoopSettings, Settings};
+use crate::session::jam::{self as jam_files, JamError, JamListing, JamNote, OpenedJam, SavedJam};
+use crate::session::settings::{AudioSettings, LoopSettings, Settings};
 
 /// Meters are redrawn this often; the engine publishes once per block anyway.
 const REDRAW: Duration = Duration::from_millis(40);
 /// With nothing moving, a frame now and then all the same (the jam's default name
 /// follows the clock).
 const IDLE_REDRAW: Duration = Duration::from_secs(5);
-pub const MASTER_MIN_DB: f32 = -60.0;
-pub const MASTER_MAX_DB: f32 = 6.0;
-/// What one press on "Quieter"/"Louder" changes.
-pub const MASTER_STEP_DB: f32 = 3.0;
 /// A pedal press older than this when the panel gets to it (the window was hidden, say)
 /// does nothing: a loop starting seconds after the press would be worse than none.
 const TAP_STALE_NANOS: u64 = 2_000_000_000;
 /// Most MIDI messages taken from the tap in one frame; the rest wait for the next.
 const TAP_PER_FRAME: usize = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum View {
-    #[default]
-    Play,
-    Jam,
-    Settings,
-}
-
-/// A message for the status line, kept as a key so it follows a language switch.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Notice {
-    pub problem: bool,
-    pub text: Text,
-    /// The words of a lower layer (a device or file error), shown after the text.
-    pub detail: String,
-}
-
-/// The device lists on the settings view; asked for on demand because enumerating is slow.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Devices {
-    pub outputs: Vec<String>,
-    pub inputs: Vec<String>,
-    pub midi: Vec<String>,
-}
-
-/// MIDI learn as the Loop view shows it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LearnView {
-    /// "MIDI learn" is on: clicking a control arms it instead of doing it.
-    pub on: bool,
-    /// The control waiting for its key or pedal.
-    pub armed: Option<ControlAction>,
-    /// The mapping learned last, shown until the next control is armed.
-    pub last: Option<Mapping>,
-    pub mappings: Vec<Mapping>,
-}
-
-/// The OSC server as the Settings view shows it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct OscView {
-    /// Where it listens, while it runs.
-    pub addr: Option<SocketAddr>,
-    /// It could not start: the port is taken.
-    pub busy: bool,
-}
-
-/// What the panel is doing with a saved jam, off the window's thread.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JamWork {
-    Saving,
-    Opening,
-}
-
-/// How the last save or open went, kept as keys so it follows a language switch.
-#[derive(Clone, Debug, PartialEq)]
-pub enum JamSaid {
-    Saved {
-        folder: String,
-        notes: Vec<JamNote>,
-    },
-    Opened {
-        folder: String,
-        trouble: Option<OpenTrouble>,
-        /// File by file, as the jam module words them.
-        problems: Vec<String>,
-        notes: Vec<JamNote>,
-    },
-    /// `text` says what failed, `why` why, in plain words; `detail` is a lower layer's.
-    Failed {
-        text: Text,
-        why: Text,
-        detail: String,
-    },
-}
-
-/// The answers to "The loops you have now will be replaced. Save them first?"
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpenAnswer {
-    SaveFirst,
-    Replace,
-    Cancel,
-}
-
-/// Saving and opening jams as the Loop view shows it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct JamFiles {
-    /// The name a save uses: the date and time until the user types one.
-    pub name: String,
-    /// The user typed the name: it no longer follows the clock.
-    pub name_edited: bool,
-    pub working: Option<JamWork>,
-    /// The saved jams, newest first, while the list is open.
-    pub list: Option<Vec<JamListing>>,
-    /// The jam whose opening waits for an answer (there are loops now).
-    pub confirm_open: Option<PathBuf>,
-    pub said: Option<JamSaid>,
-}
-
-/// Everything the views draw from.
-pub struct PanelState {
-    pub settings: Settings,
-    /// The sound settings being edited; used once "Apply" is pressed.
-    pub draft: AudioSettings,
-    /// A device is being opened (after "Apply"): the panel says so and keeps drawing.
-    pub opening: bool,
-    pub view: View,
-    pub snapshot: Snapshot,
-    pub audio: AudioStatus,
-    pub devices: Devices,
-    pub input_holds: Vec<PeakHold>,
-    /// Each input heard through Samspill, as last set here (the engine starts with all
-    /// on and does not publish it).
-    pub input_monitor: Vec<bool>,
-    pub instruments_hold: PeakHold,
-    pub master_hold: PeakHold,
-    pub notice: Option<Notice>,
-    /// The loop tracks as the engine last published them; empty until the looper is in.
-    pub loops: Vec<LoopTrack>,
-    /// Each track's level as last set here (the engine starts every track at 0 dB).
-    pub loop_db: Vec<f32>,
-    /// What each track records from, as [`LoopControl::source`] remembers it (the engine
-    /// does not publish it): `SOURCE_INPUTS`, `SOURCE_INSTRUMENTS`, `SOURCE_MIX` or
-    /// `SOURCE_INPUT_BASE + k`.
-    pub loop_sources: Vec<u8>,
-    /// The peak each track's meter holds.
-    pub loop_holds: Vec<PeakHold>,
-    /// When "Tap the beat" was pressed, in egui's seconds; the newest last.
-    pub taps: TapTempo,
-    /// The track whose "Clear" waits for a yes or a no.
-    pub confirm_clear: Option<usize>,
-    /// The track keyboard shortcuts work on: [`LoopControl::selected`], read each frame,
-    /// so OSC's "selected loop" and the panel's are one and the same.
-    pub selected: TrackSel,
-    pub learn: LearnView,
-    pub osc: OscView,
-    pub jams: JamFiles,
-}
-
-impl PanelState {
-    pub fn lang(&self) -> Language {
-        self.settings.language
-    }
-
-    /// The one track selected, if it is one the looper has (not "all tracks").
-    pub fn selected_track(&self) -> Option<usize> {
-        match self.selected {
-            TrackSel::One(t) if usize::from(t) < self.loops.len() => Some(usize::from(t)),
-            _ => None,
-        }
-    }
-}
-
-/// What the user asked for, from any view.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Action {
-    Show(View),
-    Patch(Patch),
-    MasterDb(f32),
-    /// Persist the settings (after a slider is let go, for instance).
-    Save,
-    AllNotesOff,
-    Language(Language),
-    EasyMode(bool),
-    Host(AudioHost),
-    OutputDevice(Option<String>),
-    InputDevice(Option<String>),
-    SampleRate(u32),
-    BufferFrames(u32),
-    LookForDevices,
-    ApplyAudio,
-    /// Something for one loop track to do.
-    Loop {
-        track: usize,
-        op: LoopOp,
-    },
-    /// Ask before clearing a track (`None`: the question is answered "no").
-    AskClear(Option<usize>),
-    TrackDb {
-        track: usize,
-        db: f32,
-    },
-    /// New looper settings: the beat, click and count-in are sent at once, memory at next start.
-    Looper(LoopSettings),
-    /// "Tap the beat" pressed at this time (seconds).
-    TapTempo(f64),
-    /// The one foot-switch cycle on a track: record → play → overdub → play.
-    FootSwitch(usize),
-    /// Keyboard shortcuts, pads and OSC's "selected loop" work on this track from now.
-    SelectTrack(usize),
-    /// MIDI learn on or off.
-    Learn(bool),
-    /// The next key or pedal does this.
-    LearnArm(ControlAction),
-    /// No key or pedal does this any more.
-    Forget(ControlAction),
-    /// Esc: stop waiting (for a key to learn, a yes or no, a loop's start).
-    Cancel,
-    /// OSC on 127.0.0.1 on or off.
-    Osc(bool),
-    /// One loop command on every track.
-    AllTracks(LoopCommand),
-    /// What a track records from (see [`PanelState::loop_sources`]).
-    LoopSource {
-        track: usize,
-        source: u8,
-    },
-    /// Hear an input through Samspill or not; loops record it either way.
-    InputMonitor {
-        input: usize,
-        on: bool,
-    },
-    /// The name the next jam is saved under, as typed.
-    JamName(String),
-    /// Save the loops as a jam (in the background; the music plays on).
-    SaveJam,
-    /// Show the saved jams (read afresh) or hide them.
-    ListJams(bool),
-    /// Open this saved jam; asks first when there are loops now.
-    OpenJam(PathBuf),
-    /// The answer to "save the loops you have first?".
-    AnswerOpen(OpenAnswer),
-}
 
 /// What a background save or open came back with.
 enum JamDone {

@@ -4,7 +4,7 @@ use eframe::egui::{self, RichText};
 
 use super::i18n::{db_text, patch_text, tr, tr_n, Text};
 use super::meter::{limiter_lamp, meter_row};
-use super::panel::{Action, PanelState, MASTER_MAX_DB, MASTER_MIN_DB, MASTER_STEP_DB};
+use super::state::{Action, PanelState, MASTER_MAX_DB, MASTER_MIN_DB, MASTER_STEP_DB};
 use super::theme::{self, Sizes};
 use crate::controller::SoundFontState;
 use crate::engine::Patch;

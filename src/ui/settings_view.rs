@@ -7,7 +7,7 @@ use eframe::egui::{self, Align, Layout, RichText};
 
 use super::i18n::{bytes_text, decimal, language_text, ms_text, rate_text, tr, Text};
 use super::jam::looper_config;
-use super::panel::{Action, PanelState};
+use super::state::{Action, PanelState};
 use super::theme::{self, Sizes};
 use crate::session::settings::{AudioHost, Language, LoopSettings};
 

@@ -5,7 +5,7 @@ use eframe::egui::{self, vec2, Color32, RichText, Sense};
 
 use super::audio::{AudioState, AudioStatus};
 use super::i18n::{ms_text, rate_text, tr, tr_n, Text};
-use super::panel::{Notice, PanelState};
+use super::state::{Notice, PanelState};
 use super::theme;
 use crate::session::settings::Language;
 

@@ -30,8 +30,7 @@ use super::shared::LoopMeter;
 use std::sync::atomic::Ordering::Relaxed;
 use track::{Ctx, Mode, Track};
 
-/// Most tracks a looper can have.
-pub const MAX_TRACKS: usize = 8;
+pub use super::shared::MAX_TRACKS;
 /// Default crossfade at seams, punches, mutes and jumps.
 pub const DEFAULT_XFADE_FRAMES: u32 = 64;
 

@@ -1,0 +1,300 @@
+//! The panel's state, apart from drawing: what is shown ([`PanelState`]) and what a
+//! press asks for ([`Action`]). Views read it and return actions; only `Panel::act`
+//! changes anything. Views import this, never the panel or each other's state.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::audio::AudioStatus;
+use super::i18n::Text;
+use super::meter::PeakHold;
+use crate::control::midi_learn::Mapping;
+use crate::control::ops::{LoopCommand, TrackSel};
+use crate::control::tap::TapTempo;
+use crate::control::Action as ControlAction;
+use crate::controller::Snapshot;
+use crate::engine::looper::LoopOp;
+use crate::engine::{Level, Patch, Shared};
+use crate::session::jam::{JamListing, JamNote, OpenTrouble};
+use crate::session::settings::{AudioHost, AudioSettings, Language, LoopSettings, Settings};
+
+pub const MASTER_MIN_DB: f32 = -60.0;
+pub const MASTER_MAX_DB: f32 = 6.0;
+/// What one press on "Quieter"/"Louder" changes.
+pub const MASTER_STEP_DB: f32 = 3.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    Play,
+    Jam,
+    Settings,
+}
+
+/// A message for the status line, kept as a key so it follows a language switch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub problem: bool,
+    pub text: Text,
+    /// The words of a lower layer (a device or file error), shown after the text.
+    pub detail: String,
+}
+
+/// The device lists on the settings view; asked for on demand because enumerating is slow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Devices {
+    pub outputs: Vec<String>,
+    pub inputs: Vec<String>,
+    pub midi: Vec<String>,
+}
+
+/// MIDI learn as the Loop view shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LearnView {
+    /// "MIDI learn" is on: clicking a control arms it instead of doing it.
+    pub on: bool,
+    /// The control waiting for its key or pedal.
+    pub armed: Option<ControlAction>,
+    /// The mapping learned last, shown until the next control is armed.
+    pub last: Option<Mapping>,
+    pub mappings: Vec<Mapping>,
+}
+
+/// The OSC server as the Settings view shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OscView {
+    /// Where it listens, while it runs.
+    pub addr: Option<SocketAddr>,
+    /// It could not start: the port is taken.
+    pub busy: bool,
+}
+
+/// What the panel is doing with a saved jam, off the window's thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JamWork {
+    Saving,
+    Opening,
+}
+
+/// How the last save or open went, kept as keys so it follows a language switch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JamSaid {
+    Saved {
+        folder: String,
+        notes: Vec<JamNote>,
+    },
+    Opened {
+        folder: String,
+        trouble: Option<OpenTrouble>,
+        /// File by file, as the jam module words them.
+        problems: Vec<String>,
+        notes: Vec<JamNote>,
+    },
+    /// `text` says what failed, `why` why, in plain words; `detail` is a lower layer's.
+    Failed {
+        text: Text,
+        why: Text,
+        detail: String,
+    },
+}
+
+/// The answers to "The loops you have now will be replaced. Save them first?"
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenAnswer {
+    SaveFirst,
+    Replace,
+    Cancel,
+}
+
+/// Saving and opening jams as the Loop view shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JamFiles {
+    /// The name a save uses: the date and time until the user types one.
+    pub name: String,
+    /// The user typed the name: it no longer follows the clock.
+    pub name_edited: bool,
+    pub working: Option<JamWork>,
+    /// The saved jams, newest first, while the list is open.
+    pub list: Option<Vec<JamListing>>,
+    /// The jam whose opening waits for an answer (there are loops now).
+    pub confirm_open: Option<PathBuf>,
+    pub said: Option<JamSaid>,
+}
+
+/// Everything the views draw from.
+pub struct PanelState {
+    pub settings: Settings,
+    /// The sound settings being edited; used once "Apply" is pressed.
+    pub draft: AudioSettings,
+    /// A device is being opened (after "Apply"): the panel says so and keeps drawing.
+    pub opening: bool,
+    pub view: View,
+    pub snapshot: Snapshot,
+    pub audio: AudioStatus,
+    pub devices: Devices,
+    pub input_holds: Vec<PeakHold>,
+    /// Each input heard through Samspill, as last set here (the engine starts with all
+    /// on and does not publish it).
+    pub input_monitor: Vec<bool>,
+    pub instruments_hold: PeakHold,
+    pub master_hold: PeakHold,
+    pub notice: Option<Notice>,
+    /// The loop tracks as the engine last published them; empty until the looper is in.
+    pub loops: Vec<LoopTrack>,
+    /// Each track's level as last set here (the engine starts every track at 0 dB).
+    pub loop_db: Vec<f32>,
+    /// What each track records from, as [`LoopControl::source`] remembers it (the engine
+    /// does not publish it): `SOURCE_INPUTS`, `SOURCE_INSTRUMENTS`, `SOURCE_MIX` or
+    /// `SOURCE_INPUT_BASE + k`.
+    pub loop_sources: Vec<u8>,
+    /// The peak each track's meter holds.
+    pub loop_holds: Vec<PeakHold>,
+    /// When "Tap the beat" was pressed, in egui's seconds; the newest last.
+    pub taps: TapTempo,
+    /// The track whose "Clear" waits for a yes or a no.
+    pub confirm_clear: Option<usize>,
+    /// The track keyboard shortcuts work on: [`LoopControl::selected`], read each frame,
+    /// so OSC's "selected loop" and the panel's are one and the same.
+    pub selected: TrackSel,
+    pub learn: LearnView,
+    pub osc: OscView,
+    pub jams: JamFiles,
+}
+
+impl PanelState {
+    pub fn lang(&self) -> Language {
+        self.settings.language
+    }
+
+    /// The one track selected, if it is one the looper has (not "all tracks").
+    pub fn selected_track(&self) -> Option<usize> {
+        match self.selected {
+            TrackSel::One(t) if usize::from(t) < self.loops.len() => Some(usize::from(t)),
+            _ => None,
+        }
+    }
+}
+
+/// What the user asked for, from any view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Show(View),
+    Patch(Patch),
+    MasterDb(f32),
+    /// Persist the settings (after a slider is let go, for instance).
+    Save,
+    AllNotesOff,
+    Language(Language),
+    EasyMode(bool),
+    Host(AudioHost),
+    OutputDevice(Option<String>),
+    InputDevice(Option<String>),
+    SampleRate(u32),
+    BufferFrames(u32),
+    LookForDevices,
+    ApplyAudio,
+    /// Something for one loop track to do.
+    Loop {
+        track: usize,
+        op: LoopOp,
+    },
+    /// Ask before clearing a track (`None`: the question is answered "no").
+    AskClear(Option<usize>),
+    TrackDb {
+        track: usize,
+        db: f32,
+    },
+    /// New looper settings: the beat, click and count-in are sent at once, memory at next start.
+    Looper(LoopSettings),
+    /// "Tap the beat" pressed at this time (seconds).
+    TapTempo(f64),
+    /// The one foot-switch cycle on a track: record → play → overdub → play.
+    FootSwitch(usize),
+    /// Keyboard shortcuts, pads and OSC's "selected loop" work on this track from now.
+    SelectTrack(usize),
+    /// MIDI learn on or off.
+    Learn(bool),
+    /// The next key or pedal does this.
+    LearnArm(ControlAction),
+    /// No key or pedal does this any more.
+    Forget(ControlAction),
+    /// Esc: stop waiting (for a key to learn, a yes or no, a loop's start).
+    Cancel,
+    /// OSC on 127.0.0.1 on or off.
+    Osc(bool),
+    /// One loop command on every track.
+    AllTracks(LoopCommand),
+    /// What a track records from (see [`PanelState::loop_sources`]).
+    LoopSource {
+        track: usize,
+        source: u8,
+    },
+    /// Hear an input through Samspill or not; loops record it either way.
+    InputMonitor {
+        input: usize,
+        on: bool,
+    },
+    /// The name the next jam is saved under, as typed.
+    JamName(String),
+    /// Save the loops as a jam (in the background; the music plays on).
+    SaveJam,
+    /// Show the saved jams (read afresh) or hide them.
+    ListJams(bool),
+    /// Open this saved jam; asks first when there are loops now.
+    OpenJam(PathBuf),
+    /// The answer to "save the loops you have first?".
+    AnswerOpen(OpenAnswer),
+}
+
+/// One loop track as the panel sees it (SooperLooper's state numbers).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LoopTrack {
+    pub state: u32,
+    pub loop_frames: u32,
+    pub pos_frames: u32,
+    pub cycle_frames: u32,
+    pub full_count: u32,
+    /// What the track plays, after its level and pan.
+    pub level: Level,
+    /// Undo and redo steps there are to take.
+    pub undo_levels: u32,
+    pub redo_levels: u32,
+}
+
+impl LoopTrack {
+    /// The tracks the engine has now; none until the looper is installed.
+    pub fn read_all(shared: &Shared, into: &mut Vec<LoopTrack>) {
+        let n = (shared.loop_tracks.load(Relaxed) as usize).min(shared.loops.len());
+        into.clear();
+        into.extend(shared.loops[..n].iter().map(|m| LoopTrack {
+            state: m.state.load(Relaxed),
+            loop_frames: m.loop_frames.load(Relaxed),
+            pos_frames: m.pos_frames.load(Relaxed),
+            cycle_frames: m.cycle_frames.load(Relaxed),
+            full_count: m.full_count.load(Relaxed),
+            level: m.level.read(),
+            undo_levels: m.undo_levels.load(Relaxed),
+            redo_levels: m.redo_levels.load(Relaxed),
+        }));
+    }
+
+    /// Nothing recorded and nothing about to be.
+    pub fn is_free(&self) -> bool {
+        self.state == 0 && self.loop_frames == 0
+    }
+
+    /// Waiting to record, recording, or rounding a recording off.
+    pub fn is_recording(&self) -> bool {
+        matches!(self.state, 1..=3)
+    }
+
+    /// How far through the loop the playhead is, 0..1 (while recording: none yet).
+    pub fn progress(&self) -> f32 {
+        if self.loop_frames == 0 || self.state == 2 {
+            0.0
+        } else {
+            (self.pos_frames as f32 / self.loop_frames as f32).clamp(0.0, 1.0)
+        }
+    }
+}
