@@ -94,11 +94,11 @@ impl Rig {
         Duration::from_secs_f64(self.len as f64 / SR as f64)
     }
 
-    /// Records for `d`, again (up to five times) when there were dropouts meanwhile: on
+    /// Records for `d`, again (up to CLEAN_TRIES times) when there were dropouts meanwhile: on
     /// a busy machine a non-realtime jackd or the plugin's thread now and then misses a
     /// cycle, and then the loop slips against JACK's frame clock.
     fn record(&mut self, d: Duration) -> Timeline {
-        for _ in 0..5 {
+        for _ in 0..CLEAN_TRIES {
             let xruns = self.samspill.level("xruns");
             self.rec.forget();
             self.rec.record_for(d);
@@ -111,7 +111,7 @@ impl Rig {
 
     /// The loop with the player playing along for half a second (no overdub).
     fn hear_player(&mut self) -> Timeline {
-        for _ in 0..5 {
+        for _ in 0..CLEAN_TRIES {
             let xruns = self.samspill.level("xruns");
             let from = self.player.frame_now().wrapping_add(SR / 20);
             self.player.play_window(from, SR / 2);
@@ -142,7 +142,7 @@ impl Rig {
     /// loop as it sounds after. A pass with dropouts is undone and done again; `Drift`
     /// when those dropouts moved the round trip itself (see `Drift`).
     fn overdub_pass(&mut self, what: &str) -> Result<Timeline, Drift> {
-        for _ in 0..8 {
+        for _ in 0..CLEAN_TRIES {
             let xruns = self.samspill.level("xruns");
             self.osc.hit("overdub");
             self.wait_state(5.0);

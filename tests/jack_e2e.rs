@@ -32,7 +32,7 @@ fn gaps(r: &Recording) -> Vec<(u32, u32)> {
         .collect()
 }
 
-/// Records 2-second windows until one has no gap in frame time, up to five.
+/// Records 2-second windows until one has no gap in frame time, up to `CLEAN_TRIES`.
 ///
 /// A non-realtime jackd on a busy two-core CI machine now and then wakes a whole period
 /// late and every client misses that cycle; that is the machine, not Samspill. A Samspill
@@ -48,7 +48,7 @@ fn gap_free_window(rec: &mut Recorder, jackd: &Jackd, samspill: &Samspill) -> Re
         }
         gappy.push(gaps);
         assert!(
-            gappy.len() < 5,
+            gappy.len() < common_jack::CLEAN_TRIES,
             "every window had gaps in frame time (dropouts), from/to: {gappy:?}\njackd:\n{}\nsamspill stderr:\n{}",
             jackd.log(),
             samspill.stderr()

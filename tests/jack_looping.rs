@@ -128,12 +128,12 @@ fn two_osc_record_hits_a_second_apart_make_a_one_second_loop_that_repeats() {
     samspill.assert_no_allocation_on_the_audio_thread();
 }
 
-/// Records for `d`, again (up to five times) when the server had dropouts meanwhile: a
+/// Records for `d`, again (up to CLEAN_TRIES times) when the server had dropouts meanwhile: a
 /// non-realtime jackd on a busy CI machine now and then misses a cycle, and then the
 /// loop's position slips against the frame clock. That is the machine, not Samspill (see
 /// `gap_free_window` in jack_e2e.rs).
 fn clean_recording(rec: &mut Recorder, samspill: &mut Samspill, d: Duration) -> Timeline {
-    for _ in 0..5 {
+    for _ in 0..CLEAN_TRIES {
         let xruns = xruns_of(samspill);
         rec.forget();
         rec.record_for(d);
@@ -176,7 +176,7 @@ impl Rig {
     /// loop as it sounds after. A pass in which the server had dropouts is undone and
     /// done again (a busy CI machine, not Samspill; see `gap_free_window` in jack_e2e.rs).
     fn overdub_pass(&mut self, what: &str) -> Timeline {
-        for _ in 0..8 {
+        for _ in 0..CLEAN_TRIES {
             let xruns = xruns_of(&mut self.samspill);
             self.osc.hit("overdub");
             self.osc
@@ -204,7 +204,7 @@ impl Rig {
     /// The loop with the player playing along for half a second (no overdub), recorded
     /// without dropouts.
     fn hear_player(&mut self) -> Timeline {
-        for _ in 0..5 {
+        for _ in 0..CLEAN_TRIES {
             let xruns = xruns_of(&mut self.samspill);
             let from = self.player.frame_now().wrapping_add(SR / 20);
             self.player.play_window(from, SR / 2);
