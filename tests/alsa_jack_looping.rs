@@ -102,7 +102,7 @@ impl Rig {
             let xruns = self.samspill.level("xruns");
             self.rec.forget();
             self.rec.record_for(d);
-            if self.samspill.level("xruns") == xruns {
+            if self.samspill.level("xruns") == xruns && self.rec.got.gaps().is_empty() {
                 return Timeline::of(&self.rec.got);
             }
         }
@@ -119,7 +119,7 @@ impl Rig {
             self.rec.forget();
             self.rec.record_for(Duration::from_millis(450));
             std::thread::sleep(Duration::from_millis(100));
-            if self.samspill.level("xruns") == xruns {
+            if self.samspill.level("xruns") == xruns && self.rec.got.gaps().is_empty() {
                 return Timeline::of(&self.rec.got);
             }
         }

@@ -23,15 +23,6 @@ fn level_field(line: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number for {key} in {line:?}"))
 }
 
-/// Where the recorded frame times jump: (end of one cycle, start of the next).
-fn gaps(r: &Recording) -> Vec<(u32, u32)> {
-    r.blocks
-        .windows(2)
-        .filter(|w| w[1].0 != w[0].0.wrapping_add(w[0].1))
-        .map(|w| (w[0].0.wrapping_add(w[0].1), w[1].0))
-        .collect()
-}
-
 /// Records 2-second windows until one has no gap in frame time, up to `CLEAN_TRIES`.
 ///
 /// A non-realtime jackd on a busy two-core CI machine now and then wakes a whole period
@@ -42,7 +33,7 @@ fn gap_free_window(rec: &mut Recorder, jackd: &Jackd, samspill: &Samspill) -> Re
     loop {
         rec.forget();
         rec.record_for(2 * SECS);
-        let gaps = gaps(&rec.got);
+        let gaps = rec.got.gaps();
         if gaps.is_empty() {
             return std::mem::take(&mut rec.got);
         }

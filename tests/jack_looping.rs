@@ -137,7 +137,7 @@ fn clean_recording(rec: &mut Recorder, samspill: &mut Samspill, d: Duration) -> 
         let xruns = xruns_of(samspill);
         rec.forget();
         rec.record_for(d);
-        if xruns_of(samspill) == xruns {
+        if xruns_of(samspill) == xruns && rec.got.gaps().is_empty() {
             return Timeline::of(&rec.got);
         }
     }
@@ -212,7 +212,7 @@ impl Rig {
             self.rec.forget();
             self.rec.record_for(Duration::from_millis(450));
             std::thread::sleep(Duration::from_millis(100));
-            if xruns_of(&mut self.samspill) == xruns {
+            if xruns_of(&mut self.samspill) == xruns && self.rec.got.gaps().is_empty() {
                 return Timeline::of(&self.rec.got);
             }
         }

@@ -384,6 +384,16 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// Where the recorded frame times jump: (end of one cycle, start of the next). A
+    /// window with a jump lost cycles (a dropout the recorder saw) and is not judged.
+    pub fn gaps(&self) -> Vec<(u32, u32)> {
+        self.blocks
+            .windows(2)
+            .filter(|w| w[1].0 != w[0].0.wrapping_add(w[0].1))
+            .map(|w| (w[0].0.wrapping_add(w[0].1), w[1].0))
+            .collect()
+    }
+
     /// The absolute frame of sample `i`.
     pub fn frame_of(&self, i: usize) -> u32 {
         let mut at = 0usize;
