@@ -66,24 +66,6 @@ fn run(e: &mut Engine, events: &[(usize, [u8; 3])], frames: usize) -> (Vec<f32>,
     play(e, frames, 64, events)
 }
 
-/// The strongest frequency between `lo` and `hi` at `rate`, to a tenth of a hertz.
-fn pitch_hz(x: &[f32], rate: u32, lo: f64, hi: f64) -> f64 {
-    let scan = |from: f64, to: f64, step: f64| {
-        let mut best = (from, 0f64);
-        let mut f = from;
-        while f <= to {
-            let m = magnitude_at_rate(x, f, rate);
-            if m > best.1 {
-                best = (f, m);
-            }
-            f += step;
-        }
-        best.0
-    };
-    let coarse = scan(lo, hi, 2.0);
-    scan(coarse - 2.0, coarse + 2.0, 0.1)
-}
-
 /// An A4 held for half a second at `rate`: its level (dB) and pitch (Hz).
 fn a4(e: &mut Engine, rate: u32) -> (f32, f64) {
     let n = rate as usize / 2;
@@ -93,7 +75,10 @@ fn a4(e: &mut Engine, rate: u32) -> (f32, f64) {
         n + rate as usize * 2,
     );
     let held = &l[n / 4..n];
-    (db(rms(held)), pitch_hz(held, rate, 400.0, 480.0))
+    (
+        db(rms(held)),
+        spectral_peak_hz_at_rate(held, rate, 400.0, 480.0),
+    )
 }
 
 #[test]

@@ -984,14 +984,7 @@ impl Worker {
             },
             OscRequest::GlobalGet { param, ret } => {
                 let v = self.global_value(param);
-                self.reply(
-                    &ret,
-                    vec![
-                        OscType::Int(GLOBAL_INDEX),
-                        OscType::String(param.name().into()),
-                        OscType::Float(v),
-                    ],
-                );
+                self.reply(&ret, global_args(param, v));
                 true
             }
         }
@@ -1051,14 +1044,7 @@ impl Worker {
             let v = self.global_value(param);
             if told != Some(v) {
                 self.global_regs[i].2 = Some(v);
-                self.reply(
-                    &ret,
-                    vec![
-                        OscType::Int(GLOBAL_INDEX),
-                        OscType::String(param.name().into()),
-                        OscType::Float(v),
-                    ],
-                );
+                self.reply(&ret, global_args(param, v));
             }
         }
     }
@@ -1115,6 +1101,15 @@ impl Worker {
             }
         }
     }
+}
+
+/// SooperLooper's reply shape for a global control: (i:-2, s:control, f:value).
+fn global_args(param: GlobalParam, value: f32) -> Vec<OscType> {
+    vec![
+        OscType::Int(GLOBAL_INDEX),
+        OscType::String(param.name().into()),
+        OscType::Float(value),
+    ]
 }
 
 /// SooperLooper's reply shape: (i:loop, s:control, f:value).

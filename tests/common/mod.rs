@@ -69,11 +69,16 @@ pub fn magnitude_at_rate(x: &[f32], freq: f64, rate: u32) -> f64 {
 
 /// The strongest frequency between `lo` and `hi`, to a tenth of a hertz.
 pub fn spectral_peak_hz(x: &[f32], lo: f64, hi: f64) -> f64 {
+    spectral_peak_hz_at_rate(x, SR, lo, hi)
+}
+
+/// [`spectral_peak_hz`] for a signal sampled at `rate`.
+pub fn spectral_peak_hz_at_rate(x: &[f32], rate: u32, lo: f64, hi: f64) -> f64 {
     let scan = |from: f64, to: f64, step: f64| {
         let mut best = (from, 0f64);
         let mut f = from;
         while f <= to {
-            let m = magnitude_at(x, f);
+            let m = magnitude_at_rate(x, f, rate);
             if m > best.1 {
                 best = (f, m);
             }
