@@ -206,12 +206,14 @@ impl Rig {
     fn hear_player(&mut self) -> Timeline {
         for _ in 0..CLEAN_TRIES {
             let xruns = xruns_of(&mut self.samspill);
+            // The player plays well past the recording window, so that a late start of
+            // the recording (a slow status answer) still hears a copy of every click.
             let from = self.player.frame_now().wrapping_add(SR / 20);
-            self.player.play_window(from, SR / 2);
+            self.player.play_window(from, SR * 9 / 10);
             std::thread::sleep(Duration::from_millis(100));
             self.rec.forget();
             self.rec.record_for(Duration::from_millis(450));
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(500));
             if xruns_of(&mut self.samspill) == xruns && self.rec.got.gaps().is_empty() {
                 return Timeline::of(&self.rec.got);
             }
