@@ -266,7 +266,8 @@ pub struct LooperConfig {
     pub tracks: usize,
     /// Longest loop a track holds, in seconds.
     pub max_secs: f32,
-    /// Undo levels per track; each costs one track's worth of memory.
+    /// Undo levels per track. They share the chunks they did not change; beyond one
+    /// full loop each sets aside a twentieth of a track for what it changes.
     pub undo_levels: usize,
     /// Crossfade at every seam, punch and mute (SooperLooper uses 64).
     pub crossfade_frames: u32,
@@ -290,9 +291,12 @@ impl Default for LooperConfig {
 impl LooperConfig {
     /// Memory the looper will hold, so Settings can say what a choice costs.
     pub fn bytes(&self, sample_rate: u32) -> u64 {
-        let frames = (self.max_secs.max(0.0) * sample_rate as f32) as u64;
-        // Stereo f32, the playing layer plus the undo levels.
-        self.tracks as u64 * (self.undo_levels as u64 + 1) * frames * 8
+        LoopMemory::bytes_for(
+            self.tracks,
+            self.max_secs.max(1.0),
+            self.undo_levels.max(1),
+            sample_rate,
+        )
     }
 }
 

@@ -1089,7 +1089,14 @@ mod tests {
             }
         );
         assert_eq!(c.quantize, Quantize::Bar);
-        // Two tracks, 30 s, the playing layer and three undo levels, stereo f32.
-        assert_eq!(c.bytes(48_000), 2 * 4 * 30 * 48_000 * 8);
+        // What Settings says is what the looper holds: two tracks of 30 s stereo f32,
+        // a full loop each and three twentieths of one for the undo levels to share.
+        let built = crate::controller::build_looper(&c, 48_000).memory_bytes();
+        assert_eq!(c.bytes(48_000), built as u64);
+        let full = 2 * 30 * 48_000 * 8;
+        assert!(
+            (full + full * 3 / 20..full + full * 3 / 20 + full / 50).contains(&built),
+            "{built} bytes"
+        );
     }
 }

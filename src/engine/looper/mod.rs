@@ -146,7 +146,8 @@ pub struct TrackState {
     pub full: bool,
     /// How often that has happened.
     pub full_count: u32,
-    /// Ops that got no undo level because all buffers were still being copied.
+    /// Undo levels given up: an op found every buffer still being filled in, or the
+    /// loop memory needed the chunks of the oldest level.
     pub undo_dropped: u32,
     pub source: u8,
 }
@@ -216,6 +217,11 @@ impl Looper {
     /// Frames processed so far (the looper's clock; the grid counts in it).
     pub fn frame(&self) -> u64 {
         self.frame
+    }
+
+    /// Bytes of loop memory this looper holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.memory.bytes()
     }
 
     pub fn grid(&self) -> &Grid {
@@ -492,17 +498,17 @@ impl Looper {
         }
     }
 
-    /// The current loop of `track` (left, right), with every chunk copied in. Not rt
-    /// (it may copy a whole loop); for tests and for saving loops to disk.
-    pub fn loop_frames(&mut self, track: usize) -> Option<(Vec<f32>, Vec<f32>)> {
+    /// The current loop of `track` (left, right) as it sounds, filling nothing in. Not
+    /// rt (it allocates a whole loop); for tests and for saving loops to disk.
+    pub fn loop_frames(&self, track: usize) -> Option<(Vec<f32>, Vec<f32>)> {
         let t = self.tracks.get(track)?;
-        let m = self.memory.tracks.get_mut(track)?;
+        let m = self.memory.tracks.get(track)?;
         let li = t.layer();
         let len = t.len(m);
         let mut l = Vec::with_capacity(len);
         let mut r = Vec::with_capacity(len);
         for i in 0..len {
-            let (a, b) = m.read(li, i);
+            let (a, b) = m.peek(li, i);
             l.push(a);
             r.push(b);
         }

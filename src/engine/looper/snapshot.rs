@@ -252,23 +252,15 @@ impl Looper {
                     }
                     while tc.copied < tc.frames && budget > 0 {
                         let i = tc.copied;
-                        // One copy-on-demand chunk at a time, so it is valid throughout.
-                        let chunk_end =
-                            (i / super::memory::CHUNK_FRAMES + 1) * super::memory::CHUNK_FRAMES;
-                        let end = chunk_end.min(tc.frames).min(i + budget);
-                        mem.ensure(tc.layer, i);
-                        let src = mem
-                            .layers
-                            .get(tc.layer)
-                            .and_then(|l| l.data.get(2 * i..2 * end));
-                        let (Some(src), Some(dl), Some(dr)) =
-                            (src, tc.left.get_mut(i..end), tc.right.get_mut(i..end))
+                        let end = tc.frames.min(i + budget);
+                        let (Some(dl), Some(dr)) =
+                            (tc.left.get_mut(i..end), tc.right.get_mut(i..end))
                         else {
                             break;
                         };
-                        for ((f, l), r) in src.chunks_exact(2).zip(dl).zip(dr) {
-                            *l = f[0];
-                            *r = f[1];
+                        // As it sounds, filling nothing in (no chunk of the pool taken).
+                        for ((p, l), r) in (i..end).zip(dl).zip(dr) {
+                            (*l, *r) = mem.peek(tc.layer, p);
                         }
                         budget -= end - i;
                         tc.copied = end;
@@ -312,11 +304,14 @@ impl Looper {
         } else {
             len
         };
+        for li in 0..mem.pool() {
+            mem.release(li);
+        }
         mem.reset_layer(0, Mapping::Fresh, len, cycle);
-        if let Some(layer) = mem.layers.get_mut(0) {
-            for ((d, l), r) in layer.data.chunks_exact_mut(2).zip(left).zip(right) {
-                d[0] = *l;
-                d[1] = *r;
+        // The pool holds a whole track: every frame finds a chunk.
+        for (i, (l, r)) in left.iter().zip(right).enumerate() {
+            if let Some(d) = mem.slot(0, i) {
+                d.copy_from_slice(&[*l, *r]);
             }
         }
         t.preload(

@@ -633,3 +633,134 @@ fn a_loop_of_one_frame_plays_at_double_speed_both_ways_without_running_off() {
         assert!(out.iter().all(|x| x.is_finite() && x.abs() <= 0.25 + 1e-6));
     }
 }
+
+fn free_chunks(lp: &Looper, track: usize) -> usize {
+    lp.memory.tracks[track].free_chunks()
+}
+
+#[test]
+fn undo_levels_share_the_chunks_they_did_not_change_and_give_each_level_back_bit_for_bit() {
+    let mut lp = looper(10.0, 4, SyncMode::Off);
+    let empty = free_chunks(&lp, 0);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 16_000, noise);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 500, |_| 0.0);
+    let loop_chunks = 16_000usize.div_ceil(memory::CHUNK_FRAMES);
+    assert_eq!(empty - free_chunks(&lp, 0), loop_chunks);
+    let mut takes = vec![take(&mut lp, 0)];
+
+    // Four short overdubs, each a new undo level: each costs the chunks it wrote into
+    // (a stretch and its punch fades fall in at most three), not a loop.
+    for k in 0..4u64 {
+        cmd(&mut lp, 0, LoopOp::Overdub);
+        run(&mut lp, 300, |f| noise(f + 1000 * (k + 1)));
+        cmd(&mut lp, 0, LoopOp::Overdub);
+        run(&mut lp, 3000, |_| 0.0);
+        takes.push(take(&mut lp, 0));
+        assert_ne!(takes[takes.len() - 1], takes[takes.len() - 2]);
+    }
+    let used = empty - free_chunks(&lp, 0);
+    assert!(
+        used <= loop_chunks + 4 * 3,
+        "{used} chunks for a loop of {loop_chunks} and four short overdubs"
+    );
+    assert_eq!(lp.state(0).undo_levels, 4);
+
+    // Each undo gives back the level before it, bit for bit.
+    for k in (0..4).rev() {
+        cmd(&mut lp, 0, LoopOp::Undo);
+        run(&mut lp, 200, |_| 0.0);
+        assert_eq!(take(&mut lp, 0), takes[k], "undo to level {k}");
+    }
+    // A new recording after the undos lets the redo levels' chunks go.
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    run(&mut lp, 100, |_| 0.0);
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    run(&mut lp, 500, |_| 0.0);
+    assert!(empty - free_chunks(&lp, 0) <= loop_chunks + 3);
+    assert_eq!(lp.state(0).undo_dropped, 0);
+}
+
+#[test]
+fn when_the_pool_runs_dry_an_overdub_gives_up_the_oldest_undo_and_keeps_every_frame() {
+    // 2 s at 8 kHz with one undo level: a full loop of chunks and one to spare.
+    let mut lp = looper(2.0, 1, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 15_000, noise);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 500, |_| 0.0);
+    let first = take(&mut lp, 0);
+    let len = first.len();
+    assert_eq!(len, 15_000);
+
+    // An overdub of a whole pass (and a bit): every chunk changes, more than the spare.
+    let from = lp.state(0).loop_pos;
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    run(&mut lp, len + 2000, |_| 0.25);
+    cmd(&mut lp, 0, LoopOp::Overdub);
+    run(&mut lp, 500, |_| 0.0);
+    let s = lp.state(0);
+    assert_eq!((s.state, s.undo_levels, s.undo_dropped), (4, 0, 1));
+    assert_eq!(
+        s.full_count, 0,
+        "the overdub had room once the undo level went"
+    );
+    let dubbed = take(&mut lp, 0);
+    let lat = LooperSettings::default().latency_frames;
+    let wrong = (0..len)
+        .filter(|i| {
+            // Away from the punch fades (where the latency compensation puts them).
+            let d = (i + len - from - lat) % len;
+            (200..1800).contains(&d) || (2200..len - 200).contains(&d)
+        })
+        .filter(|&i| {
+            let d = (i + len - from - lat) % len;
+            // The first 2000 frames were overdubbed twice.
+            let added = if d < 2000 { 0.5 } else { 0.25 };
+            (dubbed[i] - (first[i] + added)).abs() > 1e-3
+        })
+        .count();
+    assert_eq!(wrong, 0, "frames where the overdub is missing or wrong");
+}
+
+#[test]
+fn a_multiply_that_finds_no_room_ends_and_the_loop_still_plays_its_repeats() {
+    // A pool of 17 chunks; a 6-chunk loop multiplied needs its parent (the undo level)
+    // until every repeat is filled in, so a long multiply runs it dry.
+    let mut lp = looper(2.0, 1, SyncMode::Off);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 6000, noise);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 6000 - 64, |_| 0.0);
+    let first = take(&mut lp, 0);
+    cmd(&mut lp, 0, LoopOp::Multiply);
+    run(&mut lp, 14_000, |_| 0.0);
+    let s = lp.state(0);
+    assert_eq!(s.state, 4, "the multiply ended by itself");
+    assert!(
+        s.full && s.full_count >= 1,
+        "and said memory was full: {s:?}"
+    );
+    assert!(s.loop_len > 6000 && s.loop_len.is_multiple_of(6000), "{s:?}");
+    // Every repeat is the first loop (silence was multiplied in).
+    let now = take(&mut lp, 0);
+    for (i, v) in now.iter().enumerate() {
+        assert_eq!(*v, first[i % 6000], "frame {i}");
+    }
+}
+
+#[test]
+fn the_default_loop_memory_is_at_most_a_quarter_of_full_copies_with_the_same_undo_depth() {
+    // Four tracks of 60 s at 48 kHz, four undo levels: 461 MB as full copies.
+    let copies = 4 * 5 * 60 * 48_000 * 8;
+    let shared = LoopMemory::bytes_for(4, 60.0, 4, 48_000);
+    assert!(shared <= copies / 4, "{shared} bytes");
+    let built = LoopMemory::new(4, 60.0, 4, 48_000);
+    assert_eq!(built.bytes() as u64, shared);
+    assert_eq!(
+        built.tracks[0].pool(),
+        5,
+        "the playing layer and four undo levels"
+    );
+}

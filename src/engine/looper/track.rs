@@ -218,6 +218,11 @@ impl Track {
         if pool < 2 {
             return false;
         }
+        // Something new is recorded: the redo levels are gone, their chunks go back.
+        for k in (1..=self.redo_avail.min(pool - 1)).rev() {
+            mem.release((self.cur + k) % pool);
+        }
+        self.redo_avail = 0;
         let next = (self.cur + 1) % pool;
         if mem.is_needed(next) {
             self.undo_dropped = self.undo_dropped.saturating_add(1);
@@ -228,6 +233,56 @@ impl Track {
         self.undo_avail = (self.undo_avail + 1).min(pool - 1);
         self.redo_avail = 0;
         true
+    }
+
+    /// rt: makes the chunk holding frame `i` of the current layer its own, for writing;
+    /// while the pool is dry, gives up undo levels, oldest first. False: nothing left to
+    /// give (the caller ends what it was doing: loop memory is full).
+    fn own(&mut self, mem: &mut TrackMemory, i: usize) -> bool {
+        let c = i >> CHUNK_SHIFT;
+        while !mem.make_own(self.cur, c) {
+            if !self.give_up_oldest(mem) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// rt: frees the chunks of a layer no undo or redo reaches (an op undone while it
+    /// ran), else of the oldest undo level; false when there is nothing to free.
+    fn give_up_oldest(&mut self, mem: &mut TrackMemory) -> bool {
+        let pool = mem.pool();
+        if pool == 0 {
+            return false;
+        }
+        let live = (self.undo_avail + 1 + self.redo_avail).min(pool);
+        let oldest = (self.cur + pool - self.undo_avail.min(pool - 1)) % pool;
+        for k in live..pool {
+            let dead = (oldest + k) % pool;
+            if mem.layers.get(dead).is_some_and(|l| l.len > 0) && !mem.is_needed(dead) {
+                mem.release(dead);
+                return true;
+            }
+        }
+        if self.undo_avail == 0 || mem.is_needed(oldest) {
+            return false;
+        }
+        mem.release(oldest);
+        self.undo_avail -= 1;
+        self.undo_dropped = self.undo_dropped.saturating_add(1);
+        true
+    }
+
+    /// rt: the loop memory cannot take what an overdub, replace or multiply writes: it
+    /// ends (fading out), as a multiply does at the longest loop.
+    fn memory_full(&mut self) {
+        if self.mode != Mode::Playing {
+            self.full = true;
+            self.full_count = self.full_count.saturating_add(1);
+            self.mode = Mode::Playing;
+            self.mult_stop_at = None;
+        }
+        self.in_gain.set(0.0);
     }
 
     /// rt: applies `op` now, or parks it until the grid point / the seam it waits for.
@@ -635,13 +690,15 @@ impl Track {
         let mut out = (0.0f32, 0.0f32);
         if self.mode == Mode::Recording {
             let i = self.rec_len;
+            let mut room = true;
             if i >= ctx.lat {
+                room = self.own(mem, i - ctx.lat);
                 if let Some(s) = mem.slot(self.cur, i - ctx.lat) {
                     s.copy_from_slice(&[il, ir]);
                 }
             }
             self.rec_len += 1;
-            if self.rec_len >= mem.cap_frames() {
+            if self.rec_len >= mem.cap_frames() || !room {
                 self.full = true;
                 self.full_count = self.full_count.saturating_add(1);
                 self.end_record(mem, ctx);
@@ -733,14 +790,16 @@ impl Track {
         match (self.mode, self.write) {
             (Mode::Playing, None) => {
                 let mut i = self.pos_half >> 1;
+                // Every chunk final first (a multiply still being filled in may lack
+                // room for that: then frame by frame, reading through).
+                if !each_chunk(i, n, len, |c| mem.ensure_chunk(cur, c)) {
+                    return false;
+                }
                 let mut k = 0;
                 while k < n {
-                    let run = (n - k).min(len - i);
-                    ensure_range(mem, cur, i, i + run);
+                    let run = (n - k).min(len - i).min(chunk_left(i));
                     let (Some(d), Some(ol), Some(or)) = (
-                        mem.layers
-                            .get(cur)
-                            .and_then(|l| l.data.get(2 * i..2 * (i + run))),
+                        mem.span(cur, i, i + run),
                         out_l.get_mut(k..k + run),
                         out_r.get_mut(k..k + run),
                     ) else {
@@ -778,16 +837,22 @@ impl Track {
                 } else {
                     ri + len - back
                 };
+                // The written chunks the layer's own and every read chunk final first
+                // (when the pool cannot give that, frame by frame does what it can).
+                if !each_chunk(wi, n, len, |c| self.own(mem, c << CHUNK_SHIFT))
+                    || !each_chunk(ri, n, len, |c| mem.ensure_chunk(cur, c))
+                {
+                    return false;
+                }
                 let mut k = 0;
                 while k < n {
-                    let run = (n - k).min(len - ri).min(len - wi);
-                    ensure_range(mem, cur, ri, ri + run);
-                    ensure_range(mem, cur, wi, wi + run);
-                    let Some(layer) = mem.layers.get_mut(cur) else {
-                        return false;
-                    };
+                    let run = (n - k)
+                        .min(len - ri)
+                        .min(len - wi)
+                        .min(chunk_left(ri))
+                        .min(chunk_left(wi));
                     let (Some(d), Some(ol), Some(or)) = (
-                        layer.data.get(2 * ri..2 * (ri + run)),
+                        mem.span(cur, ri, ri + run),
                         out_l.get_mut(k..k + run),
                         out_r.get_mut(k..k + run),
                     ) else {
@@ -797,7 +862,7 @@ impl Track {
                     self.peak = bigger(self.peak, p);
                     self.sum_sq += q;
                     let (Some(w), Some(il), Some(ir)) = (
-                        layer.data.get_mut(2 * wi..2 * (wi + run)),
+                        mem.span_mut(cur, wi, wi + run),
                         sl.get(k..k + run),
                         sr.get(k..k + run),
                     ) else {
@@ -831,12 +896,15 @@ impl Track {
         fin.f += 1;
         let fin = *fin;
         if f < fin.lat {
-            if let Some(s) = mem.slot(self.cur, fin.len - fin.lat + f) {
+            let at = fin.len - fin.lat + f;
+            self.own(mem, at);
+            if let Some(s) = mem.slot(self.cur, at) {
                 s.copy_from_slice(&[il, ir]);
             }
         } else if f - fin.lat < fin.tail {
             let k = f - fin.lat;
             let g = k as f32 / fin.tail as f32;
+            self.own(mem, k);
             if let Some(s) = mem.slot(self.cur, k) {
                 let (a, b) = (
                     s.first().copied().unwrap_or(0.0),
@@ -874,8 +942,11 @@ impl Track {
             Write::Overdub => 1.0 + (self.feedback - 1.0) * g,
             Write::Replace => 1.0 - g,
         };
-        let mut put = |i: usize, weight: f32, first: bool| {
-            if let Some([a, b]) = mem.slot(self.cur, i) {
+        let mut put = |track: &mut Self, i: usize, weight: f32, first: bool| {
+            if !track.own(mem, i) {
+                track.memory_full();
+            }
+            if let Some([a, b]) = mem.slot(track.cur, i) {
                 if first {
                     *a *= keep;
                     *b *= keep;
@@ -885,12 +956,12 @@ impl Track {
             }
         };
         match step.abs() {
-            1 => put(wi, 0.5, (wh & 1 == 0) == (step > 0)),
+            1 => put(self, wi, 0.5, (wh & 1 == 0) == (step > 0)),
             4 => {
-                put(wi, 1.0, true);
-                put((wi + 1) % len.max(1), 1.0, true);
+                put(self, wi, 1.0, true);
+                put(self, (wi + 1) % len.max(1), 1.0, true);
             }
-            _ => put(wi, 1.0, true),
+            _ => put(self, wi, 1.0, true),
         }
         if self.mode != Mode::Overdub
             && self.mode != Mode::Replace
@@ -928,6 +999,7 @@ impl Track {
         };
         let o = (old.0 * gold, old.1 * gold);
         let q = ins.at + ins.j;
+        let room = self.own(mem, q);
         if let Some(s) = mem.slot(self.cur, q) {
             s.copy_from_slice(&[il * gin + o.0, ir * gin + o.1]);
         }
@@ -936,7 +1008,7 @@ impl Track {
         if let Some(l) = mem.layers.get_mut(self.cur) {
             l.len = new_len;
         }
-        if new_len >= mem.cap_frames() && ins.by.is_none() {
+        if (new_len >= mem.cap_frames() || !room) && ins.by.is_none() {
             ins.by = Some(ins.j);
             self.full = true;
             self.full_count = self.full_count.saturating_add(1);
@@ -954,7 +1026,8 @@ impl Track {
                 l.map = map;
             }
             // The chunk the insert ended in still lacks the old frames after it.
-            mem.copy_mapped(self.cur, map, end, chunk_end.min(mem.cap_frames()), 0);
+            self.own(mem, end);
+            mem.copy_mapped(self.cur, map, end, chunk_end.min(mem.cap_frames()));
             self.ins = None;
             self.mode = Mode::Playing;
         }
@@ -1073,14 +1146,29 @@ fn wrap_half(p: usize, step: isize, len_half: usize) -> usize {
     }
 }
 
-/// rt: makes every chunk holding frames `start..end` of layer `li` valid, in order.
+/// rt: `f` for each chunk that `n` frames from `start` pass through, in a loop of
+/// `len` frames (wrapping); false as soon as `f` says so.
 #[inline]
-fn ensure_range(mem: &mut TrackMemory, li: usize, start: usize, end: usize) {
-    let mut c = start >> CHUNK_SHIFT;
-    while c << CHUNK_SHIFT < end {
-        mem.ensure(li, c << CHUNK_SHIFT);
-        c += 1;
+fn each_chunk(start: usize, n: usize, len: usize, mut f: impl FnMut(usize) -> bool) -> bool {
+    let (mut i, mut left) = (start, n);
+    while left > 0 && i < len {
+        if !f(i >> CHUNK_SHIFT) {
+            return false;
+        }
+        let run = left.min(len - i).min(chunk_left(i));
+        left -= run;
+        i += run;
+        if i >= len {
+            i = 0;
+        }
     }
+    true
+}
+
+/// rt: frames from `i` to the end of its chunk.
+#[inline]
+fn chunk_left(i: usize) -> usize {
+    CHUNK_FRAMES - (i & (CHUNK_FRAMES - 1))
 }
 
 /// Not rt (it may ask the CPU once): whether the block paths may use AVX2.
