@@ -68,7 +68,7 @@ pub struct SoundFontSynth {
 
 /// Frames rustysynth renders at once; a note lands on this grid (see the README for why
 /// this size).
-pub const SOUNDFONT_BLOCK_FRAMES: usize = 64;
+pub const SOUNDFONT_BLOCK_FRAMES: usize = 16;
 /// Voices a SoundFont may sound at once.
 pub const SOUNDFONT_POLYPHONY: usize = 64;
 /// GM SoundFonts are mixed for many channels at once; one keyboard needs more level

@@ -742,7 +742,10 @@ fn a_multiply_that_finds_no_room_ends_and_the_loop_still_plays_its_repeats() {
         s.full && s.full_count >= 1,
         "and said memory was full: {s:?}"
     );
-    assert!(s.loop_len > 6000 && s.loop_len.is_multiple_of(6000), "{s:?}");
+    assert!(
+        s.loop_len > 6000 && s.loop_len.is_multiple_of(6000),
+        "{s:?}"
+    );
     // Every repeat is the first loop (silence was multiplied in).
     let now = take(&mut lp, 0);
     for (i, v) in now.iter().enumerate() {
