@@ -3,11 +3,13 @@
 //! Layers, pointing one way: `ui` and the binary → `session`, `io`, `render` → `engine`.
 //! `engine` is the audio thread and imports nothing that can block.
 
+pub mod app;
 pub mod control;
 pub mod controller;
 pub mod engine;
 pub mod io;
 pub mod number;
+pub mod prep;
 pub mod render;
 pub mod session;
 pub mod ui;

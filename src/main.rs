@@ -104,7 +104,7 @@ fn main() -> ExitCode {
             no_osc,
             loop_secs,
         }) => {
-            use samspill::io::headless::{run, HeadlessOptions, SoundFontChoice};
+            use samspill::app::headless::{run, HeadlessOptions, SoundFontChoice};
             use samspill::session::settings::AudioHost;
             run(HeadlessOptions {
                 host: host.map(|h| match h {
@@ -163,7 +163,7 @@ fn loop_secs(text: &str) -> Result<f32, String> {
 
 /// The panel when there is a display; otherwise the same engine, headless.
 fn panel_or_headless() -> Result<(), String> {
-    use samspill::io::headless::{run, HeadlessOptions};
+    use samspill::app::headless::{run, HeadlessOptions};
     use samspill::io::{AudioSystem, IoOptions};
     use samspill::session::settings::Settings;
     use samspill::{new_engine, EngineConfig};

@@ -16,7 +16,7 @@ const CHOKE_FADE_SECS: f32 = 0.015;
 const STOP_FADE_SECS: f32 = 0.03;
 const GAIN_GLIDE_SECS: f32 = 0.01;
 
-/// The sounds of the kit, in the order of `SOURCES`.
+/// The sounds of the kit, in the order of `prep::drums::SOURCES`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Sound {
     Kick,
@@ -32,21 +32,7 @@ enum Sound {
     Rim,
 }
 
-const SOUNDS: usize = 11;
-
-const SOURCES: [&[u8]; SOUNDS] = [
-    include_bytes!("../../samples/drums/kick.wav"),
-    include_bytes!("../../samples/drums/snare.wav"),
-    include_bytes!("../../samples/drums/hat_closed.wav"),
-    include_bytes!("../../samples/drums/hat_open.wav"),
-    include_bytes!("../../samples/drums/clap.wav"),
-    include_bytes!("../../samples/drums/tom_low.wav"),
-    include_bytes!("../../samples/drums/tom_mid.wav"),
-    include_bytes!("../../samples/drums/tom_high.wav"),
-    include_bytes!("../../samples/drums/crash.wav"),
-    include_bytes!("../../samples/drums/ride.wav"),
-    include_bytes!("../../samples/drums/rim.wav"),
-];
+pub const SOUNDS: usize = 11;
 
 /// How a GM drum note plays a sound.
 #[derive(Clone, Copy, Debug)]
@@ -101,33 +87,6 @@ fn hit_for(key: u8) -> Option<Hit> {
 /// the same cymbal struck again).
 fn closes_hat(key: u8) -> bool {
     matches!(key, 42 | 44 | 46)
-}
-
-/// Decodes one embedded WAV to mono f32 at `sample_rate`; an unreadable one is silent.
-fn decode(bytes: &[u8], sample_rate: u32) -> Vec<f32> {
-    let Ok(reader) = hound::WavReader::new(std::io::Cursor::new(bytes)) else {
-        return Vec::new();
-    };
-    let spec = reader.spec();
-    let channels = spec.channels.max(1) as usize;
-    let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale).unwrap_or(0.0))
-                .collect()
-        }
-        hound::SampleFormat::Float => reader
-            .into_samples::<f32>()
-            .map(|s| s.unwrap_or(0.0))
-            .collect(),
-    };
-    let mono: Vec<f32> = interleaved
-        .chunks(channels)
-        .map(|f| f.iter().sum::<f32>() / channels as f32)
-        .collect();
-    super::resample::resample(&mono, spec.sample_rate.max(1), sample_rate.max(1))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -208,7 +167,7 @@ impl DrumKit {
         let sr = sample_rate.max(1);
         let mut kit = Self {
             sample_rate: sr as f32,
-            sounds: SOURCES.iter().map(|bytes| decode(bytes, sr)).collect(),
+            sounds: crate::prep::drums::builtin_sounds(sr),
             voices: Box::new([Voice::IDLE; DRUM_VOICES]),
             fading: Box::new([Voice::IDLE; FADE_SLOTS]),
             next_age: 0,

@@ -11,7 +11,6 @@ pub mod level;
 pub mod limiter;
 pub mod looper;
 pub mod midi;
-pub mod resample;
 pub mod shared;
 pub mod smooth;
 pub mod synth;

@@ -652,6 +652,25 @@ impl OutputSide {
     }
 }
 
+/// Not rt: ALSA device names given on the command line, checked now, so that a typo stops
+/// there in plain words instead of leaving Samspill waiting for a device that does not
+/// exist. "default" and no name pass.
+pub fn check_alsa_names(output: Option<&str>, input: Option<&str>) -> Result<(), IoError> {
+    let named = [(output, Direction::Output), (input, Direction::Input)];
+    if named.iter().all(|(n, _)| n.is_none()) {
+        return Ok(());
+    }
+    let alsa = alsa_host()?;
+    for (name, dir) in named {
+        if let Some(n) = name.filter(|n| *n != "default") {
+            if let Err(e @ IoError::UnknownDevice(_)) = find_device(&alsa, Some(n), dir) {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ mod crossing;
 mod devices;
 mod engine_cell;
 mod error;
-pub mod headless;
 mod jack_client;
 mod library_log;
 mod midi_in;
@@ -21,7 +20,7 @@ mod midi_queue;
 mod status;
 mod system;
 
-pub use alsa_cpal::AlsaBackend;
+pub use alsa_cpal::{check_alsa_names, AlsaBackend};
 pub use backend::{
     AudioStream, Backend, BackendKind, Health, LostReason, StreamContext, StreamInfo,
 };

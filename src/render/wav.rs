@@ -48,7 +48,7 @@ pub fn read_wav(path: &Path) -> Result<WavData, RenderError> {
     })
 }
 
-pub use crate::engine::resample::resample;
+pub use crate::prep::resample::resample;
 
 /// Writes stereo 32-bit float WAV: exactly what the engine produced.
 pub fn write_wav(

@@ -13,8 +13,8 @@ use crate::engine::looper::{
     Grid, LoopCapture, LoopOp, Looper, Quantize, Speed, SyncMode, TrackNote, TrackSettings,
     MAX_TRACKS,
 };
-use crate::engine::resample::resample_loop;
 use crate::engine::Command;
+use crate::prep::resample::resample_loop;
 
 pub const SESSION_FILE: &str = "session.toml";
 /// The session file format this build writes (and the newest it reads).

@@ -19,7 +19,7 @@
 use super::memory::LoopMemory;
 use super::track::Mode;
 use super::{Grid, Looper, LooperSettings, SyncMode, TrackSettings};
-use crate::engine::resample::resample_loop;
+use crate::prep::resample::resample_loop;
 
 /// One track on its way to the new rate.
 struct Carried {

@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
 
-use super::alsa_cpal::{alsa_host, find_device, Direction};
-use super::system::{AudioSystem, IoOptions};
-use super::{check_buffer_frames, check_sample_rate, IoError, IoStatus};
 use crate::control::lines::{ControlLine, Line};
 use crate::engine::{Command, InputConfig, MAX_INPUTS};
+use crate::io::{check_alsa_names, AudioSystem, IoOptions};
+use crate::io::{check_buffer_frames, check_sample_rate, IoError, IoStatus};
 use crate::session::settings::{AudioHost, Settings};
 use crate::{new_engine, Controller, EngineConfig, SoundFontState};
 
@@ -139,23 +138,7 @@ fn check_named_devices(opts: &HeadlessOptions, host: AudioHost) -> Result<(), Io
     if host != AudioHost::Alsa {
         return Ok(());
     }
-    let named = [
-        (opts.output_device.as_deref(), Direction::Output),
-        (opts.input_device.as_deref(), Direction::Input),
-    ];
-    if named.iter().all(|(n, _)| n.is_none()) {
-        return Ok(());
-    }
-    let alsa = alsa_host()?;
-    for (name, dir) in named {
-        if let Some(n) = name.filter(|n| *n != "default") {
-            match find_device(&alsa, Some(n), dir) {
-                Err(e @ IoError::UnknownDevice(_)) => return Err(e),
-                _ => continue,
-            }
-        }
-    }
-    Ok(())
+    check_alsa_names(opts.output_device.as_deref(), opts.input_device.as_deref())
 }
 
 /// Runs until `quit`, SIGTERM or SIGINT. The error is for people.
