@@ -91,7 +91,13 @@ pub fn new_engine(config: &EngineConfig) -> (Controller, Engine) {
     let (tx, rx) = crossbeam_channel::bounded(COMMAND_QUEUE);
     let (gtx, grx) = crossbeam_channel::bounded(GARBAGE_QUEUE);
     let shared = Arc::new(Shared::default());
-    let engine = Engine::new(config, rx, gtx, shared.clone());
+    let engine = Engine::new(
+        config,
+        rx,
+        gtx,
+        shared.clone(),
+        crate::prep::for_rate(config.sample_rate),
+    );
     let controller = Controller {
         tx,
         garbage: grx,
@@ -143,6 +149,19 @@ impl Controller {
                             if let Ok(sf) = SoundFontSynth::build(font, name, rate) {
                                 let _ = me.send(Command::InstallSoundFont(sf));
                             }
+                        });
+                }
+                // At a rate the engine no longer runs at: carried to the engine's rate
+                // on a thread of its own (seconds for long loops) and sent back; if the
+                // rate changed again meanwhile, the engine sends it back once more.
+                Garbage::LooperToRetune(looper) => {
+                    let me = self.clone();
+                    let rate = self.shared.sample_rate.load(Relaxed);
+                    let _ = std::thread::Builder::new()
+                        .name("loop resampling".into())
+                        .spawn(move || {
+                            let looper = crate::prep::looper_rate::retuned(looper, rate);
+                            let _ = me.send(Command::InstallLooper(looper));
                         });
                 }
                 other => drop(other),

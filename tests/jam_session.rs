@@ -636,9 +636,38 @@ fn a_jam_saved_at_48k_opens_at_44k1_as_long_and_as_high_as_it_was_played() {
 fn a_device_at_another_rate_takes_the_playing_loops_along() {
     let (c, mut e) = jam_with_two_loops();
     run(&mut e, &vec![0.0; LEN]);
-    // What io does when the new device runs at 44.1 kHz (the engine is out of its cell).
-    e.set_sample_rate(44_100);
+    // What io does when the new device runs at 44.1 kHz: what the rate needs is made
+    // first, then the engine is lent for a moment. The loops go out to be resampled
+    // while the engine plays on, and come back by themselves.
+    e.set_sample_rate(samspill::prep::for_rate(44_100));
     assert_eq!(e.sample_rate(), 44_100);
+    let tracks = || {
+        c.shared()
+            .loop_tracks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(tracks(), 0, "the loops went out to be resampled");
+    let silence = vec![0f32; BLOCK];
+    let start = std::time::Instant::now();
+    let mut blocks = 0;
+    while tracks() == 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "the resampled loops never came back"
+        );
+        let (out, _) = run(&mut e, &silence);
+        // After the limiter's look-ahead has let out what it held.
+        blocks += 1;
+        // (A block in which they came back is heard, of course.)
+        assert!(
+            blocks < 3 || tracks() > 0 || out.iter().all(|s| *s == 0.0),
+            "loops heard while they were out: block {blocks}, peak {}",
+            out.iter().fold(0f32, |m, s| m.max(s.abs()))
+        );
+        c.collect_garbage();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(tracks(), 2);
     let (heard, _) = run(&mut e, &vec![0.0; 44_100]);
     let heard = &heard[4_410..];
     let at = |hz| magnitude_at_rate(heard, hz, 44_100);

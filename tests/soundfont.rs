@@ -88,8 +88,8 @@ fn a_live_rate_change_keeps_the_soundfonts_level_and_pitch() {
     let (level48, pitch48) = a4(&mut e48, 48_000);
     let (level44, pitch44) = a4(&mut e44, 44_100);
     // The running engines change rate both ways; the rebuilt synths must match.
-    e48.set_sample_rate(44_100);
-    e44.set_sample_rate(48_000);
+    e48.set_sample_rate(samspill::prep::for_rate(44_100));
+    e44.set_sample_rate(samspill::prep::for_rate(48_000));
     let (level48_44, pitch48_44) = a4(&mut e48, 44_100);
     let (level44_48, pitch44_48) = a4(&mut e44, 48_000);
     for (what, level, pitch) in [

@@ -189,6 +189,9 @@ pub enum Garbage {
     /// to be rebuilt at the engine's rate and sent again.
     SoundFontToRebuild(Box<SoundFontSynth>),
     Looper(Box<Looper>),
+    /// At a rate the engine no longer runs at: to be carried to the engine's rate
+    /// (`prep::looper_rate`) and installed again.
+    LooperToRetune(Box<Looper>),
     /// A finished (or refused) loop capture, for whoever asked for it.
     Captured(Box<LoopCapture>),
 }

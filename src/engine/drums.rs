@@ -161,13 +161,20 @@ pub struct DrumKit {
     gain_k: f32,
 }
 
+/// The kit's sounds, decoded and resampled to one rate off the audio thread
+/// (`prep::drums::builtin`), in the order of `Sound`.
+pub struct DrumSounds {
+    pub sample_rate: u32,
+    pub sounds: Vec<Vec<f32>>,
+}
+
 impl DrumKit {
-    /// Decodes the kit that is built into the binary, resampled to `sample_rate`.
-    pub fn builtin(sample_rate: u32) -> Self {
-        let sr = sample_rate.max(1);
+    /// Not rt: a kit that plays `sounds` at their rate.
+    pub fn new(sounds: DrumSounds) -> Self {
+        let sr = sounds.sample_rate.max(1);
         let mut kit = Self {
             sample_rate: sr as f32,
-            sounds: crate::prep::drums::builtin_sounds(sr),
+            sounds: sounds.sounds,
             voices: Box::new([Voice::IDLE; DRUM_VOICES]),
             fading: Box::new([Voice::IDLE; FADE_SLOTS]),
             next_age: 0,
@@ -336,6 +343,10 @@ impl Fading for Voice {
 mod tests {
     use super::*;
 
+    fn kit_at(rate: u32) -> DrumKit {
+        DrumKit::new(crate::prep::drums::builtin(rate))
+    }
+
     const SR: u32 = 48_000;
     const KIT_NOTES: [u8; 11] = [36, 38, 42, 46, 49, 51, 39, 45, 47, 50, 37];
 
@@ -395,7 +406,7 @@ mod tests {
     #[test]
     fn every_kit_note_sounds_and_unknown_notes_do_not() {
         for key in KIT_NOTES {
-            let mut kit = DrumKit::builtin(SR);
+            let mut kit = kit_at(SR);
             send(&mut kit, on(key, 100));
             assert_eq!(kit.active_voices(), 1, "note {key}");
             let (l, r) = render(&mut kit, secs(2.0));
@@ -403,7 +414,7 @@ mod tests {
             assert!((0.1..=0.35).contains(&p), "note {key} peaks at {p}");
             assert_eq!(kit.active_voices(), 0, "note {key} has ended");
         }
-        let mut kit = DrumKit::builtin(SR);
+        let mut kit = kit_at(SR);
         for key in [0, 20, 34, 60, 127] {
             send(&mut kit, on(key, 127));
         }
@@ -416,7 +427,7 @@ mod tests {
     fn softer_hits_are_quieter() {
         for key in KIT_NOTES {
             let play = |velocity| {
-                let mut kit = DrumKit::builtin(SR);
+                let mut kit = kit_at(SR);
                 send(&mut kit, on(key, velocity));
                 render(&mut kit, secs(1.5)).0
             };
@@ -427,16 +438,16 @@ mod tests {
     #[test]
     fn closed_hat_chokes_a_ringing_open_hat_smoothly() {
         let at = secs(0.1);
-        let mut open = DrumKit::builtin(SR);
+        let mut open = kit_at(SR);
         send(&mut open, on(46, 110));
         let (ringing, _) = render(&mut open, secs(0.5));
 
-        let mut choked = DrumKit::builtin(SR);
+        let mut choked = kit_at(SR);
         send(&mut choked, on(46, 110));
         let (before, _) = render(&mut choked, at);
         send(&mut choked, on(42, 110));
         let (after, _) = render(&mut choked, secs(0.4));
-        let mut closed = DrumKit::builtin(SR);
+        let mut closed = kit_at(SR);
         send(&mut closed, on(42, 110));
         let (closed, _) = render(&mut closed, secs(0.4));
         assert_eq!(before[..], ringing[..at]);
@@ -460,10 +471,10 @@ mod tests {
 
     #[test]
     fn the_kit_decodes_at_any_rate_with_the_same_duration() {
-        let base = DrumKit::builtin(48_000);
+        let base = kit_at(48_000);
         assert!(base.sounds.iter().all(|s| !s.is_empty()));
         for rate in [44_100u32, 96_000] {
-            let kit = DrumKit::builtin(rate);
+            let kit = kit_at(rate);
             for (a, b) in base.sounds.iter().zip(&kit.sounds) {
                 let want = a.len() as f64 * rate as f64 / 48_000.0;
                 assert!((b.len() as f64 - want).abs() <= 2.0);
@@ -478,7 +489,7 @@ mod tests {
 
     #[test]
     fn a_drum_roll_never_runs_out_of_voices_or_clicks() {
-        let mut kit = DrumKit::builtin(SR);
+        let mut kit = kit_at(SR);
         let mut out = Vec::new();
         for i in 0..80 {
             send(&mut kit, on(if i % 2 == 0 { 49 } else { 38 }, 100));

@@ -2,7 +2,7 @@
 //! and drum kit. Routes MIDI to whichever is active.
 
 use super::command::{Patch, SoundFontSynth};
-use super::drums::DrumKit;
+use super::drums::{DrumKit, DrumSounds};
 use super::level;
 use super::midi::{MidiMessage, DRUM_CHANNEL};
 use super::synth::FallbackSynth;
@@ -87,11 +87,11 @@ impl SoundFontRest {
 }
 
 impl Instruments {
-    pub fn new(sample_rate: u32, max_block: usize) -> Self {
+    pub fn new(sample_rate: u32, max_block: usize, drums: DrumSounds) -> Self {
         let mut me = Self {
             soundfont: None,
             fallback: FallbackSynth::new(sample_rate),
-            drums: DrumKit::builtin(sample_rate),
+            drums: DrumKit::new(drums),
             patch: Patch::Piano,
             scratch_l: vec![0.0; max_block],
             scratch_r: vec![0.0; max_block],
@@ -104,11 +104,15 @@ impl Instruments {
 
     /// Not rt: new synths at the new rate; a SoundFont is rebuilt from the font it holds.
     /// Returns a SoundFont that could not be rebuilt, to be dropped by the caller.
-    pub fn set_sample_rate(&mut self, sample_rate: u32) -> Option<Box<SoundFontSynth>> {
+    pub fn set_sample_rate(
+        &mut self,
+        sample_rate: u32,
+        drums: DrumSounds,
+    ) -> Option<Box<SoundFontSynth>> {
         self.resting = false;
         self.sf_rest = SoundFontRest::default();
         self.fallback = FallbackSynth::new(sample_rate);
-        self.drums = DrumKit::builtin(sample_rate);
+        self.drums = DrumKit::new(drums);
         let mut lost = None;
         if let Some(sf) = self.soundfont.take() {
             // The same builder as at load: same level, grid and polyphony at every rate.
@@ -345,7 +349,7 @@ mod tests {
 
     #[test]
     fn resting_instruments_render_silence_and_wake_on_the_next_note() {
-        let mut i = Instruments::new(48_000, 64);
+        let mut i = Instruments::new(48_000, 64, crate::prep::drums::builtin(48_000));
         for _ in 0..4 {
             assert_eq!(
                 block(&mut i),

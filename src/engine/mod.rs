@@ -27,6 +27,13 @@ use limiter::Limiter;
 use looper::{CaptureOutcome, LoopCapture, Looper};
 pub use midi::{MidiEvent, MidiMessage, MidiParse};
 pub use shared::{Level, Shared, MAX_INPUTS};
+
+/// What a sample rate needs that takes time to make, made off the audio thread (and
+/// before the engine is lent) by `prep::for_rate`.
+pub struct RateAssets {
+    pub sample_rate: u32,
+    pub drums: drums::DrumSounds,
+}
 use smooth::{db_to_gain, pan_gains, Smoother};
 
 /// Frames the engine works on at once; longer device blocks are cut into pieces.
@@ -213,13 +220,15 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Not rt: `assets` are at the config's rate (`prep::for_rate`).
     pub(crate) fn new(
         config: &EngineConfig,
         commands: Receiver<Timed>,
         garbage: Sender<Garbage>,
         shared: Arc<Shared>,
+        assets: RateAssets,
     ) -> Self {
-        let sr = config.sample_rate.max(8000);
+        let sr = assets.sample_rate;
         let ramp = (RAMP_SECS * sr as f32) as u32;
         shared.sample_rate.store(sr, Relaxed);
         Self {
@@ -230,7 +239,7 @@ impl Engine {
                 .take(MAX_INPUTS)
                 .map(|c| InputStrip::new(c, ramp))
                 .collect(),
-            instruments: Instruments::new(sr, MAX_BLOCK_FRAMES),
+            instruments: Instruments::new(sr, MAX_BLOCK_FRAMES, assets.drums),
             instrument_gain: Smoother::new(1.0, ramp),
             master: Smoother::new(db_to_gain(-6.0), ramp),
             limiter: Limiter::new(sr, MAX_BLOCK_FRAMES),
@@ -272,20 +281,23 @@ impl Engine {
     }
 
     /// Not rt: rebuilds what depends on the sample rate (a new device), keeping every
-    /// setting, the SoundFont and the frame count.
-    pub fn set_sample_rate(&mut self, sample_rate: u32) {
-        let sr = sample_rate.max(8000);
+    /// setting, the SoundFont and the frame count, from `assets` made beforehand
+    /// (`prep::for_rate`). The loops go out to be resampled and come back by themselves.
+    pub fn set_sample_rate(&mut self, assets: RateAssets) {
+        let sr = assets.sample_rate;
         if sr == self.sample_rate {
             return;
         }
-        // The loops keep their seconds, pitch and tempo: resampled here, off the audio
-        // thread. A capture being copied is cut short (its frames are at the old rate).
+        // A capture being copied is cut short (its frames are at the old rate).
         if let Some(mut c) = self.capture.take() {
             c.outcome = CaptureOutcome::Interrupted;
             self.throw_away(Garbage::Captured(c));
         }
-        if let Some(l) = &mut self.looper {
-            l.set_sample_rate(sr);
+        // The loops keep their seconds, pitch and tempo: resampled on the control side
+        // (`prep::looper_rate`) while the engine plays on without them, then installed.
+        if let Some(l) = self.looper.take() {
+            self.shared.loop_tracks.store(0, Relaxed);
+            self.throw_away(Garbage::LooperToRetune(l));
         }
         let ratio = sr as f64 / self.sample_rate as f64;
         self.loop_latency_offset = (self.loop_latency_offset as f64 * ratio).round() as i32;
@@ -303,7 +315,7 @@ impl Engine {
         self.instrument_gain = Smoother::new(self.instrument_gain.target(), ramp);
         self.master = Smoother::new(self.master.target(), ramp);
         self.limiter = Limiter::new(sr, MAX_BLOCK_FRAMES);
-        if let Some(lost) = self.instruments.set_sample_rate(sr) {
+        if let Some(lost) = self.instruments.set_sample_rate(sr, assets.drums) {
             self.throw_away(Garbage::SoundFont(lost));
             self.shared.soundfont_active.store(0, Relaxed);
         }
@@ -722,6 +734,9 @@ impl Engine {
                     self.throw_away(Garbage::SoundFont(old));
                 }
                 self.shared.soundfont_active.store(1, Relaxed);
+            }
+            Command::InstallLooper(l) if l.sample_rate() != self.sample_rate => {
+                self.throw_away(Garbage::LooperToRetune(l))
             }
             Command::InstallLooper(mut l) => {
                 if let Some(mut c) = self.capture.take() {

@@ -273,10 +273,12 @@ impl Backend for AlsaBackend {
                 hint,
             })?;
 
+        // Made before the engine is lent: it plays on meanwhile.
+        let assets = crate::prep::for_rate(rate);
         let engine_latency = ctx
             .engine
             .with(Duration::from_secs(2), |e| {
-                e.set_sample_rate(rate);
+                e.set_sample_rate(assets);
                 e.latency_frames() as u32
             })
             .ok_or(IoError::EngineBusy)?;

@@ -26,10 +26,12 @@ impl Backend for ClockBackend {
     fn open(&self, ctx: &StreamContext) -> Result<Box<dyn AudioStream>, IoError> {
         let rate = self.sample_rate.max(8000);
         let frames = self.buffer_frames.clamp(16, 8192) as usize;
+        // Made before the engine is lent: it plays on meanwhile.
+        let assets = crate::prep::for_rate(rate);
         let engine_latency = ctx
             .engine
             .with(Duration::from_secs(2), |e| {
-                e.set_sample_rate(rate);
+                e.set_sample_rate(assets);
                 e.latency_frames()
             })
             .ok_or(IoError::EngineBusy)?;

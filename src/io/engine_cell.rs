@@ -144,8 +144,9 @@ mod tests {
             })
         };
         for rate in [44_100, 48_000, 96_000, 48_000] {
+            let assets = crate::prep::for_rate(rate);
             let got = cell.with(Duration::from_secs(2), |e| {
-                e.set_sample_rate(rate);
+                e.set_sample_rate(assets);
                 e.sample_rate()
             });
             assert_eq!(got, Some(rate));

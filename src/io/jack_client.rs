@@ -398,10 +398,12 @@ impl Backend for JackBackend {
         let client = open_client(&self.client_name)?;
         let rate = client.sample_rate();
         let buffer_frames = Arc::new(AtomicU32::new(client.buffer_size()));
+        // Made before the engine is lent: it plays on meanwhile.
+        let assets = crate::prep::for_rate(rate);
         let engine_frames = ctx
             .engine
             .with(Duration::from_secs(2), |e| {
-                e.set_sample_rate(rate);
+                e.set_sample_rate(assets);
                 e.latency_frames() as u32
             })
             .ok_or(IoError::EngineBusy)?;

@@ -1,6 +1,8 @@
 //! The built-in drum kit's sounds, made by the project itself (`examples/make_drums.rs`),
 //! embedded in the binary and decoded here, once, at the engine's rate. Not rt.
 
+use crate::engine::drums::DrumSounds;
+
 /// The WAVs, in the order of the kit's sounds (`engine::drums::Sound`).
 pub const SOURCES: &[&[u8]] = &[
     include_bytes!("../../samples/drums/kick.wav"),
@@ -17,8 +19,12 @@ pub const SOURCES: &[&[u8]] = &[
 ];
 
 /// Every sound of the kit, mono, at `sample_rate`.
-pub fn builtin_sounds(sample_rate: u32) -> Vec<Vec<f32>> {
-    SOURCES.iter().map(|b| decode(b, sample_rate)).collect()
+pub fn builtin(sample_rate: u32) -> DrumSounds {
+    let sample_rate = sample_rate.max(1);
+    DrumSounds {
+        sample_rate,
+        sounds: SOURCES.iter().map(|b| decode(b, sample_rate)).collect(),
+    }
 }
 
 /// Decodes one embedded WAV to mono f32 at `sample_rate`; an unreadable one is silent.

@@ -13,10 +13,9 @@
 //! [`Looper::state`] for meters and OSC.
 
 pub mod memory;
-mod rate;
 pub mod snapshot;
 pub mod sync;
-mod track;
+pub(crate) mod track;
 
 #[cfg(test)]
 mod tests;
@@ -153,16 +152,18 @@ pub struct TrackState {
 }
 
 /// The looper: lives in the engine.
+/// Fields are open to the crate for `prep::looper_rate`, which carries a looper to a new
+/// sample rate off the audio thread.
 pub struct Looper {
-    memory: Box<LoopMemory>,
-    tracks: Vec<Track>,
-    solo: [bool; MAX_TRACKS],
-    grid: Grid,
+    pub(crate) memory: Box<LoopMemory>,
+    pub(crate) tracks: Vec<Track>,
+    pub(crate) solo: [bool; MAX_TRACKS],
+    pub(crate) grid: Grid,
     click: Click,
-    settings: LooperSettings,
-    frame: u64,
+    pub(crate) settings: LooperSettings,
+    pub(crate) frame: u64,
     /// Block-wise rendering of the settled cases (off only to test it against `tick`).
-    fast_path: bool,
+    pub(crate) fast_path: bool,
     /// The CPU has AVX2 (asked once, when built).
     wide_simd: bool,
     /// `sources_wanted`, kept up to date where a source changes.
@@ -217,6 +218,11 @@ impl Looper {
     /// Frames processed so far (the looper's clock; the grid counts in it).
     pub fn frame(&self) -> u64 {
         self.frame
+    }
+
+    /// The rate the looper's frames are counted at.
+    pub fn sample_rate(&self) -> u32 {
+        self.settings.sample_rate
     }
 
     /// Bytes of loop memory this looper holds.
@@ -294,7 +300,7 @@ impl Looper {
         }
     }
 
-    fn update_solo(&mut self) {
+    pub(crate) fn update_solo(&mut self) {
         let any = self.solo.iter().any(|s| *s);
         for (i, t) in self.tracks.iter_mut().enumerate() {
             t.solo_ok = !any || self.solo.get(i).copied().unwrap_or(false);

@@ -3,8 +3,11 @@
 //! is converted, so loops last as many seconds as before, keep their pitch, and the
 //! tempo keeps its BPM.
 //!
-//! Not rt: this allocates a whole new loop memory and resamples every loop. It runs
-//! from `Engine::set_sample_rate`, while the engine is out of its cell.
+//! Not rt: this allocates a whole new loop memory and resamples every loop. The engine
+//! hands its looper over when its rate changes (`Garbage::LooperToRetune`) and plays on
+//! without loops; the controller runs this on a thread of its own and sends the result
+//! back (`Command::InstallLooper`), so a long loop never holds the engine out of its
+//! cell. The old looper is dropped before the new memory is made: never both at once.
 //!
 //! What does not survive the change, on purpose:
 //! - undo and redo history (each track keeps only the loop it plays);
@@ -16,9 +19,9 @@
 //! - a seam or punch-out still being written (the few ms after a recording or
 //!   overdub ends) is taken as far as it got.
 
-use super::memory::LoopMemory;
-use super::track::Mode;
-use super::{Grid, Looper, LooperSettings, SyncMode, TrackSettings};
+use crate::engine::looper::memory::LoopMemory;
+use crate::engine::looper::track::Mode;
+use crate::engine::looper::{Grid, Looper, LooperSettings, SyncMode, TrackSettings};
 use crate::prep::resample::resample_loop;
 
 /// One track on its way to the new rate.
@@ -38,12 +41,13 @@ fn scale(frames: u64, ratio: f64) -> u64 {
     (frames as f64 * ratio).round() as u64
 }
 
-impl Looper {
-    /// The rate the looper's frames are counted at.
-    pub fn sample_rate(&self) -> u32 {
-        self.settings.sample_rate
-    }
+/// Not rt: `looper` at `sample_rate` (see `Looper::set_sample_rate`).
+pub fn retuned(mut looper: Box<Looper>, sample_rate: u32) -> Box<Looper> {
+    looper.set_sample_rate(sample_rate);
+    looper
+}
 
+impl Looper {
     /// Not rt: the looper at `sample_rate`, with every loop resampled to it, the grid
     /// at the same tempo and phase, each play head at the same point of its loop, and
     /// memory for as many seconds as before. See the module notes for what is dropped.
@@ -209,8 +213,8 @@ impl Looper {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{LoopOp, Quantize};
     use super::*;
+    use crate::engine::looper::{LoopOp, Quantize};
     use std::f64::consts::TAU;
 
     const BLOCK: usize = 256;
