@@ -277,6 +277,40 @@ fn main() {
         worst_block("inputs + limiter + 16 SoundFont voices", &mut rig);
     }
     soundfont_grid();
+    rate_change();
+}
+
+/// The default looper (4 tracks of 60 s, 4 undo levels) with every track full, carried
+/// from 48 to 44.1 kHz as a device change does: the time its loops are away (the engine
+/// plays on meanwhile), and the memory it holds.
+fn rate_change() {
+    use samspill::controller::{build_looper, LooperConfig};
+    use samspill::engine::looper::TrackSettings;
+    let config = LooperConfig::default();
+    let mut looper = build_looper(&config, SR);
+    let frames = (config.max_secs * SR as f32) as usize;
+    let noise: Vec<f32> = (0..frames as u64)
+        .map(|i| ((i.wrapping_mul(2_654_435_761) >> 8) % 2000) as f32 / 10_000.0 - 0.1)
+        .collect();
+    for t in 0..config.tracks {
+        looper
+            .preload(t, &noise, &noise, &TrackSettings::default())
+            .expect("a full track fits");
+    }
+    println!(
+        "\nloop memory, default setup: {:.1} MB held (Settings says {:.1} MB)",
+        looper.memory_bytes() as f64 / 1e6,
+        config.bytes(SR) as f64 / 1e6
+    );
+    let t = Instant::now();
+    let looper = samspill::prep::looper_rate::retuned(looper, 44_100);
+    println!(
+        "rate change 48 -> 44.1 kHz, {} full tracks of {} s: loops away for {:.2} s",
+        config.tracks,
+        config.max_secs,
+        t.elapsed().as_secs_f64()
+    );
+    black_box(looper);
 }
 
 /// What a finer note grid costs: rustysynth renders in blocks of its own size and a note
