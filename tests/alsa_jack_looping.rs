@@ -150,12 +150,16 @@ impl Rig {
             self.wait_state(5.0);
             let from = self.player.frame_now().wrapping_add(SR / 10);
             self.player.play_window(from, self.len as u32);
-            std::thread::sleep(self.loop_secs() + Duration::from_millis(250));
+            // Jumps in the frame time while the player played count as dropouts too.
+            self.rec.forget();
+            self.rec
+                .record_for(self.loop_secs() + Duration::from_millis(250));
+            let jumps = self.rec.got.gaps();
             self.osc.hit("overdub");
             self.wait_state(4.0);
             std::thread::sleep(Duration::from_millis(200));
             let after = self.record(self.loop_secs() + Duration::from_millis(300));
-            if self.samspill.level("xruns") == xruns {
+            if self.samspill.level("xruns") == xruns && jumps.is_empty() {
                 return Ok(after);
             }
             eprintln!("{what}: dropouts during the pass; undone, once more");
@@ -354,10 +358,13 @@ fn attempt(kit: &mut Kit) -> Result<(), Drift> {
 /// The loop, the real round trip against what Samspill compensates, and both passes.
 fn measure(rig: &mut Rig, feeder: &SignalFeeder) -> Result<(), Drift> {
     // A first loop of clicks, about a second.
+    // Started and stopped between clicks, so no click sits on the seam.
     feeder.set(true);
+    wait_between_clicks(|| rig.player.frame_now());
     let first = rig.osc.hit("record");
     rig.wait_state(2.0);
     std::thread::sleep(SECS.saturating_sub(first.elapsed()));
+    wait_between_clicks(|| rig.player.frame_now());
     rig.osc.hit("record");
     feeder.set(false);
     rig.wait_state(4.0);
@@ -370,7 +377,10 @@ fn measure(rig: &mut Rig, feeder: &SignalFeeder) -> Result<(), Drift> {
     rig.h0 = h0;
     let original = before.landings(h0);
     assert!(
-        original.len() >= 4 && original.iter().all(|l| l.copy_at.is_none()),
+        original.len() >= 4
+            && original
+                .iter()
+                .all(|l| l.copy_at.is_none() && l.reinforced > 0.95),
         "the first loop is not clean single clicks: {original:?}"
     );
 

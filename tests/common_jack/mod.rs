@@ -929,6 +929,21 @@ pub fn click(frame: u32) -> f32 {
     }
 }
 
+/// Waits until JACK's frame time, as `now` reads it, is about halfway between two
+/// clicks: a loop started or stopped then has its seam (the looper's 64-frame crossfade,
+/// and the last round trip's worth of input written after the stop) between clicks,
+/// where every click keeps its full height.
+pub fn wait_between_clicks(now: impl Fn() -> u32) {
+    let start = Instant::now();
+    while !(CLICK_EVERY * 2 / 5..CLICK_EVERY * 3 / 5).contains(&(now() % CLICK_EVERY)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the frame time stands still"
+        );
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
 /// What a recorder heard, laid out by absolute frame from its first (missed cycles read
 /// as `None`).
 pub struct Timeline {

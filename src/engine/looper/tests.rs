@@ -767,3 +767,51 @@ fn the_default_loop_memory_is_at_most_a_quarter_of_full_copies_with_the_same_und
         "the playing layer and four undo levels"
     );
 }
+
+#[test]
+fn overdubs_undone_and_done_again_leave_exactly_the_last_one_over_the_first_take() {
+    // As the JACK test does it: a loop of sparse clicks longer than a whole number of
+    // chunks, latency compensation on, three passes of which the first two are undone.
+    let mut lp = looper(10.0, 4, SyncMode::Off);
+    let lat = 297;
+    lp.set_latency_compensation(lat);
+    let click = |f: u64| if f % 6000 == 0 { 0.5 } else { 0.0 };
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 48_128, click);
+    cmd(&mut lp, 0, LoopOp::Record);
+    run(&mut lp, 5000, |_| 0.0);
+    let first = take(&mut lp, 0);
+    let len = first.len();
+    for pass in 0..3u64 {
+        cmd(&mut lp, 0, LoopOp::Overdub);
+        run(&mut lp, 800, |_| 0.0);
+        // The player: a copy of every click, a quarter as loud, for one whole loop.
+        let from = lp.frame();
+        run(&mut lp, len, |f| 0.25 * click(f - from + 7 * pass));
+        run(&mut lp, 800, |_| 0.0);
+        cmd(&mut lp, 0, LoopOp::Overdub);
+        run(&mut lp, 3000, |_| 0.0);
+        if pass < 2 {
+            cmd(&mut lp, 0, LoopOp::Undo);
+            run(&mut lp, 500, |_| 0.0);
+            assert_eq!(take(&mut lp, 0), first, "pass {pass} undone");
+        }
+    }
+    // Every copy whole, in one frame, a quarter of the original click as played, and
+    // nothing else changed.
+    let last = take(&mut lp, 0);
+    let h = first.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let changed: Vec<(usize, f32)> = last
+        .iter()
+        .zip(&first)
+        .enumerate()
+        .filter(|(_, (a, b))| (*a - *b).abs() > 1e-6)
+        .map(|(i, (a, b))| (i, a - b))
+        .collect();
+    let copies = (0..len as u64).filter(|f| click(f + 14) > 0.0).count();
+    assert_eq!(changed.len(), copies, "{changed:?}");
+    assert!(
+        changed.iter().all(|(_, d)| (d - h / 4.0).abs() < 1e-6),
+        "{changed:?} against clicks of {h}"
+    );
+}
