@@ -775,7 +775,7 @@ fn overdubs_undone_and_done_again_leave_exactly_the_last_one_over_the_first_take
     let mut lp = looper(10.0, 4, SyncMode::Off);
     let lat = 297;
     lp.set_latency_compensation(lat);
-    let click = |f: u64| if f % 6000 == 0 { 0.5 } else { 0.0 };
+    let click = |f: u64| if f.is_multiple_of(6000) { 0.5 } else { 0.0 };
     cmd(&mut lp, 0, LoopOp::Record);
     run(&mut lp, 48_128, click);
     cmd(&mut lp, 0, LoopOp::Record);
