@@ -125,6 +125,7 @@ fn main() -> ExitCode {
                 osc_port: (!no_osc).then_some(osc_port),
                 loop_secs,
             })
+            .map_err(|e| e.to_string())
         }
         Some(Cmd::Devices { details }) => {
             print!("{}", samspill::io::list_devices());
@@ -168,7 +169,7 @@ fn panel_or_headless() -> Result<(), String> {
     use samspill::session::settings::Settings;
     use samspill::{new_engine, EngineConfig};
 
-    let headless = || run(HeadlessOptions::default());
+    let headless = || run(HeadlessOptions::default()).map_err(|e| e.to_string());
     if std::env::var_os("DISPLAY").is_none() {
         eprintln!(
             "samspill: no display here, so no window; running headless (type `quit` to stop)."
@@ -200,7 +201,7 @@ fn panel_or_headless() -> Result<(), String> {
         // A busy port is a calm line in the panel, never a reason not to start.
         panel = panel.with_osc_on(samspill::control::DEFAULT_OSC_PORT);
     }
-    samspill::ui::run_panel(panel)
+    samspill::ui::run_panel(panel).map_err(|e| e.to_string())
 }
 
 fn render(script: &std::path::Path, output: &std::path::Path) -> Result<(), String> {

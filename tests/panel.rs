@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use egui_kittest::kittest::Queryable;
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
 use samspill::ui::i18n::Text;
-use samspill::ui::{tr, AudioControl, AudioState, AudioStatus, View};
+use samspill::ui::{tr, ApplyError, AudioControl, AudioState, AudioStatus, View};
 use samspill::{Command, Patch};
 
 use common_panel::{assert_all_in, panel_room, tone, PanelRoom, SR};
@@ -54,13 +54,13 @@ impl AudioControl for FakeDevices {
     fn midi_ports(&self) -> Vec<String> {
         MIDI.map(String::from).to_vec()
     }
-    fn apply(&self, settings: &AudioSettings) -> Result<(), String> {
+    fn apply(&self, settings: &AudioSettings) -> Result<(), ApplyError> {
         let gate = self.gate.lock().unwrap().take();
         if let Some(gate) = gate {
             let _ = gate.recv();
         }
         if let Some(why) = self.refuse.lock().unwrap().clone() {
-            return Err(why);
+            return Err(why.into());
         }
         self.applied.lock().unwrap().push(settings.clone());
         let mut s = self.status.lock().unwrap();

@@ -14,7 +14,7 @@ use eframe::egui;
 use samspill::controller::{build_looper, LooperConfig};
 use samspill::engine::looper::LoopOp;
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
-use samspill::ui::{self, Action, AudioControl, AudioState, AudioStatus, Panel, View};
+use samspill::ui::{self, Action, ApplyError, AudioControl, AudioState, AudioStatus, Panel, View};
 use samspill::{new_engine, Command, EngineConfig};
 use winit::platform::x11::EventLoopBuilderExtX11;
 
@@ -97,7 +97,7 @@ impl AudioControl for ShowroomDevices {
     fn midi_ports(&self) -> Vec<String> {
         vec!["Roland A-49".into()]
     }
-    fn apply(&self, _settings: &AudioSettings) -> Result<(), String> {
+    fn apply(&self, _settings: &AudioSettings) -> Result<(), ApplyError> {
         Ok(())
     }
 }
@@ -204,7 +204,7 @@ fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
         unreachable!("no window without a display")
     });
     assert_eq!(
-        no_screen,
+        no_screen.map_err(|e| e.to_string()),
         Err("Fant ingen skjerm å vise panelet på (DISPLAY er ikke satt).".to_string()),
         "without a display the caller gets a plain message and can run headless"
     );

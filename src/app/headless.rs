@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::RecvTimeoutError;
 
-use crate::control::lines::{ControlLine, Line};
+use crate::control::lines::{ControlLine, Line, LineError};
 use crate::engine::{Command, InputConfig, MAX_INPUTS};
 use crate::io::{check_alsa_names, AudioSystem, IoOptions};
 use crate::io::{check_buffer_frames, check_sample_rate, IoError, IoStatus};
@@ -141,8 +141,19 @@ fn check_named_devices(opts: &HeadlessOptions, host: AudioHost) -> Result<(), Io
     check_alsa_names(opts.output_device.as_deref(), opts.input_device.as_deref())
 }
 
+/// Why the headless program could not start, in words for the person who started it.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadlessError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("--inputs {0} is not possible: choose 1 to {max}.", max = MAX_INPUTS)]
+    Inputs(usize),
+    #[error("could not start reading typed lines: {0}")]
+    Stdin(std::io::Error),
+}
+
 /// Runs until `quit`, SIGTERM or SIGINT. The error is for people.
-pub fn run(opts: HeadlessOptions) -> Result<(), String> {
+pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
     let (mut settings, note) = Settings::load();
     if let Some(n) = note {
         eprintln!("samspill: {n}");
@@ -166,15 +177,12 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
     if opts.input_device.is_some() {
         a.input_device = opts.input_device.clone();
     }
-    check_sample_rate(a.sample_rate).map_err(|e| e.to_string())?;
-    check_buffer_frames(a.buffer_frames).map_err(|e| e.to_string())?;
+    check_sample_rate(a.sample_rate)?;
+    check_buffer_frames(a.buffer_frames)?;
     if !(1..=MAX_INPUTS).contains(&opts.inputs) {
-        return Err(format!(
-            "--inputs {} is not possible: choose 1 to {MAX_INPUTS}.",
-            opts.inputs
-        ));
+        return Err(HeadlessError::Inputs(opts.inputs));
     }
-    check_named_devices(&opts, a.host).map_err(|e| e.to_string())?;
+    check_named_devices(&opts, a.host)?;
 
     let config = EngineConfig {
         sample_rate: a.sample_rate,
@@ -206,7 +214,7 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
         jack_autoconnect: opts.connect,
         midi: true,
     };
-    let sys = AudioSystem::start(engine, &settings.audio, options).map_err(|e| e.to_string())?;
+    let sys = AudioSystem::start(engine, &settings.audio, options)?;
     // After the device is open: the SoundFont is built for the rate it runs at.
     match &opts.soundfont {
         SoundFontChoice::Off => {}
@@ -243,7 +251,7 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
                 }
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(HeadlessError::Stdin)?;
     let mut stdin_open = true;
     // Pedals and pads learned in the panel work here too.
     let tap = sys.midi_tap();
@@ -283,7 +291,7 @@ pub fn run(opts: HeadlessOptions) -> Result<(), String> {
                     // Saving waits here while the audio thread copies the loops out a
                     // piece per block: the music plays on; only the next line waits.
                     let result = crate::session::jam::jams_dir()
-                        .map_err(|e| e.to_string())
+                        .map_err(LineError::from)
                         .and_then(|jams| l.run(&loops.0, &looper_config(&opts), &jams));
                     match result {
                         Ok(said) => say(&said),

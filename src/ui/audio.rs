@@ -46,5 +46,9 @@ pub trait AudioControl: Send + Sync {
     fn input_devices(&self, host: AudioHost) -> Vec<String>;
     fn midi_ports(&self) -> Vec<String>;
     /// Reopens the devices with these settings; the error is shown to the user as is.
-    fn apply(&self, settings: &AudioSettings) -> Result<(), String>;
+    fn apply(&self, settings: &AudioSettings) -> Result<(), ApplyError>;
 }
+
+/// Why the devices did not reopen: the audio side's own error (the panel knows nothing
+/// of io, only how to show it).
+pub type ApplyError = Box<dyn std::error::Error + Send + Sync>;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::audio::{AudioControl, AudioState, AudioStatus};
+use super::audio::{ApplyError, AudioControl, AudioState, AudioStatus};
 use crate::io::{
     alsa_devices, choosable, midi_input_ports, AudioSystem, BackendKind, IoStatusKind,
 };
@@ -80,10 +80,8 @@ impl AudioControl for LiveAudio {
         }
     }
 
-    fn apply(&self, settings: &AudioSettings) -> Result<(), String> {
-        self.system
-            .reopen(settings)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    fn apply(&self, settings: &AudioSettings) -> Result<(), ApplyError> {
+        self.system.reopen(settings)?;
+        Ok(())
     }
 }

@@ -16,7 +16,7 @@ pub mod status;
 pub mod theme;
 pub mod watch;
 
-pub use audio::{AudioControl, AudioState, AudioStatus};
+pub use audio::{ApplyError, AudioControl, AudioState, AudioStatus};
 pub use i18n::{tr, Text};
 pub use live::LiveAudio;
 pub use panel::{Action, LearnView, OscView, Panel, PanelState, View};
@@ -47,20 +47,29 @@ pub fn open_window(
     options: eframe::NativeOptions,
     lang: Language,
     make_app: impl FnOnce(&eframe::CreationContext<'_>) -> Box<dyn eframe::App> + 'static,
-) -> Result<(), String> {
+) -> Result<(), WindowError> {
     if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
-        return Err(tr(lang, Text::NoDisplay).to_string());
+        return Err(WindowError::NoDisplay(lang));
     }
     eframe::run_native(
         tr(lang, Text::AppName),
         options,
         Box::new(move |cc| Ok(make_app(cc))),
     )
-    .map_err(|e| format!("{} {e}", tr(lang, Text::WindowFailed)))
+    .map_err(|e| WindowError::Failed(lang, e.to_string()))
+}
+
+/// Why the panel's window did not open, in the panel's language.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error("{}", tr(*.0, Text::NoDisplay))]
+    NoDisplay(Language),
+    #[error("{failed} {1}", failed = tr(*.0, Text::WindowFailed))]
+    Failed(Language, String),
 }
 
 /// The panel in a native window; returns when the window is closed.
-pub fn run_panel(panel: Panel) -> Result<(), String> {
+pub fn run_panel(panel: Panel) -> Result<(), WindowError> {
     let settings = panel.settings();
     let lang = settings.language;
     // Loop memory is big and is built on a thread of its own; the Loop view says

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 use eframe::egui::{self, Key, Modifiers, RichText};
 
-use super::audio::AudioControl;
+use super::audio::{ApplyError, AudioControl};
 use super::i18n::{tr, Text};
 use super::jam;
 use super::meter::PeakHold;
@@ -50,7 +50,7 @@ pub struct Panel {
     /// Asks for frames when what is shown changes (None in tests, which draw by hand).
     watcher: Option<super::watch::Watcher>,
     /// A device being opened on a worker thread, and the settings it was asked for.
-    applying: Option<(Receiver<Result<(), String>>, AudioSettings)>,
+    applying: Option<(Receiver<Result<(), ApplyError>>, AudioSettings)>,
     state: PanelState,
     style: Arc<egui::Style>,
     style_changed: bool,
@@ -1002,7 +1002,7 @@ impl Panel {
                 self.applying = Some((rx, draft));
                 self.state.opening = true;
             }
-            Err(e) => self.applied(draft, Err(e.to_string())),
+            Err(e) => self.applied(draft, Err(e.into())),
         }
     }
 
@@ -1025,7 +1025,7 @@ impl Panel {
         }
     }
 
-    fn applied(&mut self, draft: AudioSettings, result: Result<(), String>) {
+    fn applied(&mut self, draft: AudioSettings, result: Result<(), ApplyError>) {
         match result {
             Ok(()) => {
                 self.state.settings.audio = draft;
@@ -1036,11 +1036,11 @@ impl Panel {
                 });
                 self.save();
             }
-            Err(detail) => {
+            Err(why) => {
                 self.state.notice = Some(Notice {
                     problem: true,
                     text: Text::ApplyFailed,
-                    detail,
+                    detail: why.to_string(),
                 });
             }
         }

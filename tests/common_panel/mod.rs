@@ -12,7 +12,7 @@ use egui_kittest::Harness;
 use samspill::controller::{build_looper, LooperConfig};
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
 use samspill::ui::i18n::Text;
-use samspill::ui::{tr, AudioControl, AudioState, AudioStatus, Panel};
+use samspill::ui::{tr, ApplyError, AudioControl, AudioState, AudioStatus, Panel};
 use samspill::{new_engine, Command, Controller, Engine, EngineConfig};
 
 pub const SR: u32 = 48_000;
@@ -39,7 +39,7 @@ impl AudioControl for Running {
     fn midi_ports(&self) -> Vec<String> {
         vec![]
     }
-    fn apply(&self, _: &AudioSettings) -> Result<(), String> {
+    fn apply(&self, _: &AudioSettings) -> Result<(), ApplyError> {
         Ok(())
     }
 }
