@@ -4,7 +4,7 @@
 # a period) with 4 stereo loops playing for 20 s, as a share of one core, read from
 # /proc/PID/stat (utime + stime) before and after. Beside it, in the same run: a stripped
 # Samspill (--soundfont none --no-osc), the feeding jack_metro (a trivial JACK client)
-# and jackd, and the resident memory of each. The target is at most half of what
+# and jackd, and the private memory of each. The target is at most half of what
 # SooperLooper needs for the same work.
 #
 # If `sooperlooper` is installed (Debian: `apt-get install sooperlooper`), it is measured
@@ -77,8 +77,9 @@ cpu_ticks() {
 
 now() { date +%s.%N; }
 
-# Resident memory of a process, in MB.
-rss_mb() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+# Private resident memory of a process, in MB (without the ~100 MB of JACK's shared
+# segments every JACK client maps, and without the mapped program files).
+rss_mb() { awk '/^RssAnon:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 # Share of one core: ticks over wall seconds.
 share() { awk -v t="$1" -v hz="$HZ" -v s="$2" 'BEGIN { printf "%.2f", 100 * t / hz / s }'; }
@@ -188,7 +189,7 @@ read -r ss_app ss_jackd metro_share ss_rss <<<"$RESULT"
 run_samspill --soundfont none --no-osc
 read -r ss_bare _ _ bare_rss <<<"$RESULT"
 
-echo "samspill (default setup): $ss_app % of one core for 4 stereo loops at $((RATE / 1000)) kHz / $PERIOD frames; resident memory $ss_rss MB (stripped: $bare_rss MB)"
+echo "samspill (default setup): $ss_app % of one core for 4 stereo loops at $((RATE / 1000)) kHz / $PERIOD frames; private memory $ss_rss MB (stripped: $bare_rss MB)"
 echo "samspill (--soundfont none --no-osc): $ss_bare % of one core"
 echo "jack_metro (a trivial JACK client, same run): $metro_share % of one core"
 echo "jackd (with samspill): $ss_jackd % of one core"
@@ -299,7 +300,7 @@ sl_rss="$(rss_mb "$APP_PID")"
 echo "sooperlooper xruns=$(grep -ac 'got xrun' "$WORK/sl.out" || true) (whole run)" >&2
 stop_all
 
-echo "sooperlooper: $sl_app % of one core for 4 stereo loops at $((RATE / 1000)) kHz / $PERIOD frames; resident memory $sl_rss MB"
+echo "sooperlooper: $sl_app % of one core for 4 stereo loops at $((RATE / 1000)) kHz / $PERIOD frames; private memory $sl_rss MB"
 echo "jackd (with sooperlooper): $sl_jackd % of one core"
 awk -v a="$ss_app" -v c="$ss_bare" -v b="$sl_app" 'BEGIN {
     if (b > 0) printf "samspill (default setup) needs %.0f %% of what sooperlooper needs (target: at most 50 %%); stripped: %.0f %%\n", 100 * a / b, 100 * c / b

@@ -457,7 +457,9 @@ fn the_parser_never_panics_on_random_bytes() {
         if rng.below(2) == 0 {
             p.splice(0..0, b"/sl/0/hit\0\0\0,".iter().copied());
         }
-        let _ = parse(&p);
+        if let Ok(req) = parse(&p) {
+            assert_accepted_only_what_it_understood(&p, &req);
+        }
     }
 }
 
@@ -487,12 +489,44 @@ fn the_parser_never_panics_on_mangled_valid_packets() {
                 break;
             }
         }
-        if parse(&p).is_ok() {
+        if let Ok(req) = parse(&p) {
             ok += 1;
+            assert_accepted_only_what_it_understood(&p, &req);
         }
     }
     // Some mutations stay valid (a changed float); most must be refused.
     assert!(ok < 50_000, "every mangled packet was accepted");
+}
+
+/// What every accepted packet must be: one well-formed OSC message (trailing bytes and
+/// all), understood from its address and arguments alone — the same message encoded
+/// afresh reads the same — and with every number in it finite.
+fn assert_accepted_only_what_it_understood(p: &[u8], req: &samspill::control::osc::OscRequest) {
+    use samspill::control::osc::OscRequest;
+    let (rest, packet) = rosc::decoder::decode_udp(p)
+        .unwrap_or_else(|e| panic!("accepted, but not OSC ({e:?}): {p:?}"));
+    assert!(
+        rest.is_empty(),
+        "accepted with {} bytes left over: {p:?}",
+        rest.len()
+    );
+    let rosc::OscPacket::Message(msg) = &packet else {
+        panic!("accepted a bundle: {p:?}");
+    };
+    let again = rosc::encoder::encode(&packet).expect("re-encodes");
+    assert_eq!(
+        parse(&again).as_ref(),
+        Ok(req),
+        "{} {:?} reads differently when encoded afresh",
+        msg.addr,
+        msg.args
+    );
+    if let OscRequest::Set { value, .. } | OscRequest::GlobalSet { value, .. } = req {
+        assert!(
+            value.is_finite(),
+            "accepted a value that is not a number: {p:?}"
+        );
+    }
 }
 
 #[test]

@@ -399,8 +399,15 @@ fn hit_cmd(name: &str) -> Result<HitCmd, OscError> {
 /// Understands one OSC packet. Pure: no sockets, no engine; never panics.
 pub fn parse(packet: &[u8]) -> Result<OscRequest, OscError> {
     precheck(packet)?;
-    let (_, decoded) =
+    let (rest, decoded) =
         rosc::decoder::decode_udp(packet).map_err(|e| OscError::NotOsc(e.to_string()))?;
+    // A message is its whole packet: bytes after it mean a sender that got it wrong.
+    if !rest.is_empty() {
+        return Err(OscError::NotOsc(format!(
+            "{} bytes after the message",
+            rest.len()
+        )));
+    }
     let msg = match decoded {
         OscPacket::Message(m) => m,
         OscPacket::Bundle(_) => return Err(OscError::Bundle),
