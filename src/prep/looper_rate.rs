@@ -146,7 +146,8 @@ impl Looper {
     /// Each track's stable loop, resampled by `ratio`, with its settings and head.
     fn carry_tracks(&mut self, ratio: f64) -> Vec<Carried> {
         let mut out = Vec::with_capacity(self.tracks.len());
-        for (t, m) in self.tracks.iter().zip(self.memory.tracks.iter_mut()) {
+        let mut new_lens = Vec::with_capacity(self.tracks.len());
+        for (t, m) in self.tracks.iter().zip(self.memory.tracks.iter()) {
             let pool = m.pool().max(1);
             let cur = t.layer();
             let layer = match t.mode {
@@ -165,21 +166,16 @@ impl Looper {
             let (mut left, mut right) = (Vec::with_capacity(len), Vec::with_capacity(len));
             if let Some(li) = layer {
                 for i in 0..len {
-                    let (l, r) = m.read(li, i);
+                    let (l, r) = m.peek(li, i);
                     left.push(l);
                     right.push(r);
                 }
             }
-            let new_len = if len > 0 {
+            new_lens.push(if len > 0 {
                 (scale(len as u64, ratio) as usize).max(1)
             } else {
                 0
-            };
-            let mut audio = resample_loop(&[&left, &right], new_len).into_iter();
-            let (left, right) = (
-                audio.next().unwrap_or_default(),
-                audio.next().unwrap_or_default(),
-            );
+            });
             let (volume, pan) = t.mix();
             let head = t.head_half();
             out.push(Carried {
@@ -207,6 +203,36 @@ impl Looper {
                 full_count: t.full_count,
             });
         }
+        // The long part, shared out by track among the cores: this thread and helpers
+        // each take the next track left (without helpers, this thread takes them all).
+        let jobs: Vec<std::sync::Mutex<(&mut Carried, usize)>> = out
+            .iter_mut()
+            .zip(new_lens)
+            .map(std::sync::Mutex::new)
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            while let Some(job) = jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            {
+                let Ok(mut job) = job.lock() else {
+                    continue;
+                };
+                let (c, n) = &mut *job;
+                let mut audio = resample_loop(&[&c.left, &c.right], *n).into_iter();
+                c.left = audio.next().unwrap_or_default();
+                c.right = audio.next().unwrap_or_default();
+            }
+        };
+        let helpers = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+        std::thread::scope(|s| {
+            for _ in 0..helpers.min(jobs.len()) {
+                let _ = std::thread::Builder::new()
+                    .name("loop resampling".into())
+                    .spawn_scoped(s, work);
+            }
+            work();
+        });
+        drop(jobs);
         out
     }
 }

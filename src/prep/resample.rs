@@ -142,9 +142,20 @@ fn convert(
         let first = (p - half).ceil() as i64;
         let last = (p + half).floor() as i64;
         acc.iter_mut().for_each(|a| *a = 0.0);
+        // Round the loop by counting, not by a division per tap.
+        let mut at = if wrap {
+            first.rem_euclid(len as i64) as usize
+        } else {
+            0
+        };
         for k in first..=last {
             let idx = if wrap {
-                k.rem_euclid(len as i64) as usize
+                let i = at;
+                at += 1;
+                if at == len {
+                    at = 0;
+                }
+                i
             } else if k < 0 || k as usize >= len {
                 continue;
             } else {
