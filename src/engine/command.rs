@@ -134,6 +134,8 @@ pub enum Command {
     RemoveSoundFont,
     /// Loop memory is big: the looper is built off the audio thread and handed over.
     InstallLooper(Box<Looper>),
+    /// The looper goes back to be freed (before another is built: never two at once).
+    RemoveLooper,
     Loop {
         track: u8,
         op: LoopOp,
@@ -163,6 +165,7 @@ impl std::fmt::Debug for Command {
             Command::Midi { data, len } => write!(f, "Midi({:?})", &data[..*len as usize]),
             Command::AllNotesOff => write!(f, "AllNotesOff"),
             Command::RemoveSoundFont => write!(f, "RemoveSoundFont"),
+            Command::RemoveLooper => write!(f, "RemoveLooper"),
             Command::InstallLooper(l) => write!(f, "InstallLooper({} tracks)", l.tracks()),
             Command::Loop { track, op } => write!(f, "Loop({track}, {op:?})"),
             Command::LoopSync(m) => write!(f, "LoopSync({m:?})"),

@@ -779,6 +779,16 @@ impl Engine {
                 self.loop_latency = usize::MAX; // recomputed below
                 self.follow_latency();
             }
+            Command::RemoveLooper => {
+                if let Some(mut c) = self.capture.take() {
+                    c.outcome = CaptureOutcome::Interrupted;
+                    self.throw_away(Garbage::Captured(c));
+                }
+                if let Some(old) = self.looper.take() {
+                    self.shared.loop_tracks.store(0, Relaxed);
+                    self.throw_away(Garbage::Looper(old));
+                }
+            }
             Command::RemoveSoundFont => {
                 if let Some(old) = self.instruments.remove_soundfont() {
                     self.throw_away(Garbage::SoundFont(old));

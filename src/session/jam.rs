@@ -993,16 +993,32 @@ pub fn prepare_looper(
 }
 
 /// Builds a looper with the jam's loops (off the audio thread, here) and hands it to
-/// the engine; the old looper comes back as garbage.
+/// the engine. A running engine gives its old looper back first and it is freed before
+/// the new one is made, so the loop memory is never held twice.
 pub fn restore_jam(
     controller: &Controller,
     jam: &Jam,
     config: &LooperConfig,
 ) -> Result<Vec<JamNote>, JamError> {
-    let rate = controller
-        .shared()
-        .sample_rate
-        .load(std::sync::atomic::Ordering::Relaxed);
+    use std::sync::atomic::Ordering::Relaxed;
+    let shared = controller.shared();
+    let rate = shared.sample_rate.load(Relaxed);
+    if shared.loop_tracks.load(Relaxed) > 0 {
+        controller.send(Command::RemoveLooper)?;
+        // Only an engine that runs can give it back (an engine driven by hand, as in
+        // the tests, does so later: then both are held for a moment, as before).
+        let frames = shared.frames.load(Relaxed);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        if shared.frames.load(Relaxed) != frames {
+            let start = std::time::Instant::now();
+            while shared.loop_tracks.load(Relaxed) > 0
+                && start.elapsed() < std::time::Duration::from_secs(1)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            controller.collect_garbage();
+        }
+    }
     let (looper, notes) = prepare_looper(jam, config, rate);
     controller.send(Command::InstallLooper(looper))?;
     Ok(notes)
