@@ -23,6 +23,30 @@ fn level_field(line: &str, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no number for {key} in {line:?}"))
 }
 
+/// Each recorded sample's absolute frame, and whether the `guard` frames before it were
+/// all recorded too (none of them in cycles the server skipped).
+fn frames_and_settled(r: &Recording, guard: u32) -> (Vec<u32>, Vec<bool>) {
+    let (mut frames, mut settled) = (Vec::new(), Vec::new());
+    let mut since: Option<u32> = None; // first frame of the current unbroken stretch
+    let mut end: Option<u32> = None;
+    for &(t, n) in &r.blocks {
+        if end.is_none() {
+            // The recording's start is no jump: what came before it was played.
+            since = Some(t.wrapping_sub(guard));
+        } else if end != Some(t) {
+            since = Some(t);
+        }
+        let from = since.unwrap_or(t);
+        for k in 0..n {
+            let f = t.wrapping_add(k);
+            frames.push(f);
+            settled.push(f.wrapping_sub(from) >= guard);
+        }
+        end = Some(t.wrapping_add(n));
+    }
+    (frames, settled)
+}
+
 /// Records 2-second windows until one has no gap in frame time, up to `CLEAN_TRIES`.
 ///
 /// A non-realtime jackd on a busy two-core CI machine now and then wakes a whole period
@@ -64,39 +88,58 @@ fn input_one_comes_out_unbroken_and_late_by_exactly_the_latency_samspill_reports
     connect(&probe, "ss-audio:out_left", &rec.port);
     // Let the graph's latencies settle and the gain glides finish.
     std::thread::sleep(Duration::from_millis(400));
-    // (b) Unbroken: every cycle recorded, each starting where the last one ended.
-    let recording = gap_free_window(&mut rec, &jackd, &samspill);
-    let got = &recording;
+    // One window of 2 s, judged whole. Cycles the dummy server skipped for every client
+    // (it does on this kind of machine, by itself) show as jumps in frame time; each
+    // sample is compared with the input at its own frame, and only the first frames
+    // after such a jump are left out, where Samspill's delay line still holds input from
+    // before it.
+    rec.forget();
+    rec.record_for(2 * SECS);
+    let got = std::mem::take(&mut rec.got);
     assert!(
         got.blocks.len() > 300,
         "only {} cycles in 2 s",
         got.blocks.len()
     );
-    let start = got.blocks[0].0;
+    let (frames, settled) = frames_and_settled(&got, 2048);
+    eprintln!("jumps in frame time (server-skipped cycles): {:?}", got.gaps());
+    let judged = settled.iter().filter(|s| **s).count();
+    assert!(
+        judged > SR as usize * 3 / 2,
+        "only {judged} frames to judge: the server skipped too much ({:?})\njackd:\n{}",
+        got.gaps(),
+        jackd.log()
+    );
 
     // (a) The delay: the lag where the output best matches the known input.
-    let y = &got.samples[..SR as usize];
-    let x_at = |i: usize, lag: usize| noise(start.wrapping_add(i as u32).wrapping_sub(lag as u32));
-    let energy_y: f64 = y.iter().map(|s| (*s as f64).powi(2)).sum();
+    let y: Vec<(usize, f32)> = got
+        .samples
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(i, _)| settled[*i])
+        .take(SR as usize)
+        .collect();
+    let x_at = |i: usize, lag: usize| noise(frames[i].wrapping_sub(lag as u32));
+    let energy_y: f64 = y.iter().map(|(_, s)| (*s as f64).powi(2)).sum();
     let (mut best_lag, mut best) = (0, f64::MIN);
     for lag in 0..2048 {
         let c: f64 = y
             .iter()
-            .enumerate()
             .step_by(4)
-            .map(|(i, s)| *s as f64 * x_at(i, lag) as f64)
+            .map(|(i, s)| *s as f64 * x_at(*i, lag) as f64)
             .sum();
         if c > best {
             (best_lag, best) = (lag, c);
         }
     }
-    let energy_x: f64 = (0..y.len())
-        .map(|i| (x_at(i, best_lag) as f64).powi(2))
+    let energy_x: f64 = y
+        .iter()
+        .map(|(i, _)| (x_at(*i, best_lag) as f64).powi(2))
         .sum();
     let dot: f64 = y
         .iter()
-        .enumerate()
-        .map(|(i, s)| *s as f64 * x_at(i, best_lag) as f64)
+        .map(|(i, s)| *s as f64 * x_at(*i, best_lag) as f64)
         .sum();
     let correlation = dot / (energy_x * energy_y).sqrt();
     assert!(
@@ -123,6 +166,7 @@ fn input_one_comes_out_unbroken_and_late_by_exactly_the_latency_samspill_reports
     // Sample-exact: output = gain × input, delayed, everywhere. A glitch anywhere in the
     // two seconds (a repeated or lost buffer, a click) would break this.
     let gain = dot / energy_x;
+    let got = &got;
     let expected = 10f64.powf(-9.0 / 20.0); // master -6 dB, centre pan -3 dB
     assert!(
         (gain / expected - 1.0).abs() < 0.05,
@@ -132,6 +176,7 @@ fn input_one_comes_out_unbroken_and_late_by_exactly_the_latency_samspill_reports
         .samples
         .iter()
         .enumerate()
+        .filter(|(i, _)| settled[*i])
         .map(|(i, s)| (*s as f64 - gain * x_at(i, best_lag) as f64).abs())
         .fold(0f64, f64::max);
     assert!(
