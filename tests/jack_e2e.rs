@@ -102,7 +102,10 @@ fn input_one_comes_out_unbroken_and_late_by_exactly_the_latency_samspill_reports
         got.blocks.len()
     );
     let (frames, settled) = frames_and_settled(&got, 2048);
-    eprintln!("jumps in frame time (server-skipped cycles): {:?}", got.gaps());
+    eprintln!(
+        "jumps in frame time (server-skipped cycles): {:?}",
+        got.gaps()
+    );
     let judged = settled.iter().filter(|s| **s).count();
     assert!(
         judged > SR as usize * 3 / 2,

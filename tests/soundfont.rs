@@ -83,13 +83,27 @@ fn a4(e: &mut Engine, rate: u32) -> (f32, f64) {
 
 #[test]
 fn a_live_rate_change_keeps_the_soundfonts_level_and_pitch() {
-    let (_c48, mut e48) = engine_with_soundfont(48_000);
-    let (_c44, mut e44) = engine_with_soundfont(44_100);
+    let (c48, mut e48) = engine_with_soundfont(48_000);
+    let (c44, mut e44) = engine_with_soundfont(44_100);
     let (level48, pitch48) = a4(&mut e48, 48_000);
     let (level44, pitch44) = a4(&mut e44, 44_100);
     // The running engines change rate both ways; the rebuilt synths must match.
+    // The SoundFonts go back to be rebuilt at the new rate and come back by themselves.
     e48.set_sample_rate(samspill::prep::for_rate(44_100));
     e44.set_sample_rate(samspill::prep::for_rate(48_000));
+    for (c, e) in [(&c48, &mut e48), (&c44, &mut e44)] {
+        assert_eq!(c.shared().soundfont_active.load(Relaxed), 0);
+        let start = std::time::Instant::now();
+        while c.shared().soundfont_active.load(Relaxed) == 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "the SoundFont never came back"
+            );
+            run(e, &[], 64);
+            c.collect_garbage();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
     let (level48_44, pitch48_44) = a4(&mut e48, 44_100);
     let (level44_48, pitch44_48) = a4(&mut e44, 48_000);
     for (what, level, pitch) in [

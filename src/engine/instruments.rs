@@ -102,27 +102,16 @@ impl Instruments {
         me
     }
 
-    /// Not rt: new synths at the new rate; a SoundFont is rebuilt from the font it holds.
-    /// Returns a SoundFont that could not be rebuilt, to be dropped by the caller.
+    /// Not rt: the built-in synths at the new rate. A SoundFont, built for the old rate,
+    /// is handed back to be rebuilt off the engine (the built-in synth plays meanwhile).
     pub fn set_sample_rate(
         &mut self,
         sample_rate: u32,
         drums: DrumSounds,
     ) -> Option<Box<SoundFontSynth>> {
-        self.resting = false;
-        self.sf_rest = SoundFontRest::default();
         self.fallback = FallbackSynth::new(sample_rate);
         self.drums = DrumKit::new(drums);
-        let mut lost = None;
-        if let Some(sf) = self.soundfont.take() {
-            // The same builder as at load: same level, grid and polyphony at every rate.
-            match SoundFontSynth::build(sf.font.clone(), sf.name.clone(), sample_rate) {
-                Ok(new) => self.soundfont = Some(new),
-                Err(_) => lost = Some(sf),
-            }
-        }
-        self.set_patch(self.patch);
-        lost
+        self.remove_soundfont()
     }
 
     pub fn patch(&self) -> Patch {

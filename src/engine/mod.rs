@@ -315,8 +315,10 @@ impl Engine {
         self.instrument_gain = Smoother::new(self.instrument_gain.target(), ramp);
         self.master = Smoother::new(self.master.target(), ramp);
         self.limiter = Limiter::new(sr, MAX_BLOCK_FRAMES);
-        if let Some(lost) = self.instruments.set_sample_rate(sr, assets.drums) {
-            self.throw_away(Garbage::SoundFont(lost));
+        // The SoundFont is rebuilt at the new rate on the control side, by the same
+        // builder as at load (same level, grid and polyphony), and installed again.
+        if let Some(sf) = self.instruments.set_sample_rate(sr, assets.drums) {
+            self.throw_away(Garbage::SoundFontToRebuild(sf));
             self.shared.soundfont_active.store(0, Relaxed);
         }
         self.meter_decay_per_frame = meter_decay(sr);
