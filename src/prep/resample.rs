@@ -2,8 +2,8 @@
 //! interpolator, 32 zero crossings each side, its cutoff lowered when the rate goes
 //! down so nothing above the new Nyquist folds back.
 //!
-//! Not rt: everything here allocates and takes its time. It runs where allocation is
-//! allowed: `Engine::set_sample_rate` (the engine is out of its cell) and opening a jam.
+//! Not rt: everything here allocates and takes its time. It runs off the audio thread:
+//! loops carried to a new rate, jams opened at another rate, script inputs, drum hits.
 
 /// Zero crossings of the sinc on each side of the centre tap.
 pub const ZERO_CROSSINGS: usize = 32;
@@ -117,6 +117,9 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
+/// Phases of the polyphase table per input frame (weights between two are interpolated).
+const PHASES: usize = 512;
+
 /// Output frame `j` is the input at time `j * step` (in input frames). `wrap`: the
 /// input is one period of a loop of `len` frames; otherwise silence outside it.
 fn convert(
@@ -130,8 +133,19 @@ fn convert(
     // Cutoff as a share of the input's Nyquist: the lower of the two rates' Nyquists.
     let fc = ROLLOFF * (1.0 / step).min(1.0);
     let half = ZERO_CROSSINGS as f64 / fc;
+    // Taps from `-reach` to `reach + 1` around the frame before the output instant;
+    // each row holds their weights at one fraction of a frame past it.
+    let reach = half.ceil() as i64;
+    let taps = (2 * reach + 2) as usize;
+    let table: Vec<f32> = (0..=PHASES)
+        .flat_map(|r| {
+            let frac = r as f64 / PHASES as f64;
+            (0..taps).map(move |m| frac - (m as i64 - reach) as f64)
+        })
+        .map(|d| (fc * kernel.at(fc * d)) as f32)
+        .collect();
+    let mut w = vec![0f32; taps];
     let mut out: Vec<Vec<f32>> = channels.iter().map(|_| vec![0.0; out_len]).collect();
-    let mut acc = vec![0f64; channels.len()];
     for j in 0..out_len {
         // From j * len / out_len in whole numbers where possible, so no drift builds up.
         let p = if wrap {
@@ -139,42 +153,69 @@ fn convert(
         } else {
             j as f64 * step
         };
-        let first = (p - half).ceil() as i64;
-        let last = (p + half).floor() as i64;
-        acc.iter_mut().for_each(|a| *a = 0.0);
-        // Round the loop by counting, not by a division per tap.
-        let mut at = if wrap {
-            first.rem_euclid(len as i64) as usize
-        } else {
-            0
-        };
-        for k in first..=last {
-            let idx = if wrap {
-                let i = at;
-                at += 1;
-                if at == len {
-                    at = 0;
-                }
-                i
-            } else if k < 0 || k as usize >= len {
-                continue;
-            } else {
-                k as usize
-            };
-            let w = fc * kernel.at(fc * (p - k as f64));
-            for (a, ch) in acc.iter_mut().zip(channels) {
-                if let Some(x) = ch.get(idx) {
-                    *a += *x as f64 * w;
-                }
-            }
+        let base = p.floor();
+        let x = (p - base) * PHASES as f64;
+        let r = (x as usize).min(PHASES - 1);
+        let t = (x - r as f64) as f32;
+        let (a, b) = (
+            table.get(r * taps..(r + 1) * taps).unwrap_or(&[]),
+            table.get((r + 1) * taps..(r + 2) * taps).unwrap_or(&[]),
+        );
+        for ((w, a), b) in w.iter_mut().zip(a).zip(b) {
+            *w = a + (b - a) * t;
         }
-        for (o, a) in out.iter_mut().zip(&acc) {
+        let first = base as i64 - reach;
+        for (o, ch) in out.iter_mut().zip(channels) {
+            let ch = ch.get(..len).unwrap_or(ch);
+            let v = if wrap {
+                wrapped_dot(ch, first.rem_euclid(len as i64) as usize, &w)
+            } else {
+                clipped_dot(ch, first, &w)
+            };
             if let Some(s) = o.get_mut(j) {
-                *s = *a as f32;
+                *s = v as f32;
             }
         }
     }
     out
+}
+
+/// The weights `w` against `x` from `start` on, round the loop `x` as often as needed.
+fn wrapped_dot(x: &[f32], start: usize, w: &[f32]) -> f64 {
+    let mut acc = 0f64;
+    let (mut at, mut done) = (start, 0);
+    while done < w.len() && !x.is_empty() {
+        let run = (w.len() - done).min(x.len() - at);
+        acc += dot(&x[at..at + run], &w[done..done + run]);
+        done += run;
+        at = 0;
+    }
+    acc
+}
+
+/// The weights `w` against `x` from `first` (which may lie before it), silence outside.
+fn clipped_dot(x: &[f32], first: i64, w: &[f32]) -> f64 {
+    let skip = (-first).max(0) as usize;
+    let from = first.max(0) as usize;
+    if skip >= w.len() || from >= x.len() {
+        return 0.0;
+    }
+    let run = (w.len() - skip).min(x.len() - from);
+    dot(&x[from..from + run], &w[skip..skip + run])
+}
+
+fn dot(x: &[f32], w: &[f32]) -> f64 {
+    // Eight lanes at a time, so the compiler can keep them in vector registers.
+    let mut lanes = [0f32; 8];
+    let (xc, wc) = (x.chunks_exact(8), w.chunks_exact(8));
+    let (xr, wr) = (xc.remainder(), wc.remainder());
+    for (xs, ws) in xc.zip(wc) {
+        for ((l, a), b) in lanes.iter_mut().zip(xs).zip(ws) {
+            *l += a * b;
+        }
+    }
+    let tail: f32 = xr.iter().zip(wr).map(|(a, b)| a * b).sum();
+    lanes.iter().map(|l| *l as f64).sum::<f64>() + tail as f64
 }
 
 #[cfg(test)]
