@@ -140,33 +140,42 @@ impl Controller {
                 }
                 // Loaded while the rate changed: rebuilt at the engine's rate, off here.
                 Garbage::SoundFontToRebuild(sf) => {
-                    let me = self.clone();
-                    let rate = self.shared.sample_rate.load(Relaxed);
-                    let _ = std::thread::Builder::new()
-                        .name("soundfont rebuild".into())
-                        .spawn(move || {
-                            let SoundFontSynth { font, name, .. } = *sf;
-                            if let Ok(sf) = SoundFontSynth::build(font, name, rate) {
-                                let _ = me.send(Command::InstallSoundFont(sf));
-                            }
-                        });
+                    self.remake_at_engine_rate("soundfont rebuild", move |rate| {
+                        let SoundFontSynth { font, name, .. } = *sf;
+                        let sf = SoundFontSynth::build(font, name, rate).ok()?;
+                        Some(Command::InstallSoundFont(sf))
+                    })
                 }
                 // At a rate the engine no longer runs at: carried to the engine's rate
-                // on a thread of its own (seconds for long loops) and sent back; if the
-                // rate changed again meanwhile, the engine sends it back once more.
+                // and sent back; if the rate changed again meanwhile, the engine sends it
+                // back once more.
                 Garbage::LooperToRetune(looper) => {
-                    let me = self.clone();
-                    let rate = self.shared.sample_rate.load(Relaxed);
-                    let _ = std::thread::Builder::new()
-                        .name("loop resampling".into())
-                        .spawn(move || {
-                            let looper = crate::prep::looper_rate::retuned(looper, rate);
-                            let _ = me.send(Command::InstallLooper(looper));
-                        });
+                    self.remake_at_engine_rate("loop resampling", move |rate| {
+                        let looper = crate::prep::looper_rate::retuned(looper, rate);
+                        Some(Command::InstallLooper(looper))
+                    })
                 }
                 other => drop(other),
             }
         }
+    }
+
+    /// On a thread of its own (it can take a while): `make` builds for the engine's
+    /// current rate what is then sent to it.
+    fn remake_at_engine_rate(
+        &self,
+        thread: &str,
+        make: impl FnOnce(u32) -> Option<Command> + Send + 'static,
+    ) {
+        let me = self.clone();
+        let rate = self.shared.sample_rate.load(Relaxed);
+        let _ = std::thread::Builder::new()
+            .name(thread.into())
+            .spawn(move || {
+                if let Some(command) = make(rate) {
+                    let _ = me.send(command);
+                }
+            });
     }
 
     pub fn snapshot(&self) -> Snapshot {

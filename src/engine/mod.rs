@@ -288,17 +288,9 @@ impl Engine {
         if sr == self.sample_rate {
             return;
         }
-        // A capture being copied is cut short (its frames are at the old rate).
-        if let Some(mut c) = self.capture.take() {
-            c.outcome = CaptureOutcome::Interrupted;
-            self.throw_away(Garbage::Captured(c));
-        }
         // The loops keep their seconds, pitch and tempo: resampled on the control side
         // (`prep::looper_rate`) while the engine plays on without them, then installed.
-        if let Some(l) = self.looper.take() {
-            self.shared.loop_tracks.store(0, Relaxed);
-            self.throw_away(Garbage::LooperToRetune(l));
-        }
+        self.give_back_looper(Garbage::LooperToRetune);
         let ratio = sr as f64 / self.sample_rate as f64;
         self.loop_latency_offset = (self.loop_latency_offset as f64 * ratio).round() as i32;
         self.loop_latency = usize::MAX; // handed to the looper again on the next block
@@ -662,6 +654,24 @@ impl Engine {
         came
     }
 
+    /// rt: a loop capture being copied is cut short and goes back to whoever asked.
+    fn interrupt_capture(&mut self) {
+        if let Some(mut c) = self.capture.take() {
+            c.outcome = CaptureOutcome::Interrupted;
+            self.throw_away(Garbage::Captured(c));
+        }
+    }
+
+    /// rt: the looper goes back to the control side as `why` says (to be freed, or
+    /// carried to a new rate), with any capture of it cut short.
+    fn give_back_looper(&mut self, why: fn(Box<Looper>) -> Garbage) {
+        self.interrupt_capture();
+        if let Some(l) = self.looper.take() {
+            self.shared.loop_tracks.store(0, Relaxed);
+            self.throw_away(why(l));
+        }
+    }
+
     /// rt: lets go of a refused command; what it carries is freed on the control side.
     fn refuse(&mut self, command: Command) {
         match command {
@@ -741,10 +751,7 @@ impl Engine {
                 self.throw_away(Garbage::LooperToRetune(l))
             }
             Command::InstallLooper(mut l) => {
-                if let Some(mut c) = self.capture.take() {
-                    c.outcome = CaptureOutcome::Interrupted;
-                    self.throw_away(Garbage::Captured(c));
-                }
+                self.interrupt_capture();
                 l.set_latency_compensation(self.loop_latency);
                 self.shared.loop_tracks.store(l.tracks() as u32, Relaxed);
                 if let Some(old) = self.looper.replace(l) {
@@ -781,16 +788,7 @@ impl Engine {
                 self.loop_latency = usize::MAX; // recomputed below
                 self.follow_latency();
             }
-            Command::RemoveLooper => {
-                if let Some(mut c) = self.capture.take() {
-                    c.outcome = CaptureOutcome::Interrupted;
-                    self.throw_away(Garbage::Captured(c));
-                }
-                if let Some(old) = self.looper.take() {
-                    self.shared.loop_tracks.store(0, Relaxed);
-                    self.throw_away(Garbage::Looper(old));
-                }
-            }
+            Command::RemoveLooper => self.give_back_looper(Garbage::Looper),
             Command::RemoveSoundFont => {
                 if let Some(old) = self.instruments.remove_soundfont() {
                     self.throw_away(Garbage::SoundFont(old));

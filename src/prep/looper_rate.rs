@@ -232,7 +232,6 @@ impl Looper {
             }
             work();
         });
-        drop(jobs);
         out
     }
 }
