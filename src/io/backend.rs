@@ -54,8 +54,10 @@ pub enum Health {
 /// rt: runs one audio callback under the allocation checker. An allocation in it (where
 /// the checker is the global allocator: tests and debug builds) is counted in
 /// `Shared::rt_allocations`, readable from any thread, as well as reported on stderr.
+/// The CPU time it used goes into `Shared::longest_callback_us`.
 #[inline]
 pub fn checked_callback<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
+    let started = thread_cpu_ns();
     let before = assert_no_alloc::violation_count();
     let r = assert_no_alloc::assert_no_alloc(f);
     let after = assert_no_alloc::violation_count();
@@ -64,7 +66,29 @@ pub fn checked_callback<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
             .rt_allocations
             .fetch_add(u64::from(after.wrapping_sub(before)), Ordering::Relaxed);
     }
+    let used_us = thread_cpu_ns().saturating_sub(started) / 1000;
+    shared
+        .longest_callback_us
+        .fetch_max(used_us.min(u64::from(u32::MAX)) as u32, Ordering::Relaxed);
     r
+}
+
+/// rt: CPU time this thread has used, in ns: one clock_gettime (no lock, no allocation).
+/// Wall time would count the moments a busy machine takes the thread away, which are
+/// not the callback's cost.
+#[inline]
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; the clock id is a constant Linux knows.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    if ok {
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    } else {
+        0
+    }
 }
 
 /// A flag a callback can raise without allocating or locking.
