@@ -6,6 +6,7 @@
 pub mod app;
 pub mod control;
 pub mod controller;
+pub mod disk;
 pub mod engine;
 pub mod io;
 pub mod number;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::looper::{LoopCapture, LoopOp, Looper, Quantize, SyncMode};
+use super::recorder::TakeTap;
 
 /// The instruments a keyboard can play, a click away. Drums are always on channel 10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -149,6 +150,12 @@ pub enum Command {
     /// Copy every loop into these buffers, a little per block, and hand them back
     /// (`Garbage::Captured`): how loops are saved without a glitch.
     CaptureLoops(Box<LoopCapture>),
+    /// A take starts recording its source (the writer holds the ring's other end).
+    StartTake(Box<TakeTap>),
+    /// The take ends (`ALL_TAKES`: every one); live sound a round trip later.
+    StopTake {
+        id: u32,
+    },
 }
 
 impl std::fmt::Debug for Command {
@@ -174,6 +181,8 @@ impl std::fmt::Debug for Command {
             Command::LoopCountIn(on) => write!(f, "LoopCountIn({on})"),
             Command::LoopLatencyOffset(n) => write!(f, "LoopLatencyOffset({n})"),
             Command::CaptureLoops(c) => write!(f, "CaptureLoops({} tracks)", c.tracks.len()),
+            Command::StartTake(t) => write!(f, "StartTake({}, {:?})", t.id, t.source),
+            Command::StopTake { id } => write!(f, "StopTake({id})"),
         }
     }
 }
@@ -197,4 +206,6 @@ pub enum Garbage {
     LooperToRetune(Box<Looper>),
     /// A finished (or refused) loop capture, for whoever asked for it.
     Captured(Box<LoopCapture>),
+    /// A take whose every frame is offered (its writer finishes the file).
+    Take(Box<TakeTap>),
 }

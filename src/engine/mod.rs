@@ -11,6 +11,7 @@ pub mod level;
 pub mod limiter;
 pub mod looper;
 pub mod midi;
+pub mod recorder;
 pub mod shared;
 pub mod smooth;
 pub mod synth;
@@ -26,6 +27,7 @@ use instruments::Instruments;
 use limiter::Limiter;
 use looper::{CaptureOutcome, LoopCapture, Looper};
 pub use midi::{MidiEvent, MidiMessage, MidiParse};
+use recorder::{TakeSource, TakeTap, MAX_TAKES};
 pub use shared::{Level, Shared, MAX_INPUTS};
 
 /// What a sample rate needs that takes time to make, made off the audio thread (and
@@ -198,6 +200,15 @@ pub struct Engine {
     looper: Option<Box<Looper>>,
     /// A loop capture being copied, a little per block.
     capture: Option<Box<LoopCapture>>,
+    /// Takes being recorded, and the sources they need (bits as in `looper::SOURCE_*`).
+    // Boxed: a take comes in a command and goes back as garbage without being moved
+    // out of its allocation (which the audio thread may not free).
+    #[allow(clippy::vec_box)]
+    takes: Vec<Box<TakeTap>>,
+    take_wants: u64,
+    silence: Vec<f32>,
+    /// The frame commands being applied now apply at.
+    now: u64,
     loop_latency_offset: i32,
     loop_latency: usize,
     synth_l: Vec<f32>,
@@ -256,6 +267,10 @@ impl Engine {
             mix_r: vec![0.0; MAX_BLOCK_FRAMES],
             looper: None,
             capture: None,
+            takes: Vec::with_capacity(MAX_TAKES),
+            take_wants: 0,
+            silence: vec![0.0; MAX_BLOCK_FRAMES],
+            now: 0,
             loop_latency_offset: 0,
             loop_latency: 0,
             synth_l: vec![0.0; MAX_BLOCK_FRAMES],
@@ -288,6 +303,13 @@ impl Engine {
         if sr == self.sample_rate {
             return;
         }
+        // A file has one rate: takes end here, kept as they are.
+        for t in &self.takes {
+            t.status
+                .finished
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        self.let_go_of_finished_takes();
         // The loops keep their seconds, pitch and tempo: resampled on the control side
         // (`prep::looper_rate`) while the engine plays on without them, then installed.
         self.give_back_looper(Garbage::LooperToRetune);
@@ -439,6 +461,7 @@ impl Engine {
                 break;
             }
             // Apply everything due at `pos`: commands first, then notes.
+            self.now = chunk_start + pos as u64;
             while let Some((f, _, _)) = commands.peek() {
                 if (f.saturating_sub(chunk_start) as usize).min(n) <= pos {
                     if let Some((_, _, cmd)) = commands.next() {
@@ -477,14 +500,62 @@ impl Engine {
         }
         out_left.copy_from_slice(bl);
         out_right.copy_from_slice(br);
+        if !self.takes.is_empty() {
+            let xruns = self.shared.xruns.load(Relaxed);
+            for t in self.takes.iter_mut() {
+                if t.source == TakeSource::Mix {
+                    t.offer(bl, br, chunk_start, xruns);
+                }
+            }
+            self.let_go_of_finished_takes();
+        }
         self.frame = chunk_end;
         self.publish(n, peak, ms);
+    }
+
+    /// rt: takes whose last frame is offered go back to be dropped on the control side
+    /// (the writer has its own end of the ring).
+    fn let_go_of_finished_takes(&mut self) {
+        let mut i = 0;
+        while i < self.takes.len() {
+            if self.takes[i].is_finished() {
+                let t = self.takes.swap_remove(i);
+                self.throw_away(Garbage::Take(t));
+                self.take_wants = take_wants(&self.takes);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// rt: the live sources of this piece go to the takes that record them.
+    fn offer_to_takes(&mut self, from: usize, to: usize, own_send: bool) {
+        let xruns = self.shared.xruns.load(Relaxed);
+        let at = self.frame + from as u64;
+        let (al, ar) = if own_send {
+            (&self.send_l[from..to], &self.send_r[from..to])
+        } else {
+            (&self.in_l[from..to], &self.in_r[from..to])
+        };
+        let silence = &self.silence[from..to];
+        for t in self.takes.iter_mut() {
+            let (l, r): (&[f32], &[f32]) = match t.source {
+                TakeSource::Inputs => (al, ar),
+                TakeSource::Input(k) => match self.solo.get(k as usize) {
+                    Some((l, r)) => (&l[from..to], &r[from..to]),
+                    None => (silence, silence),
+                },
+                TakeSource::Instruments => (&self.synth_l[from..to], &self.synth_r[from..to]),
+                TakeSource::Mix => continue,
+            };
+            t.offer(l, r, at, xruns);
+        }
     }
 
     /// rt: mixes frames `from..to` of this chunk into the bus.
     fn render(&mut self, inputs: &[&[f32]], offset: usize, from: usize, to: usize) {
         // What the loops listen to: all inputs, or single ones (a bit per source).
-        let wanted = self.looper.as_ref().map_or(0, |l| l.sources_wanted());
+        let wanted = self.looper.as_ref().map_or(0, |l| l.sources_wanted()) | self.take_wants;
         let all_wanted = wanted & (1 << looper::SOURCE_INPUTS) != 0;
         // Usually the loops hear the inputs as the mix does, and no second sum is needed.
         let own_send = all_wanted && !self.strips.iter().all(InputStrip::sends_as_heard);
@@ -632,6 +703,9 @@ impl Engine {
                 *r *= g;
             }
         }
+        if !self.takes.is_empty() {
+            self.offer_to_takes(from, to, own_send);
+        }
     }
 
     /// rt: moves commands from the queue into the pending list; whether any came.
@@ -680,6 +754,14 @@ impl Engine {
             Command::CaptureLoops(mut c) => {
                 c.outcome = CaptureOutcome::Busy;
                 self.throw_away(Garbage::Captured(c));
+            }
+            Command::StartTake(t) => {
+                // Never started: the writer sees it end with no frames.
+                t.status.abandoned.store(true, Relaxed);
+                t.status
+                    .finished
+                    .store(true, std::sync::atomic::Ordering::Release);
+                self.throw_away(Garbage::Take(t));
             }
             _ => {}
         }
@@ -789,6 +871,24 @@ impl Engine {
                 self.follow_latency();
             }
             Command::RemoveLooper => self.give_back_looper(Garbage::Looper),
+            Command::StartTake(mut t) => {
+                if self.takes.len() < self.takes.capacity() {
+                    t.start(self.now, self.loop_latency);
+                    self.takes.push(t);
+                    self.take_wants = take_wants(&self.takes);
+                } else {
+                    self.refuse(Command::StartTake(t));
+                }
+            }
+            Command::StopTake { id } => {
+                for t in self
+                    .takes
+                    .iter_mut()
+                    .filter(|t| id == ALL_TAKES || t.id == id)
+                {
+                    t.stop(self.now);
+                }
+            }
             Command::RemoveSoundFont => {
                 if let Some(old) = self.instruments.remove_soundfont() {
                     self.throw_away(Garbage::SoundFont(old));
@@ -902,6 +1002,20 @@ impl Engine {
             .voices_active
             .store(self.instruments.active_voices() as u32, Relaxed);
     }
+}
+
+/// `StopTake { id: ALL_TAKES }` stops every take.
+pub const ALL_TAKES: u32 = u32::MAX;
+
+/// rt: the sources `takes` need computed apart (bits as in `looper::SOURCE_*`).
+fn take_wants(takes: &[Box<TakeTap>]) -> u64 {
+    takes.iter().fold(0, |w, t| {
+        w | match t.source {
+            TakeSource::Inputs => 1 << looper::SOURCE_INPUTS,
+            TakeSource::Input(k) => 1 << (looper::SOURCE_INPUT_BASE as u64 + k as u64),
+            TakeSource::Instruments | TakeSource::Mix => 0,
+        }
+    })
 }
 
 /// RMS meters average over about 300 ms.
