@@ -239,6 +239,21 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
     let mut bad_numbers = 0;
     let mut commands_refused = 0;
     let loops = start_looper_and_osc(&controller, &opts);
+    // Takes a crash cut off come back first, then the desk for new ones.
+    let mut songs = match crate::session::song::songs_dir() {
+        Ok(dir) => {
+            for line in crate::control::songs::recover_songs(&dir) {
+                say(&line);
+            }
+            crate::control::songs::SongDesk::new(controller.clone(), dir)
+                .map_err(|e| eprintln!("samspill: songs cannot be recorded: {e}"))
+                .ok()
+        }
+        Err(e) => {
+            eprintln!("samspill: {e}");
+            None
+        }
+    };
 
     let (tx, lines) = crossbeam_channel::bounded::<String>(64);
     std::thread::Builder::new()
@@ -302,6 +317,13 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
                         Err(e) => eprintln!("samspill: {e}"),
                     }
                 }
+                Ok(Line::Song(l)) => match songs.as_mut() {
+                    Some(desk) => match desk.run(l) {
+                        Ok(said) => said.lines().for_each(say),
+                        Err(e) => eprintln!("samspill: {e}"),
+                    },
+                    None => eprintln!("samspill: songs cannot be recorded here"),
+                },
                 Ok(Line::Loop(l)) => match l.run(&loops.0) {
                     Ok(said) if !said.is_empty() => say(&said),
                     Ok(_) => {}
@@ -328,6 +350,9 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
                 }
                 Err(e) => eprintln!("samspill: {e}"),
             }
+        }
+        if let Some(desk) = songs.as_mut() {
+            desk.poll().iter().for_each(|l| say(l));
         }
         let now = sys.status();
         if now.serial != status.serial {
@@ -360,6 +385,10 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
             }
             soundfont = sf;
         }
+    }
+    // A take running at quit is ended and finished on disk while the engine still runs.
+    if let Some(mut desk) = songs.take() {
+        desk.finish().iter().for_each(|l| say(l));
     }
     drop(loops);
     sys.stop();

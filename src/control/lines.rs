@@ -10,6 +10,7 @@ use crate::engine::{Command, Patch, MAX_INPUTS};
 use super::ops::{
     source_from_name, Action, LoopCommand, LoopControl, LoopControlError, TrackSel, SOURCE_FORMS,
 };
+use super::songs::{SongLine, SongLineError, SONG_HELP};
 use crate::controller::LooperConfig;
 use crate::engine::looper::sync::{MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM};
 use crate::engine::looper::LoopOp;
@@ -75,6 +76,8 @@ pub enum LineError {
     Jam(#[from] JamError),
     #[error(transparent)]
     Loop(#[from] LoopControlError),
+    #[error(transparent)]
+    Song(#[from] SongLineError),
 }
 
 fn patch_names() -> String {
@@ -92,6 +95,7 @@ fn loop_op_names() -> String {
 #[derive(Debug)]
 pub enum Line {
     Jam(JamLine),
+    Song(SongLine),
     Loop(LoopLine),
     Control(ControlLine),
 }
@@ -101,6 +105,9 @@ impl Line {
     pub fn parse(line: &str) -> Result<Line, LineError> {
         if let Some(j) = JamLine::parse(line) {
             return j.map(Line::Jam);
+        }
+        if let Some(s) = SongLine::parse(line) {
+            return s.map(Line::Song).map_err(LineError::from);
         }
         if let Some(l) = LoopLine::parse(line) {
             return l.map(Line::Loop);
@@ -126,7 +133,7 @@ pub const CONTROL_HELP: &str = "master DB | instruments DB | patch NAME | gain N
 
 /// Every line `samspill headless` takes, for a person who typed one it does not.
 pub fn help() -> String {
-    format!("{CONTROL_HELP} | {LOOP_HELP} | {JAM_HELP}")
+    format!("{CONTROL_HELP} | {LOOP_HELP} | {JAM_HELP} | {SONG_HELP}")
 }
 
 fn number<T: std::str::FromStr>(word: Option<&str>, what: &'static str) -> Result<T, LineError> {

@@ -8,6 +8,7 @@ pub mod lines;
 pub mod midi_learn;
 pub mod ops;
 pub mod osc;
+pub mod songs;
 pub mod tap;
 
 pub use midi_learn::{MidiLearn, MidiLearnError, Trigger};

@@ -203,11 +203,14 @@ impl Open {
         }
         let file = opts.open(&job.path).map_err(io_failure)?;
         let sync = file.try_clone().map_err(io_failure)?;
-        let wav = hound::WavWriter::new(
+        let mut wav = hound::WavWriter::new(
             BufWriter::with_capacity(1 << 16, file),
             job.format.spec(job.sample_rate),
         )
         .map_err(hound_failure)?;
+        // The header on disk before the first sound: a crash at once still leaves a WAV.
+        wav.flush().map_err(hound_failure)?;
+        sync.sync_all().map_err(io_failure)?;
         Ok(Open {
             id: job.feed.id,
             feed: job.feed,

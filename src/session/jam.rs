@@ -603,21 +603,9 @@ fn local_civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
     civil(secs)
 }
 
-/// A folder name from what the user typed: letters, digits, `-` and `_` only (no
-/// dots or slashes, so it can never point outside the jams folder); may be empty.
+/// A folder name from what the user typed (see [`super::safe_name`]).
 pub fn safe_jam_name(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        if c.is_alphanumeric() || c == '-' || c == '_' {
-            out.push(c);
-        } else if (c.is_whitespace() || c == '.') && !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-        if out.chars().count() >= 60 {
-            break;
-        }
-    }
-    out.trim_matches('-').to_owned()
+    super::safe_name(name)
 }
 
 /// Copies the loops out of the running engine and saves them as a new jam in the
@@ -1025,23 +1013,10 @@ pub fn restore_jam(
 }
 
 fn make_private_dir(dir: &Path, existing_ok: bool) -> Result<(), JamError> {
-    let err = |source| JamError::Write {
+    super::make_private_dir(dir, existing_ok).map_err(|source| JamError::Write {
         path: dir.to_owned(),
         source,
-    };
-    if existing_ok && dir.is_dir() {
-        return Ok(());
-    }
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(existing_ok);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir).map_err(err)?;
-    super::set_private(dir, 0o700);
-    Ok(())
+    })
 }
 
 fn now_unix_secs() -> u64 {

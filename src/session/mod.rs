@@ -3,6 +3,7 @@
 
 pub mod jam;
 pub mod settings;
+pub mod song;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,4 +51,44 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     set_private(&tmp, 0o600);
     std::fs::rename(&tmp, path)
+}
+
+/// A folder made readable by its owner only (`existing_ok`: an existing one is fine,
+/// and missing parents are made too).
+pub fn make_private_dir(dir: &Path, existing_ok: bool) -> std::io::Result<()> {
+    if existing_ok && dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(existing_ok);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)?;
+    set_private(dir, 0o700);
+    Ok(())
+}
+
+/// A folder name from what the user typed: letters, digits, `-` and `_` only (no
+/// dots or slashes, so it can never point outside its parent); may be empty.
+pub fn safe_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.trim().chars() {
+        if c.is_alphanumeric() || c == '-' || c == '_' {
+            out.push(c);
+        } else if (c.is_whitespace() || c == '.') && !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.chars().count() >= 60 {
+            break;
+        }
+    }
+    out.trim_matches('-').to_owned()
+}
+
+/// Makes a new entry in `dir` (a file made, renamed or removed) survive a power cut.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }

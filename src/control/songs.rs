@@ -1,0 +1,600 @@
+//! Song recording from the control side: the song that is open, the takes being
+//! recorded, and what the writer says of them, in words. One `SongDesk` per program;
+//! `samspill headless` drives it with typed lines (`song new NAME`, `record`, `stop`,
+//! `take keep|discard`, `songs`).
+//!
+//! The order that keeps a take safe: the journal entry is synced, the file is made with
+//! its header on disk, and only then does the engine start copying; the take goes into
+//! `song.toml` when the writer has finished it, and only then is its journal entry
+//! removed. A crash anywhere in between leaves a journal entry, and [`recover_songs`]
+//! mends the file and puts the take back at the next start.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::controller::Controller;
+use crate::disk::{self, TakeFormat, TakeWriter, WriteFailure, WriterEvent, WriterJob};
+use crate::engine::recorder::{TakeSource, TakeTap};
+use crate::engine::{Command, ALL_TAKES};
+use crate::session::song::{self, JournalEntry, Song, SongError, SongTrack, Take};
+
+pub const SONG_HELP: &str =
+    "song new NAME | song open NAME | songs | record [TRACK] | stop | take keep|discard";
+
+/// Seconds of sound a take's ring holds while the disk is slow.
+const RING_SECS: usize = 10;
+/// Below this much recording time left on the disk, a warning; below the second, no
+/// new take starts.
+const WARN_SECS: u64 = 10 * 60;
+const REFUSE_SECS: u64 = 10;
+
+/// A song line, understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SongLine {
+    New(String),
+    Open(String),
+    List,
+    /// On this track (1-based), or a new one.
+    Record(Option<usize>),
+    Stop,
+    Keep,
+    Discard,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SongLineError {
+    #[error("a song line is {SONG_HELP}")]
+    NotASongLine,
+    #[error("which song? `songs` shows their names")]
+    WhichSong,
+    #[error("tracks are numbered from 1")]
+    NoSuchTrack,
+    #[error("no song is open: `song new NAME` makes one, `song open NAME` opens one")]
+    NoSong,
+    #[error("already recording; `stop` ends the take")]
+    AlreadyRecording,
+    #[error("not recording")]
+    NotRecording,
+    #[error("the song has {0} tracks: record on one of them, or on {next} for a new one", next = .0 + 1)]
+    TrackOutOfRange(usize),
+    #[error("no take yet to keep or discard")]
+    NoTake,
+    #[error("the disk is full ({0}); free some room before recording")]
+    DiskFull(String),
+    #[error("the recording could not start: {0}")]
+    CannotStart(WriteFailure),
+    #[error("the engine is not running, so nothing can be recorded")]
+    EngineGone,
+    #[error(transparent)]
+    Song(#[from] SongError),
+}
+
+impl SongLine {
+    /// `None` when the line is not about songs.
+    pub fn parse(line: &str) -> Option<Result<SongLine, SongLineError>> {
+        let mut words = line.split_whitespace();
+        let first = words.next()?.to_ascii_lowercase();
+        let second = words.next();
+        let rest: Vec<&str> = words.collect();
+        Some(match first.as_str() {
+            "songs" if second.is_none() => Ok(SongLine::List),
+            "song" => match second.map(str::to_ascii_lowercase).as_deref() {
+                Some("new") | Some("open") if rest.is_empty() => Err(SongLineError::WhichSong),
+                Some("new") => Ok(SongLine::New(rest.join(" "))),
+                Some("open") => Ok(SongLine::Open(rest.join(" "))),
+                Some("list") if rest.is_empty() => Ok(SongLine::List),
+                _ => Err(SongLineError::NotASongLine),
+            },
+            "record" if rest.is_empty() => match second {
+                None => Ok(SongLine::Record(None)),
+                Some(n) => match n.parse::<usize>() {
+                    Ok(n) if n >= 1 => Ok(SongLine::Record(Some(n - 1))),
+                    _ => Err(SongLineError::NoSuchTrack),
+                },
+            },
+            "stop" if second.is_none() => Ok(SongLine::Stop),
+            "take" => match (second.map(str::to_ascii_lowercase).as_deref(), rest.len()) {
+                (Some("keep"), 0) => Ok(SongLine::Keep),
+                (Some("discard"), 0) => Ok(SongLine::Discard),
+                _ => Err(SongLineError::NotASongLine),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A take being recorded.
+struct Recording {
+    id: u32,
+    track: usize,
+    file: String,
+    /// "Discard this take" came while it ran.
+    discard: bool,
+}
+
+/// The open song and its takes.
+pub struct SongDesk {
+    controller: Controller,
+    writer: TakeWriter,
+    songs: PathBuf,
+    open: Option<(PathBuf, Song)>,
+    recording: Vec<Recording>,
+    next_id: u32,
+    format: TakeFormat,
+    /// The last take finished: (track, index in its takes).
+    last: Option<(usize, usize)>,
+    warned_low: bool,
+    space_checked: Option<Instant>,
+}
+
+fn clock(frames: u64, rate: u32) -> String {
+    let s = frames as f64 / rate.max(1) as f64;
+    format!("{}:{:04.1}", (s / 60.0) as u64, s % 60.0)
+}
+
+impl SongDesk {
+    pub fn new(controller: Controller, songs: PathBuf) -> std::io::Result<SongDesk> {
+        Ok(SongDesk {
+            controller,
+            writer: TakeWriter::start()?,
+            songs,
+            open: None,
+            recording: Vec::new(),
+            next_id: 1,
+            format: TakeFormat::default(),
+            last: None,
+            warned_low: false,
+            space_checked: None,
+        })
+    }
+
+    pub fn set_format(&mut self, format: TakeFormat) {
+        self.format = format;
+    }
+
+    pub fn is_recording(&self) -> bool {
+        !self.recording.is_empty()
+    }
+
+    fn rate(&self) -> u32 {
+        self.controller
+            .shared()
+            .sample_rate
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn bytes_per_sec(&self, takes: usize) -> u64 {
+        self.rate() as u64 * 2 * self.format.bytes_per_sample() * takes.max(1) as u64
+    }
+
+    /// Seconds of recording the disk under the songs folder still holds (one take).
+    pub fn seconds_left(&self) -> Option<u64> {
+        let free = disk::space::free_bytes(&self.songs)?;
+        Some(disk::space::seconds_left(
+            free,
+            self.bytes_per_sec(self.recording.len()),
+        ))
+    }
+
+    /// Does the line; the answer is one line.
+    pub fn run(&mut self, line: SongLine) -> Result<String, SongLineError> {
+        match line {
+            SongLine::List => {
+                let names = song::song_names(&self.songs);
+                Ok(if names.is_empty() {
+                    "songs: none yet".into()
+                } else {
+                    format!("songs: {}", names.join(", "))
+                })
+            }
+            SongLine::New(name) | SongLine::Open(name) if self.is_recording() => {
+                let _ = name;
+                Err(SongLineError::AlreadyRecording)
+            }
+            SongLine::New(name) => {
+                let (dir, s) = song::create_song(&self.songs, &name)?;
+                let said = format!("song: {} (new){}", folder(&dir), self.room_text());
+                self.open = Some((dir, s));
+                self.last = None;
+                Ok(said)
+            }
+            SongLine::Open(name) => {
+                let (dir, s) = song::open_song(&self.songs, &name)?;
+                let takes: usize = s.tracks.iter().map(|t| t.takes.len()).sum();
+                let said = format!(
+                    "song: {} ({} tracks, {takes} takes){}",
+                    folder(&dir),
+                    s.tracks.len(),
+                    self.room_text()
+                );
+                self.open = Some((dir, s));
+                self.last = None;
+                Ok(said)
+            }
+            SongLine::Record(track) => self.record(track),
+            SongLine::Stop => self.stop(false),
+            SongLine::Discard if self.is_recording() => self.stop(true),
+            SongLine::Keep | SongLine::Discard => {
+                let keep = line == SongLine::Keep;
+                let (t, k) = self.last.ok_or(SongLineError::NoTake)?;
+                let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+                let take = s
+                    .tracks
+                    .get_mut(t)
+                    .and_then(|tr| tr.takes.get_mut(k))
+                    .ok_or(SongLineError::NoTake)?;
+                take.kept = keep;
+                song::save_song(dir, s)?;
+                Ok(format!(
+                    "take: track {}, take {} {}",
+                    t + 1,
+                    k + 1,
+                    if keep {
+                        "kept"
+                    } else {
+                        "discarded (its file stays in the song's folder)"
+                    }
+                ))
+            }
+        }
+    }
+
+    fn room_text(&self) -> String {
+        self.seconds_left().map_or(String::new(), |s| {
+            format!("; room on disk for {}", disk::space::time_text(s))
+        })
+    }
+
+    fn record(&mut self, track: Option<usize>) -> Result<String, SongLineError> {
+        if self.is_recording() {
+            return Err(SongLineError::AlreadyRecording);
+        }
+        let rate = self.rate();
+        let left = self.seconds_left();
+        if left.is_some_and(|s| s < REFUSE_SECS) {
+            return Err(SongLineError::DiskFull(format!(
+                "room for {}",
+                disk::space::time_text(left.unwrap_or(0))
+            )));
+        }
+        let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+        let t = match track {
+            Some(t) if t < s.tracks.len() => t,
+            Some(t) if t > s.tracks.len() => {
+                return Err(SongLineError::TrackOutOfRange(s.tracks.len()))
+            }
+            _ => {
+                s.tracks.push(SongTrack {
+                    name: format!("Track {}", s.tracks.len() + 1),
+                    source: song::source_text(TakeSource::Inputs),
+                    volume_db: 0.0,
+                    pan: 0.0,
+                    muted: false,
+                    solo: false,
+                    takes: Vec::new(),
+                });
+                song::save_song(dir, s)?;
+                s.tracks.len() - 1
+            }
+        };
+        let source = song::source_from_text(&s.tracks[t].source).unwrap_or(TakeSource::Inputs);
+        let file = song::new_take_file(dir, t);
+        // 1. The journal, synced: from here a crash leaves a take to recover.
+        song::write_journal(
+            dir,
+            &JournalEntry {
+                track: t,
+                file: file.clone(),
+                start: 0,
+                sample_rate: rate,
+            },
+        )?;
+        // 2. The file, its header on disk.
+        let id = self.next_id;
+        self.next_id += 1;
+        let (tap, feed) = TakeTap::new(id, source, rate as usize * RING_SECS);
+        let path = dir.join(song::TAKES_DIR).join(&file);
+        if let Err(e) = self.writer.write(WriterJob {
+            feed,
+            path,
+            sample_rate: rate,
+            format: self.format,
+        }) {
+            let _ = song::remove_journal(dir, &file);
+            return Err(SongLineError::CannotStart(e));
+        }
+        // 3. The engine copies.
+        let status = tap.status.clone();
+        if self.controller.send(Command::StartTake(tap)).is_err() {
+            // The writer ends it with nothing in it.
+            status
+                .finished
+                .store(true, std::sync::atomic::Ordering::Release);
+            return Err(SongLineError::EngineGone);
+        }
+        let takes = s.tracks[t].takes.len();
+        self.recording.push(Recording {
+            id,
+            track: t,
+            file,
+            discard: false,
+        });
+        self.warned_low = false;
+        Ok(format!(
+            "recording: track {}, take {}{}",
+            t + 1,
+            takes + 1,
+            self.room_text()
+        ))
+    }
+
+    /// Stops the take and waits (a few seconds at most) until it is on disk.
+    fn stop(&mut self, discard: bool) -> Result<String, SongLineError> {
+        if !self.is_recording() {
+            return Err(SongLineError::NotRecording);
+        }
+        for r in &mut self.recording {
+            r.discard |= discard;
+        }
+        self.controller
+            .send(Command::StopTake { id: ALL_TAKES })
+            .map_err(|_| SongLineError::EngineGone)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut said = Vec::new();
+        while self.is_recording() && Instant::now() < deadline {
+            self.controller.collect_garbage();
+            if let Ok(e) = self
+                .writer
+                .events()
+                .recv_timeout(Duration::from_millis(20))
+            {
+                said.extend(self.on_event(e));
+            }
+        }
+        if self.is_recording() {
+            said.push("stopping: the take is still being written; it will be kept".into());
+        }
+        Ok(said.join("\n"))
+    }
+
+    /// What happened since the last call, a line each: takes finished, dropouts, a
+    /// writer that fell behind, a disk filling up.
+    pub fn poll(&mut self) -> Vec<String> {
+        let mut said = Vec::new();
+        while let Ok(e) = self.writer.events().try_recv() {
+            said.extend(self.on_event(e));
+        }
+        if self.is_recording()
+            && self
+                .space_checked
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            self.space_checked = Some(Instant::now());
+            if let Some(s) = self.seconds_left() {
+                if s < WARN_SECS && !self.warned_low {
+                    self.warned_low = true;
+                    said.push(format!(
+                        "warning: the disk is nearly full: room for {} more of recording",
+                        disk::space::time_text(s)
+                    ));
+                }
+            }
+        }
+        said
+    }
+
+    fn on_event(&mut self, e: WriterEvent) -> Option<String> {
+        let rate = self.rate();
+        match e {
+            WriterEvent::Dropout { id, at_frame } => {
+                let r = self.recording.iter().find(|r| r.id == id)?;
+                Some(format!(
+                    "dropout: the sound device skipped during the take on track {} at {}; \
+                     it is marked in the take",
+                    r.track + 1,
+                    clock(at_frame, rate)
+                ))
+            }
+            WriterEvent::Behind { id, lost_frames } => {
+                let r = self.recording.iter().find(|r| r.id == id)?;
+                Some(format!(
+                    "fault: the disk is too slow: {} of the take on track {} could not be \
+                     written in time and is silence",
+                    clock(lost_frames, rate),
+                    r.track + 1
+                ))
+            }
+            WriterEvent::Finished {
+                id,
+                frames,
+                dropouts,
+                lost_frames,
+                ..
+            } => self.file_take(id, frames, dropouts, lost_frames, None),
+            WriterEvent::Failed {
+                id,
+                frames,
+                dropouts,
+                why,
+                ..
+            } => self.file_take(id, frames, dropouts, 0, Some(why)),
+        }
+    }
+
+    /// Puts a finished take into the song, then lets go of its journal entry.
+    fn file_take(
+        &mut self,
+        id: u32,
+        frames: u64,
+        dropouts: Vec<u64>,
+        lost_frames: u64,
+        why: Option<WriteFailure>,
+    ) -> Option<String> {
+        let at = self.recording.iter().position(|r| r.id == id)?;
+        let r = self.recording.remove(at);
+        let rate = self.rate();
+        let (dir, s) = self.open.as_mut()?;
+        let track = s.tracks.get_mut(r.track)?;
+        track.takes.push(Take {
+            file: r.file.clone(),
+            start: 0,
+            frames,
+            sample_rate: rate,
+            kept: !r.discard,
+            dropouts: dropouts.clone(),
+            lost_frames,
+            recovered: false,
+            ended_early: why.as_ref().map(|w| w.to_string()),
+        });
+        let k = track.takes.len() - 1;
+        let saved = song::save_song(dir, s);
+        if saved.is_ok() {
+            let _ = song::remove_journal(dir, &r.file);
+        }
+        self.last = Some((r.track, k));
+        let mut said = match &why {
+            None => format!(
+                "take: track {}, take {}: {} {}",
+                r.track + 1,
+                k + 1,
+                clock(frames, rate),
+                if r.discard { "discarded" } else { "kept" }
+            ),
+            Some(w) => format!(
+                "stopped: {w}. The take on track {} is kept ({}); the music plays on",
+                r.track + 1,
+                clock(frames, rate)
+            ),
+        };
+        if !dropouts.is_empty() {
+            said.push_str(&format!(", {} dropouts marked", dropouts.len()));
+        }
+        if let Err(e) = saved {
+            said.push_str(&format!(
+                ". The song file could not be written ({e}); the take is safe on disk and \
+                 comes back at the next start"
+            ));
+        }
+        Some(said)
+    }
+
+    /// Stops every take and waits until they are on disk (quitting).
+    pub fn finish(&mut self) -> Vec<String> {
+        if self.is_recording() {
+            match self.stop(false) {
+                Ok(s) => s.lines().map(String::from).collect(),
+                Err(e) => vec![e.to_string()],
+            }
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+fn folder(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Takes a crash cut off, in every song under `songs`: each file is mended from its
+/// length and put back into its song, its journal entry removed. A line each for the
+/// person: `recovered: PATH (…)`, or why nothing could be saved.
+pub fn recover_songs(songs: &Path) -> Vec<String> {
+    let mut said = Vec::new();
+    for name in song::song_names(songs) {
+        let dir = songs.join(&name);
+        let entries = song::journal_entries(&dir);
+        if entries.is_empty() {
+            continue;
+        }
+        let mut s = match song::open_song(songs, &name) {
+            Ok((_, s)) => s,
+            Err(e) => {
+                said.push(format!("recovery: {e}"));
+                continue;
+            }
+        };
+        for (journal, entry) in entries {
+            let e = match entry {
+                Ok(e) => e,
+                Err(why) => {
+                    said.push(format!(
+                        "recovery: the note {} cannot be read ({why}); it is left as it is",
+                        journal.display()
+                    ));
+                    continue;
+                }
+            };
+            let path = dir.join(song::TAKES_DIR).join(&e.file);
+            let listed = s
+                .tracks
+                .iter()
+                .any(|t| t.takes.iter().any(|k| k.file == e.file));
+            if listed {
+                // Filed already; only the note was left.
+                let _ = disk::repair_wav(&path);
+                let _ = song::remove_journal(&dir, &e.file);
+                continue;
+            }
+            let nothing = |said: &mut Vec<String>| {
+                said.push(format!(
+                    "recovery: nothing could be saved from {} (the stop came before any sound \
+                     reached the disk)",
+                    path.display()
+                ));
+                let _ = song::remove_journal(&dir, &e.file);
+            };
+            let repaired = match disk::repair_wav(&path) {
+                Ok(r) if r.frames > 0 => r,
+                Ok(_) | Err(disk::RepairError::NotWav { .. }) => {
+                    nothing(&mut said);
+                    continue;
+                }
+                Err(_) if !path.exists() => {
+                    nothing(&mut said);
+                    continue;
+                }
+                Err(err) => {
+                    said.push(format!("recovery: {err}"));
+                    continue;
+                }
+            };
+            while s.tracks.len() <= e.track {
+                s.tracks.push(SongTrack {
+                    name: format!("Track {}", s.tracks.len() + 1),
+                    source: song::source_text(TakeSource::Inputs),
+                    volume_db: 0.0,
+                    pan: 0.0,
+                    muted: false,
+                    solo: false,
+                    takes: Vec::new(),
+                });
+            }
+            s.tracks[e.track].takes.push(Take {
+                file: e.file.clone(),
+                start: e.start,
+                frames: repaired.frames,
+                sample_rate: repaired.sample_rate,
+                kept: true,
+                dropouts: Vec::new(),
+                lost_frames: 0,
+                recovered: true,
+                ended_early: None,
+            });
+            match song::save_song(&dir, &s) {
+                Ok(()) => {
+                    let _ = song::remove_journal(&dir, &e.file);
+                    said.push(format!(
+                        "recovered: {} ({} on track {} of the song {name})",
+                        path.display(),
+                        clock(repaired.frames, repaired.sample_rate),
+                        e.track + 1
+                    ));
+                }
+                Err(err) => said.push(format!("recovery: {err}")),
+            }
+        }
+    }
+    said
+}
