@@ -17,8 +17,9 @@ use ringbuf::traits::{Consumer, Observer};
 
 use crate::engine::recorder::TakeFeed;
 
-/// How often the header is rewritten and the data synced.
-pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// How often the header is rewritten and the data synced: a little under a second, so
+/// that with the drain's own delay a power cut never takes more than a second.
+pub const SYNC_EVERY: Duration = Duration::from_millis(900);
 /// How often the rings are drained.
 const DRAIN_EVERY: Duration = Duration::from_millis(20);
 /// Frames moved per read.

@@ -1,0 +1,100 @@
+//! Song recording end to end on a real JACK server (dummy driver): `samspill headless`
+//! records a feeder's noise into a take, is killed with SIGKILL in the middle of it, and
+//! on its next start mends the file and puts the take back into its song.
+
+mod common_jack;
+
+use std::time::{Duration, Instant};
+
+use common_jack::*;
+
+const SECS: Duration = Duration::from_secs(1);
+
+#[test]
+fn a_take_cut_off_by_sigkill_comes_back_at_the_next_start_all_but_the_last_second() {
+    let turn = Turn::take("rec-crash");
+    let _jackd = Jackd::start(&turn);
+    let mut samspill = Samspill::start(&turn, "ss-rec", true, &[]);
+    samspill.wait_line("ready: jack client ss-rec", 15 * SECS);
+    let probe = client("probe-rec");
+    wait_for_port(&probe, "ss-rec:in_1", 5 * SECS);
+    let (_feeder, feeder_port) = start_feeder("feeder");
+    connect(&probe, &feeder_port, "ss-rec:in_1");
+    std::thread::sleep(Duration::from_millis(300));
+
+    samspill.send("song new Krasj");
+    let made = samspill.wait_line("song:", 5 * SECS);
+    assert!(made.starts_with("song: Krasj (new); room on disk for"), "{made}");
+    samspill.send("record");
+    let rec = samspill.wait_line("recording:", 5 * SECS);
+    let started = Instant::now();
+    assert!(rec.starts_with("recording: track 1, take 1"), "{rec}");
+    const N: f64 = 6.0;
+    std::thread::sleep(Duration::from_secs_f64(N).saturating_sub(started.elapsed()));
+    samspill.signal(libc::SIGKILL);
+    let killed_after = started.elapsed().as_secs_f64();
+    let status = samspill.wait_exit(10 * SECS);
+    assert!(!status.success(), "it was killed: {status}");
+
+    // The next start mends the take and says so, with the file's path.
+    let mut again = Samspill::start(&turn, "ss-rec2", true, &[]);
+    let said = again.wait_line("recovered:", 20 * SECS);
+    let path = said
+        .strip_prefix("recovered: ")
+        .and_then(|r| r.split(" (").next())
+        .unwrap_or_else(|| panic!("no path in {said:?}"));
+    assert!(
+        path.ends_with("songs/Krasj/takes/track01-take001.wav"),
+        "{said}"
+    );
+    assert!(
+        path.starts_with(turn.dir.path().to_str().unwrap()),
+        "the take is in the user's data folder: {path}"
+    );
+    let mut wav = hound::WavReader::open(path).expect("the mended take opens as a WAV");
+    let spec = wav.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, SR, 24)
+    );
+    let samples: Vec<i32> = wav
+        .samples::<i32>()
+        .collect::<Result<_, _>>()
+        .expect("every sample reads");
+    let frames = samples.len() / 2;
+    let secs = frames as f64 / SR as f64;
+    eprintln!("killed after {killed_after:.2} s of recording; {secs:.2} s came back");
+    assert!(
+        secs >= killed_after - 1.0,
+        "only {secs:.2} s of a take killed after {killed_after:.2} s came back"
+    );
+    // Valid audio: the feeder's noise, every second of it, not silence or garbage.
+    let left: Vec<f32> = samples
+        .iter()
+        .step_by(2)
+        .map(|s| *s as f32 / 8_388_607.0)
+        .collect();
+    let expected = rms(&(0..SR).map(noise).collect::<Vec<f32>>());
+    for (k, second) in left.chunks(SR as usize / 2).enumerate() {
+        let level = rms(second);
+        // Through the input strip (its pan) and the take, a level near the feeder's.
+        assert!(
+            level > 0.5 * expected && level < 1.2 * expected,
+            "half-second {k} of the take has rms {level}, the feeder {expected}"
+        );
+    }
+
+    // The song lists it, as recovered, and opens.
+    again.send("song open Krasj");
+    let opened = again.wait_line("song:", 5 * SECS);
+    assert!(opened.starts_with("song: Krasj (1 tracks, 1 takes)"), "{opened}");
+    let song = std::fs::read_to_string(turn.dir.path().join("songs/Krasj/song.toml")).unwrap();
+    assert!(song.contains("recovered = true"), "{song}");
+    let journal = std::fs::read_dir(turn.dir.path().join("songs/Krasj/journal"))
+        .unwrap()
+        .count();
+    assert_eq!(journal, 0, "the journal entry is gone once the take is filed");
+    again.send("quit");
+    assert!(again.wait_exit(10 * SECS).success());
+    again.assert_no_allocation_on_the_audio_thread();
+}
