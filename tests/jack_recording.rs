@@ -24,7 +24,10 @@ fn a_take_cut_off_by_sigkill_comes_back_at_the_next_start_all_but_the_last_secon
 
     samspill.send("song new Krasj");
     let made = samspill.wait_line("song:", 5 * SECS);
-    assert!(made.starts_with("song: Krasj (new); room on disk for"), "{made}");
+    assert!(
+        made.starts_with("song: Krasj (new); room on disk for"),
+        "{made}"
+    );
     samspill.send("record");
     let rec = samspill.wait_line("recording:", 5 * SECS);
     let started = Instant::now();
@@ -87,13 +90,19 @@ fn a_take_cut_off_by_sigkill_comes_back_at_the_next_start_all_but_the_last_secon
     // The song lists it, as recovered, and opens.
     again.send("song open Krasj");
     let opened = again.wait_line("song:", 5 * SECS);
-    assert!(opened.starts_with("song: Krasj (1 tracks, 1 takes)"), "{opened}");
+    assert!(
+        opened.starts_with("song: Krasj (1 tracks, 1 takes)"),
+        "{opened}"
+    );
     let song = std::fs::read_to_string(turn.dir.path().join("songs/Krasj/song.toml")).unwrap();
     assert!(song.contains("recovered = true"), "{song}");
     let journal = std::fs::read_dir(turn.dir.path().join("songs/Krasj/journal"))
         .unwrap()
         .count();
-    assert_eq!(journal, 0, "the journal entry is gone once the take is filed");
+    assert_eq!(
+        journal, 0,
+        "the journal entry is gone once the take is filed"
+    );
     again.send("quit");
     assert!(again.wait_exit(10 * SECS).success());
     again.assert_no_allocation_on_the_audio_thread();

@@ -24,9 +24,10 @@ pub const SONG_HELP: &str =
 /// Seconds of sound a take's ring holds while the disk is slow.
 const RING_SECS: usize = 10;
 /// Below this much recording time left on the disk, a warning; below the second, no
-/// new take starts.
+/// new take starts; below the third, takes stop, leaving room for the song's own file.
 const WARN_SECS: u64 = 10 * 60;
 const REFUSE_SECS: u64 = 10;
+const LIMIT_SECS: u64 = 4;
 
 /// A song line, understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +111,8 @@ struct Recording {
     file: String,
     /// "Discard this take" came while it ran.
     discard: bool,
+    /// Why it was stopped, when it was not the person.
+    ended_early: Option<WriteFailure>,
 }
 
 /// The open song and its takes.
@@ -318,6 +321,7 @@ impl SongDesk {
             track: t,
             file,
             discard: false,
+            ended_early: None,
         });
         self.warned_low = false;
         Ok(format!(
@@ -343,11 +347,7 @@ impl SongDesk {
         let mut said = Vec::new();
         while self.is_recording() && Instant::now() < deadline {
             self.controller.collect_garbage();
-            if let Ok(e) = self
-                .writer
-                .events()
-                .recv_timeout(Duration::from_millis(20))
-            {
+            if let Ok(e) = self.writer.events().recv_timeout(Duration::from_millis(20)) {
                 said.extend(self.on_event(e));
             }
         }
@@ -371,6 +371,17 @@ impl SongDesk {
         {
             self.space_checked = Some(Instant::now());
             if let Some(s) = self.seconds_left() {
+                if s < LIMIT_SECS {
+                    // Stopped while there is still room to close the files and the song.
+                    for r in &mut self.recording {
+                        r.ended_early = Some(WriteFailure::DiskFull);
+                    }
+                    match self.stop(false) {
+                        Ok(l) => said.extend(l.lines().map(String::from)),
+                        Err(e) => said.push(e.to_string()),
+                    }
+                    return said;
+                }
                 if s < WARN_SECS && !self.warned_low {
                     self.warned_low = true;
                     said.push(format!(
@@ -432,6 +443,7 @@ impl SongDesk {
     ) -> Option<String> {
         let at = self.recording.iter().position(|r| r.id == id)?;
         let r = self.recording.remove(at);
+        let why = why.or(r.ended_early.clone());
         let rate = self.rate();
         let (dir, s) = self.open.as_mut()?;
         let track = s.tracks.get_mut(r.track)?;

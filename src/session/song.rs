@@ -183,17 +183,20 @@ pub fn parse_song(bytes: &[u8]) -> Result<Song, String> {
         ));
     }
     if !(1..=16).contains(&song.beats_per_bar) {
-        return Err(format!(
-            "{} beats a bar is not 1 to 16",
-            song.beats_per_bar
-        ));
+        return Err(format!("{} beats a bar is not 1 to 16", song.beats_per_bar));
     }
     for t in &song.tracks {
         if source_from_text(&t.source).is_none() {
-            return Err(format!("track \"{}\" records from \"{}\"", t.name, t.source));
+            return Err(format!(
+                "track \"{}\" records from \"{}\"",
+                t.name, t.source
+            ));
         }
         if !(t.volume_db.is_finite() && t.pan.is_finite() && (-1.0..=1.0).contains(&t.pan)) {
-            return Err(format!("track \"{}\" has a level or pan that is not a number", t.name));
+            return Err(format!(
+                "track \"{}\" has a level or pan that is not a number",
+                t.name
+            ));
         }
         for k in &t.takes {
             if !is_take_file_name(&k.file) {
@@ -466,20 +469,31 @@ mod tests {
         let bytes = good.as_bytes();
         for _ in 0..3000 {
             let mut b = bytes.to_vec();
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let i = (rng >> 33) as usize % b.len();
             b[i] = (rng >> 13) as u8;
-            if rng % 3 == 0 {
+            if rng.is_multiple_of(3) {
                 b.truncate(i);
             }
             if let Ok(s) = parse_song(&b) {
                 assert!(s.tempo_bpm.is_finite());
-                assert!(s.tracks.iter().flat_map(|t| &t.takes).all(|k| is_take_file_name(&k.file)));
+                assert!(s
+                    .tracks
+                    .iter()
+                    .flat_map(|t| &t.takes)
+                    .all(|k| is_take_file_name(&k.file)));
             }
         }
         assert_eq!(source_from_text("input 2"), Some(TakeSource::Input(1)));
         assert_eq!(source_from_text("mix now"), None);
-        for s in [TakeSource::Inputs, TakeSource::Input(3), TakeSource::Instruments, TakeSource::Mix] {
+        for s in [
+            TakeSource::Inputs,
+            TakeSource::Input(3),
+            TakeSource::Instruments,
+            TakeSource::Mix,
+        ] {
             assert_eq!(source_from_text(&source_text(s)), Some(s));
         }
     }
