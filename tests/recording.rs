@@ -187,3 +187,134 @@ fn takes_on_disk_are_what_the_engine_heard_shifted_by_the_round_trip() {
         "the note is in the take"
     );
 }
+
+/// A room simulated around a running engine: a player who first plays a known noise,
+/// then plays back exactly what they hear, a round trip late. The song desk records a
+/// take of the noise, then a second take on a new track while the first plays (after
+/// a count-in): the second take must equal the first, frame for frame, only quieter by
+/// the levels on the way (master, the input's send) — the overdub lines up with what
+/// the player heard.
+#[test]
+fn an_overdub_of_what_the_player_hears_lines_up_with_the_take_it_plays_along_to() {
+    use samspill::control::songs::{SongDesk, SongLine};
+    use std::sync::atomic::{AtomicBool, AtomicU8};
+    use std::sync::Arc;
+
+    let (c, mut e) = new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![InputConfig {
+            name: "mic".into(),
+            channel: 0,
+            right_channel: None,
+        }],
+    });
+    // The player's own playing is not sent back out (else it would feed back).
+    c.send(Command::InputMonitor {
+        input: 0,
+        on: false,
+    })
+    .unwrap();
+    const ROOM: usize = 300;
+    let round_trip = e.latency_frames() + ROOM;
+    c.shared().latency_frames.store(round_trip as u32, Relaxed);
+    let mode = Arc::new(AtomicU8::new(0));
+    let quit = Arc::new(AtomicBool::new(false));
+    let (m2, q2) = (mode.clone(), quit.clone());
+    let room = std::thread::spawn(move || {
+        let mut heard = vec![0f32; 1 << 22];
+        let mut at = 0usize;
+        let noise = |f: usize| {
+            let x = (f as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+            (x as f32 / (1u64 << 24) as f32 - 0.5) * 0.6
+        };
+        let (mut l, mut r, mut input) = (vec![0f32; 256], vec![0f32; 256], vec![0f32; 256]);
+        let started = Instant::now();
+        while !q2.load(Relaxed) {
+            for (i, x) in input.iter_mut().enumerate() {
+                let f = at + i;
+                *x = match m2.load(Relaxed) {
+                    0 => noise(f),
+                    // What the speakers played a round trip ago.
+                    _ => f.checked_sub(ROOM).map_or(0.0, |g| heard[g % heard.len()]),
+                };
+            }
+            let ins: [&[f32]; 1] = [&input];
+            assert_no_alloc::assert_no_alloc(|| e.process(&ins, &mut l, &mut r, &[]));
+            for (i, v) in l.iter().enumerate() {
+                let n = heard.len();
+                heard[(at + i) % n] = *v;
+            }
+            at += 256;
+            // About real time, as the desk's waits are in wall-clock time.
+            let due = Duration::from_secs_f64(at as f64 / SR as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    });
+
+    let allocations = assert_no_alloc::violation_count();
+    let data = tempfile::tempdir().unwrap();
+    let mut desk = SongDesk::new(c.clone(), data.path().to_owned()).unwrap();
+    let say = |desk: &mut SongDesk, l: SongLine| desk.run(l).unwrap_or_else(|e| panic!("{e}"));
+    say(&mut desk, SongLine::New("Overdub".into()));
+    say(&mut desk, SongLine::Tempo(150.0, Some(4)));
+    say(&mut desk, SongLine::CountIn(1));
+    say(&mut desk, SongLine::Click(false));
+    assert!(say(&mut desk, SongLine::Record(None)).starts_with("recording: track 1, take 1"));
+    std::thread::sleep(Duration::from_millis(3500));
+    assert!(say(&mut desk, SongLine::Stop).starts_with("take: track 1, take 1:"));
+    // Now the player plays back what they hear.
+    mode.store(1, Relaxed);
+    assert!(say(&mut desk, SongLine::Record(None)).starts_with("recording: track 2, take 1"));
+    std::thread::sleep(Duration::from_millis(3000));
+    assert!(say(&mut desk, SongLine::Stop).starts_with("take: track 2, take 1:"));
+    quit.store(true, Relaxed);
+    room.join().unwrap();
+    assert_eq!(
+        assert_no_alloc::violation_count(),
+        allocations,
+        "the engine allocated while a song played and a take recorded"
+    );
+
+    let read = |f: &str| -> Vec<f32> {
+        hound::WavReader::open(data.path().join("Overdub/takes").join(f))
+            .unwrap()
+            .samples::<i32>()
+            .step_by(2)
+            .map(|s| s.unwrap() as f32 / 8_388_607.0)
+            .collect()
+    };
+    let (one, two) = (read("track01-take001.wav"), read("track02-take001.wav"));
+    assert!(one.len() > SR as usize && two.len() > SR as usize / 2);
+    let n = two.len().min(one.len());
+    // The best lag between the two, and how well the second is the first, scaled.
+    let fit = |lag: i64| -> (f64, f64) {
+        let (mut xy, mut xx, mut yy) = (0f64, 0f64, 0f64);
+        for p in 1000..n - 1000 {
+            let x = one[(p as i64 + lag) as usize] as f64;
+            let y = two[p] as f64;
+            xy += x * y;
+            xx += x * x;
+            yy += y * y;
+        }
+        (xy / (xx * yy).sqrt(), xy / xx)
+    };
+    let best = (-600i64..=600)
+        .max_by(|a, b| fit(*a).0.total_cmp(&fit(*b).0))
+        .unwrap();
+    let (corr, gain) = fit(best);
+    eprintln!("overdub against the take: lag {best}, correlation {corr:.6}, gain {gain:.4}");
+    assert_eq!(
+        best, 0,
+        "the overdub is {best} frames off the take it played along to"
+    );
+    assert!(
+        corr > 0.9999,
+        "the overdub is not the take: correlation {corr}"
+    );
+    let worst = (1000..n - 1000)
+        .map(|p| (two[p] - gain as f32 * one[p]).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "frame for frame it is off by up to {worst}");
+}

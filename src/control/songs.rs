@@ -13,13 +13,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::controller::Controller;
+use crate::disk::song_reader::{self, PlacedTake};
 use crate::disk::{self, TakeFormat, TakeWriter, WriteFailure, WriterEvent, WriterJob};
 use crate::engine::recorder::{TakeSource, TakeTap};
+use crate::engine::song_player::{PlaybackStatus, SongPlayback};
 use crate::engine::{Command, ALL_TAKES};
-use crate::session::song::{self, JournalEntry, Song, SongError, SongTrack, Take};
+use crate::session::song::{
+    self, JournalEntry, Song, SongError, SongTrack, Take, MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM,
+};
+use std::sync::Arc;
 
-pub const SONG_HELP: &str =
-    "song new NAME | song open NAME | songs | record [TRACK] | stop | take keep|discard";
+pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2";
 
 /// Seconds of sound a take's ring holds while the disk is slow.
 const RING_SECS: usize = 10;
@@ -30,16 +34,21 @@ const REFUSE_SECS: u64 = 10;
 const LIMIT_SECS: u64 = 4;
 
 /// A song line, understood.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SongLine {
     New(String),
     Open(String),
     List,
     /// On this track (1-based), or a new one.
     Record(Option<usize>),
+    /// Plays the song from its start (no count-in, no click).
+    Play,
     Stop,
     Keep,
     Discard,
+    Tempo(f32, Option<u32>),
+    Click(bool),
+    CountIn(u32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +75,16 @@ pub enum SongLineError {
     CannotStart(WriteFailure),
     #[error("the engine is not running, so nothing can be recorded")]
     EngineGone,
+    #[error("the tempo is {MIN_BPM} to {MAX_BPM} beats a minute, and 1 to {MAX_BEATS_PER_BAR} beats a bar")]
+    Tempo,
+    #[error("the count-in is 0, 1 or 2 bars")]
+    CountIn,
+    #[error("say on or off")]
+    OnOrOff,
+    #[error("the tempo cannot change while recording")]
+    BusyRecording,
+    #[error(transparent)]
+    Read(#[from] disk::song_reader::ReadError),
     #[error(transparent)]
     Song(#[from] SongError),
 }
@@ -84,8 +103,37 @@ impl SongLine {
                 Some("new") => Ok(SongLine::New(rest.join(" "))),
                 Some("open") => Ok(SongLine::Open(rest.join(" "))),
                 Some("list") if rest.is_empty() => Ok(SongLine::List),
+                Some("tempo") => {
+                    let bpm = rest.first().and_then(|w| w.parse::<f32>().ok());
+                    let beats = rest.get(1).map(|w| w.parse::<u32>().ok());
+                    match (bpm, beats, rest.len()) {
+                        (Some(b), None, 1) if (MIN_BPM..=MAX_BPM).contains(&b) => {
+                            Ok(SongLine::Tempo(b, None))
+                        }
+                        (Some(b), Some(Some(k)), 2)
+                            if (MIN_BPM..=MAX_BPM).contains(&b)
+                                && (1..=MAX_BEATS_PER_BAR).contains(&k) =>
+                        {
+                            Ok(SongLine::Tempo(b, Some(k)))
+                        }
+                        _ => Err(SongLineError::Tempo),
+                    }
+                }
+                Some("click") => match rest.as_slice() {
+                    ["on"] => Ok(SongLine::Click(true)),
+                    ["off"] => Ok(SongLine::Click(false)),
+                    _ => Err(SongLineError::OnOrOff),
+                },
+                Some("count-in") => match rest.as_slice() {
+                    [n] => match n.parse::<u32>() {
+                        Ok(n) if n <= song::MAX_COUNT_IN_BARS => Ok(SongLine::CountIn(n)),
+                        _ => Err(SongLineError::CountIn),
+                    },
+                    _ => Err(SongLineError::CountIn),
+                },
                 _ => Err(SongLineError::NotASongLine),
             },
+            "play" if second.is_none() => Ok(SongLine::Play),
             "record" if rest.is_empty() => match second {
                 None => Ok(SongLine::Record(None)),
                 Some(n) => match n.parse::<usize>() {
@@ -128,6 +176,7 @@ pub struct SongDesk {
     last: Option<(usize, usize)>,
     warned_low: bool,
     space_checked: Option<Instant>,
+    playing: Option<Arc<PlaybackStatus>>,
 }
 
 fn clock(frames: u64, rate: u32) -> String {
@@ -148,6 +197,7 @@ impl SongDesk {
             last: None,
             warned_low: false,
             space_checked: None,
+            playing: None,
         })
     }
 
@@ -195,6 +245,7 @@ impl SongDesk {
                 Err(SongLineError::AlreadyRecording)
             }
             SongLine::New(name) => {
+                self.stop_song();
                 let (dir, s) = song::create_song(&self.songs, &name)?;
                 let said = format!("song: {} (new){}", folder(&dir), self.room_text());
                 self.open = Some((dir, s));
@@ -202,6 +253,7 @@ impl SongDesk {
                 Ok(said)
             }
             SongLine::Open(name) => {
+                self.stop_song();
                 let (dir, s) = song::open_song(&self.songs, &name)?;
                 let takes: usize = s.tracks.iter().map(|t| t.takes.len()).sum();
                 let said = format!(
@@ -215,7 +267,46 @@ impl SongDesk {
                 Ok(said)
             }
             SongLine::Record(track) => self.record(track),
+            SongLine::Play => {
+                if self.is_recording() {
+                    return Err(SongLineError::AlreadyRecording);
+                }
+                let at = self.soon();
+                let (_, tracks) = self.start_song(None, at, false)?;
+                Ok(format!("playing: {tracks} tracks from the start"))
+            }
+            SongLine::Stop if !self.is_recording() => {
+                self.stop_song();
+                Ok("stopped: the song".into())
+            }
             SongLine::Stop => self.stop(false),
+            SongLine::Tempo(..) | SongLine::Click(_) | SongLine::CountIn(_)
+                if self.is_recording() =>
+            {
+                Err(SongLineError::BusyRecording)
+            }
+            SongLine::Tempo(bpm, beats) => {
+                let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+                s.tempo_bpm = bpm;
+                s.beats_per_bar = beats.unwrap_or(s.beats_per_bar);
+                song::save_song(dir, s)?;
+                Ok(format!(
+                    "song tempo: {bpm} bpm, {} beats a bar",
+                    s.beats_per_bar
+                ))
+            }
+            SongLine::Click(on) => {
+                let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+                s.click = on;
+                song::save_song(dir, s)?;
+                Ok(format!("song click: {}", if on { "on" } else { "off" }))
+            }
+            SongLine::CountIn(n) => {
+                let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+                s.count_in_bars = n;
+                song::save_song(dir, s)?;
+                Ok(format!("song count-in: {n} bars"))
+            }
             SongLine::Discard if self.is_recording() => self.stop(true),
             SongLine::Keep | SongLine::Discard => {
                 let keep = line == SongLine::Keep;
@@ -267,24 +358,18 @@ impl SongDesk {
                 return Err(SongLineError::TrackOutOfRange(s.tracks.len()))
             }
             _ => {
-                s.tracks.push(SongTrack {
-                    name: format!("Track {}", s.tracks.len() + 1),
-                    source: song::source_text(TakeSource::Inputs),
-                    volume_db: 0.0,
-                    pan: 0.0,
-                    muted: false,
-                    solo: false,
-                    takes: Vec::new(),
-                });
+                s.tracks.push(new_track(s.tracks.len()));
                 song::save_song(dir, s)?;
                 s.tracks.len() - 1
             }
         };
         let source = song::source_from_text(&s.tracks[t].source).unwrap_or(TakeSource::Inputs);
+        let takes_before = s.tracks[t].takes.len();
         let file = song::new_take_file(dir, t);
+        let dir = dir.clone();
         // 1. The journal, synced: from here a crash leaves a take to recover.
         song::write_journal(
-            dir,
+            &dir,
             &JournalEntry {
                 track: t,
                 file: file.clone(),
@@ -296,26 +381,16 @@ impl SongDesk {
         let id = self.next_id;
         self.next_id += 1;
         let (tap, feed) = TakeTap::new(id, source, rate as usize * RING_SECS);
-        let path = dir.join(song::TAKES_DIR).join(&file);
+        let status = tap.status.clone();
         if let Err(e) = self.writer.write(WriterJob {
             feed,
-            path,
+            path: dir.join(song::TAKES_DIR).join(&file),
             sample_rate: rate,
             format: self.format,
         }) {
-            let _ = song::remove_journal(dir, &file);
+            let _ = song::remove_journal(&dir, &file);
             return Err(SongLineError::CannotStart(e));
         }
-        // 3. The engine copies.
-        let status = tap.status.clone();
-        if self.controller.send(Command::StartTake(tap)).is_err() {
-            // The writer ends it with nothing in it.
-            status
-                .finished
-                .store(true, std::sync::atomic::Ordering::Release);
-            return Err(SongLineError::EngineGone);
-        }
-        let takes = s.tracks[t].takes.len();
         self.recording.push(Recording {
             id,
             track: t,
@@ -323,13 +398,117 @@ impl SongDesk {
             discard: false,
             ended_early: None,
         });
+        // 3. The other tracks play (the count-in first), and the engine copies from
+        //    the song's first frame, both at one frame a moment ahead.
+        let at = self.soon();
+        let started = self
+            .start_song(Some(t), at, true)
+            .and_then(|(count_in, _)| {
+                self.controller
+                    .send_at(at + count_in, Command::StartTake(tap))
+                    .map_err(|_| SongLineError::EngineGone)
+            });
+        if let Err(e) = started {
+            // The engine never had it: the writer ends it empty, and it is not filed.
+            status
+                .abandoned
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            status
+                .finished
+                .store(true, std::sync::atomic::Ordering::Release);
+            if let Some(r) = self.recording.iter_mut().find(|r| r.id == id) {
+                r.discard = true;
+            }
+            self.stop_song();
+            return Err(e);
+        }
         self.warned_low = false;
         Ok(format!(
             "recording: track {}, take {}{}",
             t + 1,
-            takes + 1,
+            takes_before + 1,
             self.room_text()
         ))
+    }
+
+    /// An engine frame a moment ahead, where commands that must land together are put.
+    fn soon(&self) -> u64 {
+        let now = self
+            .controller
+            .shared()
+            .frames
+            .load(std::sync::atomic::Ordering::Relaxed);
+        now + self.rate() as u64 / 5
+    }
+
+    /// Starts the song playing at engine frame `at`: every track but `recording`, with
+    /// the count-in and click when `for_take`. The count-in's length and how many tracks
+    /// play.
+    fn start_song(
+        &mut self,
+        recording: Option<usize>,
+        at: u64,
+        for_take: bool,
+    ) -> Result<(u64, usize), SongLineError> {
+        self.stop_song();
+        let rate = self.rate();
+        let (dir, s) = self.open.as_ref().ok_or(SongLineError::NoSong)?;
+        let any_solo = s.tracks.iter().any(|t| t.solo);
+        let mut tracks = Vec::new();
+        for (i, t) in s.tracks.iter().enumerate() {
+            let heard = Some(i) != recording && !t.muted && (!any_solo || t.solo);
+            let takes: Vec<PlacedTake> = t
+                .takes
+                .iter()
+                .filter(|k| k.kept && k.sample_rate == rate)
+                .map(|k| PlacedTake {
+                    path: dir.join(song::TAKES_DIR).join(&k.file),
+                    start: k.start,
+                    frames: k.frames,
+                })
+                .collect();
+            if !heard || takes.is_empty() {
+                continue;
+            }
+            let g = crate::engine::smooth::db_to_gain(t.volume_db);
+            let pan = t.pan.clamp(-1.0, 1.0);
+            tracks.push((takes, g * (1.0 - pan).min(1.0), g * (1.0 + pan).min(1.0)));
+        }
+        let playing = tracks.len();
+        let (streams, reader) = song_reader::prepare(tracks, rate, 0)?;
+        let status = Arc::new(PlaybackStatus::default());
+        let (count_in, click) = if for_take {
+            (s.count_in_bars, s.click)
+        } else {
+            (0, false)
+        };
+        let p = SongPlayback::new(
+            streams,
+            rate,
+            s.tempo_bpm,
+            s.beats_per_bar,
+            count_in,
+            click,
+            0,
+            status.clone(),
+        );
+        let count_in = p.count_in_frames();
+        self.controller
+            .send_at(at, Command::PlaySong(p))
+            .map_err(|_| SongLineError::EngineGone)?;
+        reader
+            .run(status.clone())
+            .map_err(|e| SongLineError::CannotStart(WriteFailure::Io(e.to_string())))?;
+        self.playing = Some(status);
+        Ok((count_in, playing))
+    }
+
+    fn stop_song(&mut self) {
+        if let Some(p) = self.playing.take() {
+            let _ = self.controller.send(Command::StopSong);
+            // The reader stops when the engine lets go; if the engine is gone, now.
+            p.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Stops the take and waits (a few seconds at most) until it is on disk.
@@ -343,6 +522,7 @@ impl SongDesk {
         self.controller
             .send(Command::StopTake { id: ALL_TAKES })
             .map_err(|_| SongLineError::EngineGone)?;
+        self.stop_song();
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut said = Vec::new();
         while self.is_recording() && Instant::now() < deadline {
@@ -446,6 +626,12 @@ impl SongDesk {
         let why = why.or(r.ended_early.clone());
         let rate = self.rate();
         let (dir, s) = self.open.as_mut()?;
+        if frames == 0 {
+            // Nothing was recorded (it never started): no take, no file.
+            let _ = std::fs::remove_file(dir.join(song::TAKES_DIR).join(&r.file));
+            let _ = song::remove_journal(dir, &r.file);
+            return None;
+        }
         let track = s.tracks.get_mut(r.track)?;
         track.takes.push(Take {
             file: r.file.clone(),
@@ -500,6 +686,19 @@ impl SongDesk {
         } else {
             Vec::new()
         }
+    }
+}
+
+/// Track `i` (0-based) as it is made: every input, at full level, in the middle.
+fn new_track(i: usize) -> SongTrack {
+    SongTrack {
+        name: format!("Track {}", i + 1),
+        source: song::source_text(TakeSource::Inputs),
+        volume_db: 0.0,
+        pan: 0.0,
+        muted: false,
+        solo: false,
+        takes: Vec::new(),
     }
 }
 
@@ -573,15 +772,7 @@ pub fn recover_songs(songs: &Path) -> Vec<String> {
                 }
             };
             while s.tracks.len() <= e.track {
-                s.tracks.push(SongTrack {
-                    name: format!("Track {}", s.tracks.len() + 1),
-                    source: song::source_text(TakeSource::Inputs),
-                    volume_db: 0.0,
-                    pan: 0.0,
-                    muted: false,
-                    solo: false,
-                    takes: Vec::new(),
-                });
+                s.tracks.push(new_track(s.tracks.len()));
             }
             s.tracks[e.track].takes.push(Take {
                 file: e.file.clone(),

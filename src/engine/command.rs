@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::looper::{LoopCapture, LoopOp, Looper, Quantize, SyncMode};
 use super::recorder::TakeTap;
+use super::song_player::SongPlayback;
 
 /// The instruments a keyboard can play, a click away. Drums are always on channel 10.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -156,6 +157,9 @@ pub enum Command {
     StopTake {
         id: u32,
     },
+    /// A song starts playing (its count-in first) at the command's frame.
+    PlaySong(Box<SongPlayback>),
+    StopSong,
 }
 
 impl std::fmt::Debug for Command {
@@ -183,6 +187,8 @@ impl std::fmt::Debug for Command {
             Command::CaptureLoops(c) => write!(f, "CaptureLoops({} tracks)", c.tracks.len()),
             Command::StartTake(t) => write!(f, "StartTake({}, {:?})", t.id, t.source),
             Command::StopTake { id } => write!(f, "StopTake({id})"),
+            Command::PlaySong(_) => write!(f, "PlaySong"),
+            Command::StopSong => write!(f, "StopSong"),
         }
     }
 }
@@ -208,4 +214,6 @@ pub enum Garbage {
     Captured(Box<LoopCapture>),
     /// A take whose every frame is offered (its writer finishes the file).
     Take(Box<TakeTap>),
+    /// A song that stopped playing (its reader has stopped feeding it).
+    Song(Box<SongPlayback>),
 }

@@ -14,6 +14,7 @@ pub mod midi;
 pub mod recorder;
 pub mod shared;
 pub mod smooth;
+pub mod song_player;
 pub mod synth;
 pub mod voices;
 
@@ -29,6 +30,7 @@ use looper::{CaptureOutcome, LoopCapture, Looper};
 pub use midi::{MidiEvent, MidiMessage, MidiParse};
 use recorder::{TakeSource, TakeTap, MAX_TAKES};
 pub use shared::{Level, Shared, MAX_INPUTS};
+use song_player::SongPlayback;
 
 /// What a sample rate needs that takes time to make, made off the audio thread (and
 /// before the engine is lent) by `prep::for_rate`.
@@ -209,6 +211,8 @@ pub struct Engine {
     silence: Vec<f32>,
     /// The frame commands being applied now apply at.
     now: u64,
+    /// A song playing (its tracks and click).
+    song: Option<Box<SongPlayback>>,
     loop_latency_offset: i32,
     loop_latency: usize,
     synth_l: Vec<f32>,
@@ -271,6 +275,7 @@ impl Engine {
             take_wants: 0,
             silence: vec![0.0; MAX_BLOCK_FRAMES],
             now: 0,
+            song: None,
             loop_latency_offset: 0,
             loop_latency: 0,
             synth_l: vec![0.0; MAX_BLOCK_FRAMES],
@@ -666,6 +671,9 @@ impl Engine {
                 br[i] += sr[i] * g;
             }
         }
+        if let Some(song) = &mut self.song {
+            song.render(self.frame + from as u64, bl, br);
+        }
         if let Some(looper) = &mut self.looper {
             // Sources by index: the live inputs, the instruments, everything before the loops.
             let ml = &mut self.mix_l[from..to];
@@ -754,6 +762,10 @@ impl Engine {
             Command::CaptureLoops(mut c) => {
                 c.outcome = CaptureOutcome::Busy;
                 self.throw_away(Garbage::Captured(c));
+            }
+            Command::PlaySong(p) => {
+                p.status.done.store(true, Relaxed);
+                self.throw_away(Garbage::Song(p));
             }
             Command::StartTake(t) => {
                 // Never started: the writer sees it end with no frames.
@@ -878,6 +890,19 @@ impl Engine {
                     self.take_wants = take_wants(&self.takes);
                 } else {
                     self.refuse(Command::StartTake(t));
+                }
+            }
+            Command::PlaySong(mut p) => {
+                p.start(self.now);
+                if let Some(old) = self.song.replace(p) {
+                    old.status.done.store(true, Relaxed);
+                    self.throw_away(Garbage::Song(old));
+                }
+            }
+            Command::StopSong => {
+                if let Some(old) = self.song.take() {
+                    old.status.done.store(true, Relaxed);
+                    self.throw_away(Garbage::Song(old));
                 }
             }
             Command::StopTake { id } => {

@@ -24,7 +24,7 @@ pub const TAKES_DIR: &str = "takes";
 pub const JOURNAL_DIR: &str = "journal";
 
 /// Tempo range a song takes (the same as the looper's).
-pub use crate::engine::looper::sync::{MAX_BPM, MIN_BPM};
+pub use crate::engine::looper::sync::{MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SongError {
@@ -64,9 +64,26 @@ pub struct Song {
     pub created: u64,
     pub tempo_bpm: f32,
     pub beats_per_bar: u32,
+    /// The click plays while recording (the count-in always clicks).
+    #[serde(default = "yes")]
+    pub click: bool,
+    /// Bars of click before a take starts: 0, 1 or 2.
+    #[serde(default = "one")]
+    pub count_in_bars: u32,
     #[serde(default)]
     pub tracks: Vec<SongTrack>,
 }
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The most bars of count-in.
+pub const MAX_COUNT_IN_BARS: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -261,6 +278,8 @@ pub fn create_song(songs: &Path, name: &str) -> Result<(PathBuf, Song), SongErro
             .map_or(0, |d| d.as_secs()),
         tempo_bpm: 100.0,
         beats_per_bar: 4,
+        click: true,
+        count_in_bars: 1,
         tracks: Vec::new(),
     };
     save_song(&dir, &song)?;
@@ -378,6 +397,8 @@ mod tests {
             created: 1,
             tempo_bpm: 92.0,
             beats_per_bar: 3,
+            click: false,
+            count_in_bars: 2,
             tracks: vec![SongTrack {
                 name: "Vokal".into(),
                 source: "input 1".into(),
