@@ -1,4 +1,4 @@
-//! The user's data: settings now; jam sessions, songs and playlists later.
+//! The user's data: settings, jams and songs (playlists later).
 //! Everything lives in the user's data folder, readable by its owner only.
 
 pub mod jam;
