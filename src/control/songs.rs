@@ -10,6 +10,7 @@
 //! mends the file and puts the take back at the next start.
 
 use std::path::{Path, PathBuf};
+
 use std::time::{Duration, Instant};
 
 use crate::controller::Controller;
@@ -23,7 +24,7 @@ use crate::session::song::{
 };
 use std::sync::Arc;
 
-pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2";
+pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | export wav|flac|stems [PATH]";
 
 /// Seconds of sound a take's ring holds while the disk is slow.
 const RING_SECS: usize = 10;
@@ -49,6 +50,16 @@ pub enum SongLine {
     Tempo(f32, Option<u32>),
     Click(bool),
     CountIn(u32),
+    Export(ExportKind, Option<PathBuf>),
+}
+
+/// What `export` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    Wav,
+    Flac,
+    /// One WAV per track, each from the song's start.
+    Stems,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +94,12 @@ pub enum SongLineError {
     OnOrOff,
     #[error("the tempo cannot change while recording")]
     BusyRecording,
+    #[error("export wav, flac or stems, and a path if not into the song's folder")]
+    ExportWhat,
+    #[error("nothing to export: the song has no kept takes")]
+    NothingToExport,
+    #[error(transparent)]
+    Export(#[from] disk::export::ExportError),
     #[error(transparent)]
     Read(#[from] disk::song_reader::ReadError),
     #[error(transparent)]
@@ -134,6 +151,16 @@ impl SongLine {
                 _ => Err(SongLineError::NotASongLine),
             },
             "play" if second.is_none() => Ok(SongLine::Play),
+            "export" => {
+                let kind = match second.map(str::to_ascii_lowercase).as_deref() {
+                    Some("wav") => Ok(ExportKind::Wav),
+                    Some("flac") => Ok(ExportKind::Flac),
+                    Some("stems") => Ok(ExportKind::Stems),
+                    _ => Err(SongLineError::ExportWhat),
+                };
+                let path = (!rest.is_empty()).then(|| PathBuf::from(rest.join(" ")));
+                kind.map(|k| SongLine::Export(k, path))
+            }
             "record" if rest.is_empty() => match second {
                 None => Ok(SongLine::Record(None)),
                 Some(n) => match n.parse::<usize>() {
@@ -280,6 +307,12 @@ impl SongDesk {
                 Ok("stopped: the song".into())
             }
             SongLine::Stop => self.stop(false),
+            SongLine::Export(kind, path) => {
+                if self.is_recording() {
+                    return Err(SongLineError::AlreadyRecording);
+                }
+                self.export(kind, path)
+            }
             SongLine::Tempo(..) | SongLine::Click(_) | SongLine::CountIn(_)
                 if self.is_recording() =>
             {
@@ -453,27 +486,10 @@ impl SongDesk {
         self.stop_song();
         let rate = self.rate();
         let (dir, s) = self.open.as_ref().ok_or(SongLineError::NoSong)?;
-        let any_solo = s.tracks.iter().any(|t| t.solo);
-        let mut tracks = Vec::new();
-        for (i, t) in s.tracks.iter().enumerate() {
-            let heard = Some(i) != recording && !t.muted && (!any_solo || t.solo);
-            let takes: Vec<PlacedTake> = t
-                .takes
-                .iter()
-                .filter(|k| k.kept && k.sample_rate == rate)
-                .map(|k| PlacedTake {
-                    path: dir.join(song::TAKES_DIR).join(&k.file),
-                    start: k.start,
-                    frames: k.frames,
-                })
-                .collect();
-            if !heard || takes.is_empty() {
-                continue;
-            }
-            let g = crate::engine::smooth::db_to_gain(t.volume_db);
-            let pan = t.pan.clamp(-1.0, 1.0);
-            tracks.push((takes, g * (1.0 - pan).min(1.0), g * (1.0 + pan).min(1.0)));
-        }
+        let tracks: Vec<_> = heard_tracks(dir, s, rate, recording)
+            .into_iter()
+            .map(|(_, t, l, r)| (t, l, r))
+            .collect();
         let playing = tracks.len();
         let (streams, reader) = song_reader::prepare(tracks, rate, 0)?;
         let status = Arc::new(PlaybackStatus::default());
@@ -501,6 +517,61 @@ impl SongDesk {
             .map_err(|e| SongLineError::CannotStart(WriteFailure::Io(e.to_string())))?;
         self.playing = Some(status);
         Ok((count_in, playing))
+    }
+
+    /// Bounces the song and writes it; the answer names the file (or folder).
+    fn export(&mut self, kind: ExportKind, path: Option<PathBuf>) -> Result<String, SongLineError> {
+        let rate = self.rate();
+        let (dir, s) = self.open.as_ref().ok_or(SongLineError::NoSong)?;
+        let name = folder(dir);
+        let exports = dir.join("exports");
+        let b = bounce(dir, s, rate)?;
+        let target = match (kind, path) {
+            (_, Some(p)) => p,
+            (ExportKind::Wav, None) => exports.join(format!("{name}.wav")),
+            (ExportKind::Flac, None) => exports.join(format!("{name}.flac")),
+            (ExportKind::Stems, None) => exports.join(format!("{name} stems")),
+        };
+        let made = |p: &Path| {
+            crate::session::make_private_dir(p, true).map_err(|source| {
+                SongLineError::Export(disk::export::ExportError::Write {
+                    path: p.to_owned(),
+                    source,
+                })
+            })
+        };
+        match kind {
+            ExportKind::Wav | ExportKind::Flac => {
+                if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    made(parent)?;
+                }
+                if kind == ExportKind::Wav {
+                    disk::export::write_wav(&target, &b.left, &b.right, rate, None)?;
+                } else {
+                    disk::export::write_flac(&target, &b.left, &b.right, rate)?;
+                }
+            }
+            ExportKind::Stems => {
+                made(&target)?;
+                for (i, (track, l, r)) in b.stems.iter().enumerate() {
+                    let file = target.join(format!(
+                        "{:02} {}.wav",
+                        i + 1,
+                        crate::session::safe_name(track)
+                    ));
+                    let bext = disk::export::Bext {
+                        description: format!("{name}: {track}"),
+                        time_reference: 0,
+                    };
+                    disk::export::write_wav(&file, l, r, rate, Some(&bext))?;
+                }
+            }
+        }
+        Ok(format!(
+            "exported: {} ({})",
+            target.display(),
+            clock(b.left.len() as u64, rate)
+        ))
     }
 
     fn stop_song(&mut self) {
@@ -687,6 +758,104 @@ impl SongDesk {
             Vec::new()
         }
     }
+}
+
+/// A song bounced: the mix as the speakers would play it (track levels, the master at
+/// 0 dB and the limiter, through the engine offline), and each track apart at its level.
+pub struct Bounce {
+    pub left: Vec<f32>,
+    pub right: Vec<f32>,
+    /// Track name, left, right; every one from the song's first frame, as long as the mix.
+    pub stems: Vec<(String, Vec<f32>, Vec<f32>)>,
+}
+
+/// The kept takes of every track that is heard (not muted; the soloed ones when any is),
+/// placed, with the track's (left, right) level.
+fn heard_tracks(
+    dir: &Path,
+    s: &Song,
+    rate: u32,
+    except: Option<usize>,
+) -> Vec<(usize, Vec<PlacedTake>, f32, f32)> {
+    let any_solo = s.tracks.iter().any(|t| t.solo);
+    let mut tracks = Vec::new();
+    for (i, t) in s.tracks.iter().enumerate() {
+        let heard = Some(i) != except && !t.muted && (!any_solo || t.solo);
+        let takes: Vec<PlacedTake> = t
+            .takes
+            .iter()
+            .filter(|k| k.kept && k.sample_rate == rate)
+            .map(|k| PlacedTake {
+                path: dir.join(song::TAKES_DIR).join(&k.file),
+                start: k.start,
+                frames: k.frames,
+            })
+            .collect();
+        if !heard || takes.is_empty() {
+            continue;
+        }
+        let g = crate::engine::smooth::db_to_gain(t.volume_db);
+        let pan = t.pan.clamp(-1.0, 1.0);
+        tracks.push((i, takes, g * (1.0 - pan).min(1.0), g * (1.0 + pan).min(1.0)));
+    }
+    tracks
+}
+
+/// Bounces the song in `dir` at `rate`, offline.
+pub fn bounce(dir: &Path, s: &Song, rate: u32) -> Result<Bounce, SongLineError> {
+    let tracks = heard_tracks(dir, s, rate, None);
+    let end = tracks
+        .iter()
+        .flat_map(|(_, takes, ..)| takes.iter().map(|k| k.start + k.frames))
+        .max()
+        .unwrap_or(0) as usize;
+    if end == 0 {
+        return Err(SongLineError::NothingToExport);
+    }
+    let mut stems = Vec::new();
+    for (i, takes, gl, gr) in &tracks {
+        let (l, r) = song_reader::render_track(takes.clone(), *gl, *gr, rate, end)?;
+        stems.push((s.tracks[*i].name.clone(), l, r));
+    }
+    let (controller, mut engine) = crate::controller::new_engine(&crate::engine::EngineConfig {
+        sample_rate: rate,
+        inputs: Vec::new(),
+    });
+    let _ = controller.send(Command::MasterGain { db: 0.0 });
+    let (streams, mut reader) = song_reader::prepare(
+        tracks.into_iter().map(|(_, t, l, r)| (t, l, r)).collect(),
+        rate,
+        0,
+    )?;
+    let status = Arc::new(PlaybackStatus::default());
+    let p = SongPlayback::new(
+        streams,
+        rate,
+        s.tempo_bpm,
+        s.beats_per_bar,
+        0,
+        false,
+        0,
+        status,
+    );
+    // The master's glide to 0 dB is over before the song starts.
+    const LEAD: usize = 8192;
+    let _ = controller.send_at(LEAD as u64, Command::PlaySong(p));
+    let latency = engine.latency_frames();
+    let total = LEAD + latency + end;
+    let (mut left, mut right) = (vec![0f32; total], vec![0f32; total]);
+    let block = 1024;
+    let mut at = 0;
+    while at < total {
+        let n = block.min(total - at);
+        engine.process(&[], &mut left[at..at + n], &mut right[at..at + n], &[]);
+        reader.fill();
+        controller.collect_garbage();
+        at += n;
+    }
+    left.drain(..LEAD + latency);
+    right.drain(..LEAD + latency);
+    Ok(Bounce { left, right, stems })
 }
 
 /// Track `i` (0-based) as it is made: every input, at full level, in the middle.

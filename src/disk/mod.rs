@@ -2,6 +2,7 @@
 //! WAV files, synced every second), the repair of files a crash cut off, free space.
 //! Nothing here runs on the audio thread; the engine only sees the rings.
 
+pub mod export;
 pub mod song_reader;
 pub mod space;
 pub mod take_writer;

@@ -1,0 +1,152 @@
+//! Exported files: 24-bit WAV (with a BWF `bext` chunk for stems, so a DAW places each
+//! at the song's start) and FLAC. Written to a temporary name beside the target and
+//! renamed when whole, so a cancelled or failed export never leaves half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("could not write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the FLAC encoder refused the sound: {0}")]
+    Flac(String),
+}
+
+/// What a stem says of itself in its `bext` chunk.
+#[derive(Clone, Debug)]
+pub struct Bext {
+    pub description: String,
+    /// Frames from midnight (the song's start: 0).
+    pub time_reference: u64,
+}
+
+fn to_i24(x: f32) -> i32 {
+    (x.clamp(-1.0, 1.0) * 8_388_607.0).round() as i32
+}
+
+/// Writes `bytes` to `path` by way of a temporary file beside it.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let err = |source| ExportError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("part");
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(err)?;
+        f.write_all(bytes).map_err(err)?;
+        f.sync_all().map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+fn fixed(text: &str, len: usize) -> Vec<u8> {
+    let mut b: Vec<u8> = text.bytes().filter(u8::is_ascii).take(len).collect();
+    b.resize(len, 0);
+    b
+}
+
+/// A 24-bit stereo WAV of `l` and `r`, with a `bext` chunk when given.
+pub fn write_wav(
+    path: &Path,
+    l: &[f32],
+    r: &[f32],
+    sample_rate: u32,
+    bext: Option<&Bext>,
+) -> Result<(), ExportError> {
+    let frames = l.len().min(r.len());
+    let data_len = frames * 6;
+    let mut out = Vec::with_capacity(data_len + 1024);
+    out.extend_from_slice(b"RIFF\0\0\0\0WAVE");
+    if let Some(b) = bext {
+        let history = format!("A=PCM,F={sample_rate},W=24,M=stereo,T=Samspill\r\n");
+        let mut chunk = Vec::new();
+        chunk.extend(fixed(&b.description, 256));
+        chunk.extend(fixed("Samspill", 32));
+        chunk.extend(fixed("", 32));
+        chunk.extend(fixed("", 10));
+        chunk.extend(fixed("", 8));
+        chunk.extend_from_slice(&(b.time_reference as u32).to_le_bytes());
+        chunk.extend_from_slice(&((b.time_reference >> 32) as u32).to_le_bytes());
+        chunk.extend_from_slice(&1u16.to_le_bytes()); // version 1
+        chunk.extend([0u8; 64]); // UMID
+        chunk.extend([0u8; 190]); // loudness (unused in v1) and reserved
+        chunk.extend_from_slice(history.as_bytes());
+        if chunk.len() % 2 == 1 {
+            chunk.push(0);
+        }
+        out.extend_from_slice(b"bext");
+        out.extend_from_slice(&(chunk.len() as u32).to_le_bytes());
+        out.extend(chunk);
+    }
+    out.extend_from_slice(b"fmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&sample_rate.to_le_bytes());
+    out.extend_from_slice(&(sample_rate * 6).to_le_bytes());
+    out.extend_from_slice(&6u16.to_le_bytes());
+    out.extend_from_slice(&24u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data_len as u32).to_le_bytes());
+    for i in 0..frames {
+        out.extend_from_slice(&to_i24(l[i]).to_le_bytes()[..3]);
+        out.extend_from_slice(&to_i24(r[i]).to_le_bytes()[..3]);
+    }
+    let riff = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&riff.to_le_bytes());
+    write_whole(path, &out)
+}
+
+/// A 24-bit stereo FLAC of `l` and `r`.
+pub fn write_flac(path: &Path, l: &[f32], r: &[f32], sample_rate: u32) -> Result<(), ExportError> {
+    use flacenc::component::BitRepr;
+    use flacenc::error::Verify;
+    let frames = l.len().min(r.len());
+    let mut samples = Vec::with_capacity(frames * 2);
+    for i in 0..frames {
+        samples.push(to_i24(l[i]));
+        samples.push(to_i24(r[i]));
+    }
+    let config = flacenc::config::Encoder::default()
+        .into_verified()
+        .map_err(|e| ExportError::Flac(format!("{e:?}")))?;
+    let source = flacenc::source::MemSource::from_samples(&samples, 2, 24, sample_rate as usize);
+    let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size)
+        .map_err(|e| ExportError::Flac(format!("{e:?}")))?;
+    let mut sink = flacenc::bitsink::ByteSink::new();
+    stream
+        .write(&mut sink)
+        .map_err(|e| ExportError::Flac(format!("{e:?}")))?;
+    write_whole(path, sink.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stem_reads_back_as_written_with_its_bext_chunk_before_the_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("stem.wav");
+        let l: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+        let r: Vec<f32> = l.iter().map(|v| -v).collect();
+        let bext = Bext {
+            description: "Track 1".into(),
+            time_reference: 0,
+        };
+        write_wav(&p, &l, &r, 48_000, Some(&bext)).unwrap();
+        let mut rd = hound::WavReader::open(&p).unwrap();
+        assert_eq!(rd.spec().bits_per_sample, 24);
+        assert_eq!(rd.duration(), 1000);
+        let v: Vec<i32> = rd.samples::<i32>().map(Result::unwrap).collect();
+        assert_eq!(v[2], to_i24(l[1]));
+        assert_eq!(v[3], to_i24(r[1]));
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(&bytes[12..16], b"bext");
+        assert!(!dir.path().join("stem.part").exists());
+    }
+}

@@ -1,0 +1,191 @@
+//! A song exported: the mix bounced through the engine (track levels and pans, the
+//! limiter) to WAV and FLAC, and stems with a BWF time reference, checked against the
+//! takes and by tools no one here wrote (the reference `flac` decoder, `ffprobe`).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command as Cmd;
+
+use common::*;
+use samspill::control::songs::{ExportKind, SongDesk, SongLine};
+use samspill::engine::EngineConfig;
+use samspill::new_engine;
+use samspill::session::song::{self, SongTrack, Take};
+
+fn write_take(path: &Path, l: &[f32], r: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: SR,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for (a, b) in l.iter().zip(r) {
+        w.write_sample((a * 8_388_607.0).round() as i32).unwrap();
+        w.write_sample((b * 8_388_607.0).round() as i32).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn read(path: &Path) -> (Vec<f32>, Vec<f32>) {
+    let v: Vec<f32> = hound::WavReader::open(path)
+        .unwrap()
+        .samples::<i32>()
+        .map(|s| s.unwrap() as f32 / 8_388_607.0)
+        .collect();
+    v.chunks(2).map(|f| (f[0], f[1])).unzip()
+}
+
+fn track(name: &str, volume_db: f32, pan: f32, file: &str, start: u64, frames: u64) -> SongTrack {
+    SongTrack {
+        name: name.into(),
+        source: "inputs".into(),
+        volume_db,
+        pan,
+        muted: false,
+        solo: false,
+        takes: vec![Take {
+            file: file.into(),
+            start,
+            frames,
+            sample_rate: SR,
+            kept: true,
+            dropouts: vec![],
+            lost_frames: 0,
+            recovered: false,
+            ended_early: None,
+        }],
+    }
+}
+
+#[test]
+fn a_song_exports_as_its_tracks_sound_together_to_wav_flac_and_stems() {
+    let data = tempfile::tempdir().unwrap();
+    let (dir, mut s) = song::create_song(data.path(), "Eksport").unwrap();
+    let one = sine(440.0, 0.3, 1.0);
+    let two = sine(660.0, 0.2, 0.5);
+    write_take(&dir.join("takes/track01-take001.wav"), &one, &one);
+    write_take(&dir.join("takes/track02-take001.wav"), &two, &two);
+    let start2 = 12_000u64;
+    s.tracks = vec![
+        track(
+            "Gitar",
+            0.0,
+            0.0,
+            "track01-take001.wav",
+            0,
+            one.len() as u64,
+        ),
+        track(
+            "Sang",
+            -6.0,
+            0.5,
+            "track02-take001.wav",
+            start2,
+            two.len() as u64,
+        ),
+    ];
+    song::save_song(&dir, &s).unwrap();
+
+    let (c, _engine) = new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![],
+    });
+    let mut desk = SongDesk::new(c, data.path().to_owned()).unwrap();
+    desk.run(SongLine::Open("Eksport".into())).unwrap();
+    let said = desk.run(SongLine::Export(ExportKind::Wav, None)).unwrap();
+    let wav = dir.join("exports/Eksport.wav");
+    assert_eq!(said, format!("exported: {} (0:01.0)", wav.display()));
+
+    // The mix: track 1 in the middle, track 2 6 dB down and half right, from 0.25 s.
+    let (l, r) = read(&wav);
+    assert_eq!(l.len(), one.len());
+    let g = 10f32.powf(-6.0 / 20.0);
+    let q = |x: f32| (x * 8_388_607.0).round() / 8_388_607.0;
+    for i in 0..l.len() {
+        let t2 = i
+            .checked_sub(start2 as usize)
+            .and_then(|k| two.get(k))
+            .map_or(0.0, |v| q(*v));
+        let (want_l, want_r) = (q(one[i]) + 0.5 * g * t2, q(one[i]) + g * t2);
+        assert!(
+            (l[i] - want_l).abs() < 3e-7 && (r[i] - want_r).abs() < 3e-7,
+            "frame {i}: {} {} against {want_l} {want_r}",
+            l[i],
+            r[i]
+        );
+    }
+
+    // FLAC, decoded by the reference decoder: the same samples as the WAV.
+    desk.run(SongLine::Export(ExportKind::Flac, None)).unwrap();
+    let flac = dir.join("exports/Eksport.flac");
+    let decoded = data.path().join("decoded.wav");
+    let out = Cmd::new("flac")
+        .args(["-d", "-s", "-f", "-o"])
+        .arg(&decoded)
+        .arg(&flac)
+        .output()
+        .expect("the flac tool runs (bash .ci/install puts it there)");
+    assert!(
+        out.status.success(),
+        "flac could not decode the export: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read(&decoded), (l.clone(), r.clone()));
+
+    // Stems: one per track, each from the song's start, as long as the song, with the
+    // time reference a DAW lines them up by.
+    let stems = data.path().join("stems out");
+    let said = desk
+        .run(SongLine::Export(ExportKind::Stems, Some(stems.clone())))
+        .unwrap();
+    assert!(said.starts_with("exported: "), "{said}");
+    let (sl, sr) = read(&stems.join("02 Sang.wav"));
+    assert_eq!(sl.len(), one.len());
+    assert_eq!(
+        sl[..start2 as usize]
+            .iter()
+            .fold(0f32, |m, v| m.max(v.abs())),
+        0.0
+    );
+    let k = start2 as usize + 1000;
+    assert!((sr[k] - g * q(two[1000])).abs() < 3e-7);
+    assert!((sl[k] - 0.5 * g * q(two[1000])).abs() < 3e-7);
+    let probe = Cmd::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags",
+            "-of",
+            "default=noprint_wrappers=1",
+        ])
+        .arg(stems.join("01 Gitar.wav"))
+        .output()
+        .expect("ffprobe runs (bash .ci/install puts it there)");
+    let tags = String::from_utf8_lossy(&probe.stdout);
+    assert!(
+        tags.contains("TAG:time_reference=0"),
+        "ffprobe says: {tags}"
+    );
+    // ffmpeg reads bext's description as the comment and its originator as the encoder.
+    assert!(
+        tags.contains("TAG:comment=Eksport: Gitar"),
+        "ffprobe says: {tags}"
+    );
+    assert!(
+        tags.contains("TAG:encoded_by=Samspill"),
+        "ffprobe says: {tags}"
+    );
+
+    // A song with nothing kept has nothing to export, and says so.
+    desk.run(SongLine::New("Tom".into())).unwrap();
+    let e = desk
+        .run(SongLine::Export(ExportKind::Wav, None))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "nothing to export: the song has no kept takes"
+    );
+}
