@@ -189,3 +189,85 @@ fn a_song_exports_as_its_tracks_sound_together_to_wav_flac_and_stems() {
         "nothing to export: the song has no kept takes"
     );
 }
+
+/// What ffmpeg's EBU R128 meter says of a file: integrated loudness (LUFS) and true
+/// peak (dBTP).
+fn ffmpeg_r128(path: &Path) -> (f64, f64) {
+    let out = Cmd::new("ffmpeg")
+        .args(["-nostats", "-hide_banner", "-i"])
+        .arg(path)
+        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs (bash .ci/install puts it there)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = &text[text.rfind("Summary:").expect("ffmpeg's ebur128 summary")..];
+    let number_after = |key: &str| -> f64 {
+        let at = summary
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {summary}"));
+        summary[at + key.len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no number after {key} in {summary}"))
+    };
+    (number_after("I:"), number_after("Peak:"))
+}
+
+/// A quiet song with sharp peaks (a soft pad and a few loud claps): the phone file is
+/// brought up to -14 LUFS, which the claps would take far past full scale; the engine's
+/// limiter holds them under the -1 dBTP ceiling. Measured on the decoded Ogg file by
+/// ffmpeg's EBU R128 meter.
+#[test]
+fn the_phone_file_plays_at_minus_14_lufs_with_its_peaks_under_the_ceiling() {
+    let data = tempfile::tempdir().unwrap();
+    let (dir, mut s) = song::create_song(data.path(), "Telefon").unwrap();
+    let mut pad = sine(220.0, 0.02, 8.0);
+    for (k, v) in sine(330.0, 0.015, 8.0).iter().enumerate() {
+        pad[k] += v;
+    }
+    for clap in 0..8 {
+        let at = clap * SR as usize + 1234;
+        // A 1 kHz burst of 20 ms, well inside what the codec keeps.
+        for k in 0..960 {
+            let t = k as f32 / SR as f32;
+            pad[at + k] +=
+                0.6 * (std::f32::consts::TAU * 1000.0 * t).sin() * (1.0 - k as f32 / 960.0);
+        }
+    }
+    write_take(&dir.join("takes/track01-take001.wav"), &pad, &pad);
+    s.tracks = vec![track(
+        "Pad",
+        0.0,
+        0.0,
+        "track01-take001.wav",
+        0,
+        pad.len() as u64,
+    )];
+    song::save_song(&dir, &s).unwrap();
+    let (c, _engine) = new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![],
+    });
+    let mut desk = SongDesk::new(c, data.path().to_owned()).unwrap();
+    desk.run(SongLine::Open("Telefon".into())).unwrap();
+    let said = desk.run(SongLine::Export(ExportKind::Ogg, None)).unwrap();
+    eprintln!("{said}");
+    let ogg = dir.join("exports/Telefon.ogg");
+    assert!(
+        said.starts_with(&format!("exported: {} (0:08.0, -14.0 LUFS", ogg.display())),
+        "{said}"
+    );
+    let (lufs, peak) = ffmpeg_r128(&ogg);
+    eprintln!("ffmpeg's meter: {lufs} LUFS, true peak {peak} dBTP");
+    assert!(
+        (lufs + 14.0).abs() <= 0.5,
+        "the phone file is at {lufs} LUFS"
+    );
+    // The limiter holds -1 dBTP; the lossy codec may overshoot it by a fraction.
+    assert!(peak <= -0.5, "the phone file peaks at {peak} dBTP");
+    // Unnormalised, the same song is far quieter: the normalisation did the work.
+    desk.run(SongLine::Export(ExportKind::Wav, None)).unwrap();
+    let (quiet, _) = ffmpeg_r128(&dir.join("exports/Telefon.wav"));
+    assert!(quiet < -24.0, "the plain export is at {quiet} LUFS");
+}

@@ -24,7 +24,7 @@ use crate::session::song::{
 };
 use std::sync::Arc;
 
-pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | export wav|flac|stems [PATH]";
+pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | export wav|flac|ogg|stems [PATH]";
 
 /// Seconds of sound a take's ring holds while the disk is slow.
 const RING_SECS: usize = 10;
@@ -58,6 +58,8 @@ pub enum SongLine {
 pub enum ExportKind {
     Wav,
     Flac,
+    /// Ogg Vorbis for a phone, loudness-normalised (-14 LUFS, -1 dBTP).
+    Ogg,
     /// One WAV per track, each from the song's start.
     Stems,
 }
@@ -94,7 +96,7 @@ pub enum SongLineError {
     OnOrOff,
     #[error("the tempo cannot change while recording")]
     BusyRecording,
-    #[error("export wav, flac or stems, and a path if not into the song's folder")]
+    #[error("export wav, flac, ogg or stems, and a path if not into the song's folder")]
     ExportWhat,
     #[error("nothing to export: the song has no kept takes")]
     NothingToExport,
@@ -155,6 +157,7 @@ impl SongLine {
                 let kind = match second.map(str::to_ascii_lowercase).as_deref() {
                     Some("wav") => Ok(ExportKind::Wav),
                     Some("flac") => Ok(ExportKind::Flac),
+                    Some("ogg") | Some("phone") => Ok(ExportKind::Ogg),
                     Some("stems") => Ok(ExportKind::Stems),
                     _ => Err(SongLineError::ExportWhat),
                 };
@@ -525,9 +528,15 @@ impl SongDesk {
         let (dir, s) = self.open.as_ref().ok_or(SongLineError::NoSong)?;
         let name = folder(dir);
         let exports = dir.join("exports");
-        let b = bounce(dir, s, rate)?;
+        let (b, loud) = if kind == ExportKind::Ogg {
+            let (b, lufs, tp) = normalised_bounce(dir, s, rate)?;
+            (b, format!(", {lufs:.1} LUFS, {tp:.1} dBTP"))
+        } else {
+            (bounce(dir, s, rate, 0.0)?, String::new())
+        };
         let target = match (kind, path) {
             (_, Some(p)) => p,
+            (ExportKind::Ogg, None) => exports.join(format!("{name}.ogg")),
             (ExportKind::Wav, None) => exports.join(format!("{name}.wav")),
             (ExportKind::Flac, None) => exports.join(format!("{name}.flac")),
             (ExportKind::Stems, None) => exports.join(format!("{name} stems")),
@@ -541,14 +550,16 @@ impl SongDesk {
             })
         };
         match kind {
-            ExportKind::Wav | ExportKind::Flac => {
+            ExportKind::Wav | ExportKind::Flac | ExportKind::Ogg => {
                 if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
                     made(parent)?;
                 }
-                if kind == ExportKind::Wav {
-                    disk::export::write_wav(&target, &b.left, &b.right, rate, None)?;
-                } else {
-                    disk::export::write_flac(&target, &b.left, &b.right, rate)?;
+                match kind {
+                    ExportKind::Wav => {
+                        disk::export::write_wav(&target, &b.left, &b.right, rate, None)?
+                    }
+                    ExportKind::Flac => disk::export::write_flac(&target, &b.left, &b.right, rate)?,
+                    _ => disk::export::write_ogg(&target, &b.left, &b.right, rate)?,
                 }
             }
             ExportKind::Stems => {
@@ -568,7 +579,7 @@ impl SongDesk {
             }
         }
         Ok(format!(
-            "exported: {} ({})",
+            "exported: {} ({}{loud})",
             target.display(),
             clock(b.left.len() as u64, rate)
         ))
@@ -801,9 +812,45 @@ fn heard_tracks(
     tracks
 }
 
-/// Bounces the song in `dir` at `rate`, offline.
-pub fn bounce(dir: &Path, s: &Song, rate: u32) -> Result<Bounce, SongLineError> {
-    let tracks = heard_tracks(dir, s, rate, None);
+/// Loudness a phone file is brought to (integrated, LUFS), as streaming services play.
+pub const PHONE_LUFS: f64 = -14.0;
+
+/// The song bounced at -14 LUFS integrated, its true peaks held at -1 dBTP by the
+/// engine's limiter (which can take a loud song a little under the target: a second pass
+/// makes up what it took); with its loudness and true peak as measured.
+pub fn normalised_bounce(
+    dir: &Path,
+    s: &Song,
+    rate: u32,
+) -> Result<(Bounce, f64, f64), SongLineError> {
+    let first = bounce(dir, s, rate, 0.0)?;
+    let (mut lufs, _) = disk::export::loudness(&first.left, &first.right, rate)?;
+    if !lufs.is_finite() {
+        return Err(SongLineError::NothingToExport);
+    }
+    let mut gain = PHONE_LUFS - lufs;
+    let mut b = first;
+    for _ in 0..6 {
+        b = bounce(dir, s, rate, gain as f32)?;
+        let (now, _) = disk::export::loudness(&b.left, &b.right, rate)?;
+        lufs = now;
+        if (lufs - PHONE_LUFS).abs() < 0.02 {
+            break;
+        }
+        gain += PHONE_LUFS - lufs;
+    }
+    let (lufs, tp) = disk::export::loudness(&b.left, &b.right, rate)?;
+    Ok((b, lufs, tp))
+}
+
+/// Bounces the song in `dir` at `rate`, offline, `gain_db` on every track (beyond the
+/// master's range, for loudness).
+pub fn bounce(dir: &Path, s: &Song, rate: u32, gain_db: f32) -> Result<Bounce, SongLineError> {
+    let g = crate::engine::smooth::db_to_gain(gain_db);
+    let tracks: Vec<_> = heard_tracks(dir, s, rate, None)
+        .into_iter()
+        .map(|(i, t, l, r)| (i, t, l * g, r * g))
+        .collect();
     let end = tracks
         .iter()
         .flat_map(|(_, takes, ..)| takes.iter().map(|k| k.start + k.frames))
