@@ -132,8 +132,76 @@ fn main() {
             secs / cpu
         );
     }
+    export_speed();
     let (median, worst) = sync_cost();
     println!(
         "header rewrite + sync of one take every 0.9 s: median {median:.2} ms, worst {worst:.2} ms"
     );
+}
+
+/// A 4-minute song of 8 tracks (a take each, 24-bit) exported: seconds of song per
+/// second of work.
+fn export_speed() {
+    use samspill::control::songs::{ExportKind, SongDesk, SongLine};
+    use samspill::session::song::{self, SongTrack, Take};
+    let data = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let (dir, mut s) = song::create_song(data.path(), "Bench").unwrap();
+    let frames = SR as usize * 240;
+    for t in 0..8 {
+        let file = format!("track{:02}-take001.wav", t + 1);
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: SR,
+            bits_per_sample: 24,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(dir.join("takes").join(&file), spec).unwrap();
+        let f = 110.0 * (t + 1) as f32;
+        for i in 0..frames {
+            let v = ((i as f32 * f / SR as f32).fract() - 0.5) * 400_000.0;
+            w.write_sample(v as i32).unwrap();
+            w.write_sample(-v as i32).unwrap();
+        }
+        w.finalize().unwrap();
+        s.tracks.push(SongTrack {
+            name: format!("T{t}"),
+            source: "inputs".into(),
+            volume_db: -3.0,
+            pan: 0.0,
+            muted: false,
+            solo: false,
+            takes: vec![Take {
+                file,
+                start: 0,
+                frames: frames as u64,
+                sample_rate: SR,
+                kept: true,
+                dropouts: vec![],
+                lost_frames: 0,
+                recovered: false,
+                ended_early: None,
+            }],
+        });
+    }
+    song::save_song(&dir, &s).unwrap();
+    let (c, _e) = samspill::new_engine(&samspill::engine::EngineConfig {
+        sample_rate: SR,
+        inputs: vec![],
+    });
+    let mut desk = SongDesk::new(c, data.path().to_owned()).unwrap();
+    desk.run(SongLine::Open("Bench".into())).unwrap();
+    for (kind, name) in [
+        (ExportKind::Wav, "WAV"),
+        (ExportKind::Flac, "FLAC"),
+        (ExportKind::Ogg, "Ogg (normalised)"),
+        (ExportKind::Stems, "stems"),
+    ] {
+        let t = Instant::now();
+        desk.run(SongLine::Export(kind, None)).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "export of a 4-minute, 8-track song to {name}: {secs:.2} s ({:.0}× real time)",
+            240.0 / secs
+        );
+    }
 }

@@ -532,7 +532,8 @@ impl SongDesk {
             let (b, lufs, tp) = normalised_bounce(dir, s, rate)?;
             (b, format!(", {lufs:.1} LUFS, {tp:.1} dBTP"))
         } else {
-            (bounce(dir, s, rate, 0.0)?, String::new())
+            let stems = kind == ExportKind::Stems;
+            (bounce_with(dir, s, rate, 0.0, stems)?, String::new())
         };
         let target = match (kind, path) {
             (_, Some(p)) => p,
@@ -846,6 +847,17 @@ pub fn normalised_bounce(
 /// Bounces the song in `dir` at `rate`, offline, `gain_db` on every track (beyond the
 /// master's range, for loudness).
 pub fn bounce(dir: &Path, s: &Song, rate: u32, gain_db: f32) -> Result<Bounce, SongLineError> {
+    bounce_with(dir, s, rate, gain_db, false)
+}
+
+/// [`bounce`], with each track apart too when `stems`.
+pub fn bounce_with(
+    dir: &Path,
+    s: &Song,
+    rate: u32,
+    gain_db: f32,
+    stems: bool,
+) -> Result<Bounce, SongLineError> {
     let g = crate::engine::smooth::db_to_gain(gain_db);
     let tracks: Vec<_> = heard_tracks(dir, s, rate, None)
         .into_iter()
@@ -859,10 +871,10 @@ pub fn bounce(dir: &Path, s: &Song, rate: u32, gain_db: f32) -> Result<Bounce, S
     if end == 0 {
         return Err(SongLineError::NothingToExport);
     }
-    let mut stems = Vec::new();
-    for (i, takes, gl, gr) in &tracks {
+    let mut stem_tracks = Vec::new();
+    for (i, takes, gl, gr) in tracks.iter().filter(|_| stems) {
         let (l, r) = song_reader::render_track(takes.clone(), *gl, *gr, rate, end)?;
-        stems.push((s.tracks[*i].name.clone(), l, r));
+        stem_tracks.push((s.tracks[*i].name.clone(), l, r));
     }
     let (controller, mut engine) = crate::controller::new_engine(&crate::engine::EngineConfig {
         sample_rate: rate,
@@ -902,7 +914,11 @@ pub fn bounce(dir: &Path, s: &Song, rate: u32, gain_db: f32) -> Result<Bounce, S
     }
     left.drain(..LEAD + latency);
     right.drain(..LEAD + latency);
-    Ok(Bounce { left, right, stems })
+    Ok(Bounce {
+        left,
+        right,
+        stems: stem_tracks,
+    })
 }
 
 /// Track `i` (0-based) as it is made: every input, at full level, in the middle.

@@ -3,7 +3,6 @@
 //! where they overlap), silence between them.
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -35,11 +34,42 @@ pub enum ReadError {
 
 struct OpenTake {
     placed: PlacedTake,
-    reader: hound::WavReader<BufReader<File>>,
-    scale: f32,
-    float: bool,
-    /// The frame the reader is at.
-    at: u64,
+    file: File,
+    layout: crate::disk::wav_repair::Layout,
+    /// Frames the file's data holds.
+    frames: u64,
+    bytes: Vec<u8>,
+}
+
+impl OpenTake {
+    /// Frames `offset ..` of the take into `dst` (interleaved stereo), as many as it has;
+    /// read straight from the file and converted in one pass (a sample reader's
+    /// per-sample calls were most of an export's time).
+    fn read(&mut self, offset: u64, dst: &mut [f32]) {
+        use std::os::unix::fs::FileExt;
+        let want = (dst.len() / 2) as u64;
+        let n = want.min(self.frames.saturating_sub(offset)) as usize;
+        let (align, bits) = (self.layout.block_align as usize, self.layout.bits);
+        self.bytes.resize(n * align, 0);
+        let at = self.layout.data_start + offset * align as u64;
+        if n == 0 || self.file.read_exact_at(&mut self.bytes, at).is_err() {
+            return;
+        }
+        let sample = align / 2;
+        for (d, b) in dst.iter_mut().zip(self.bytes.chunks_exact(sample)) {
+            *d = match (bits, self.layout.float) {
+                (32, true) => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                (24, false) => {
+                    (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_607.0
+                }
+                (16, false) => i16::from_le_bytes([b[0], b[1]]) as f32 / 32_767.0,
+                (32, false) => {
+                    i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_647.0
+                }
+                _ => 0.0,
+            };
+        }
+    }
 }
 
 struct TrackReader {
@@ -75,20 +105,33 @@ fn open_takes(takes: Vec<PlacedTake>, sample_rate: u32) -> Result<Vec<OpenTake>,
             path: placed.path.clone(),
             why,
         };
-        let reader = hound::WavReader::open(&placed.path).map_err(|e| err(e.to_string()))?;
-        let spec = reader.spec();
-        if spec.channels != 2 || spec.sample_rate != sample_rate {
+        let layout =
+            crate::disk::wav_repair::read_layout(&placed.path).map_err(|e| err(e.to_string()))?;
+        let supported = matches!(
+            (layout.bits, layout.float),
+            (32, true) | (16 | 24 | 32, false)
+        );
+        if layout.channels != 2 || layout.sample_rate != sample_rate || !supported {
             return Err(err(format!(
-                "it is {} channels at {} Hz, the song plays 2 at {sample_rate} Hz",
-                spec.channels, spec.sample_rate
+                "it is {} channels of {}-bit {} at {} Hz, the song plays 2 at {sample_rate} Hz",
+                layout.channels,
+                layout.bits,
+                if layout.float { "float" } else { "integers" },
+                layout.sample_rate
             )));
         }
+        if layout.block_align != layout.bits / 8 * 2 {
+            return Err(err("its frames are not what its format says".into()));
+        }
+        let file = File::open(&placed.path).map_err(|e| err(e.to_string()))?;
+        let len = file.metadata().map_err(|e| err(e.to_string()))?.len();
+        let frames = len.saturating_sub(layout.data_start) / layout.block_align as u64;
         open.push(OpenTake {
             placed,
-            scale: 1.0 / ((1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) - 1) as f32,
-            float: spec.sample_format == hound::SampleFormat::Float,
-            reader,
-            at: 0,
+            file,
+            layout,
+            frames,
+            bytes: Vec::new(),
         });
     }
     Ok(open)
@@ -130,25 +173,9 @@ fn read_block(takes: &mut [OpenTake], p: u64, block: &mut [f32]) {
         }
         let from = p.max(s);
         let to = (p + n).min(e);
-        let offset = from - s;
-        if t.at != offset && t.reader.seek(offset as u32).is_err() {
-            continue;
-        }
         let want = ((to - from) * 2) as usize;
         let dst = &mut block[((from - p) * 2) as usize..][..want];
-        let mut got = 0;
-        if t.float {
-            for (d, v) in dst.iter_mut().zip(t.reader.samples::<f32>()) {
-                *d = v.unwrap_or(0.0);
-                got += 1;
-            }
-        } else {
-            for (d, v) in dst.iter_mut().zip(t.reader.samples::<i32>()) {
-                *d = v.map_or(0.0, |v| v as f32 * t.scale);
-                got += 1;
-            }
-        }
-        t.at = offset + got as u64 / 2;
+        t.read(from - s, dst);
     }
 }
 

@@ -81,11 +81,30 @@ pub fn repair_wav(path: &Path) -> Result<Repaired, RepairError> {
     })
 }
 
-struct Layout {
-    data_start: u64,
-    channels: u16,
-    sample_rate: u32,
-    block_align: u16,
+/// Where a WAV file's sound is and how it is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    pub data_start: u64,
+    pub channels: u16,
+    pub sample_rate: u32,
+    pub block_align: u16,
+    pub bits: u16,
+    /// IEEE float samples (else integers).
+    pub float: bool,
+}
+
+/// Reads where the sound of the WAV file at `path` is and how it is stored.
+pub fn read_layout(path: &Path) -> Result<Layout, RepairError> {
+    let io = |source| RepairError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::new();
+    f.take(HEADER_SEARCH).read_to_end(&mut head).map_err(io)?;
+    find_layout(&head).ok_or_else(|| RepairError::NotWav {
+        path: path.to_owned(),
+    })
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
@@ -103,25 +122,35 @@ fn find_layout(head: &[u8]) -> Option<Layout> {
         return None;
     }
     let mut at = 12usize;
-    let mut fmt: Option<(u16, u32, u16)> = None;
+    let mut fmt: Option<(u16, u32, u16, u16, bool)> = None;
     while at + 8 <= head.len() {
         let id = &head[at..at + 4];
         let size = u32_at(head, at + 4)? as usize;
         if id == b"fmt " {
+            let tag = u16_at(head, at + 8)?;
             let channels = u16_at(head, at + 10)?;
             let rate = u32_at(head, at + 12)?;
             let align = u16_at(head, at + 20)?;
+            let bits = u16_at(head, at + 22)?;
             if channels == 0 || align == 0 || rate == 0 {
                 return None;
             }
-            fmt = Some((channels, rate, align));
+            // WAVE_FORMAT_EXTENSIBLE names the format in its sub-format's first bytes.
+            let tag = if tag == 0xFFFE {
+                u16_at(head, at + 32).unwrap_or(1)
+            } else {
+                tag
+            };
+            fmt = Some((channels, rate, align, bits, tag == 3));
         } else if id == b"data" {
-            let (channels, sample_rate, block_align) = fmt?;
+            let (channels, sample_rate, block_align, bits, float) = fmt?;
             return Some(Layout {
                 data_start: (at + 8) as u64,
                 channels,
                 sample_rate,
                 block_align,
+                bits,
+                float,
             });
         }
         at = at.checked_add(8 + size + (size & 1))?;
