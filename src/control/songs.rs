@@ -182,6 +182,39 @@ impl SongLine {
     }
 }
 
+/// What a panel shows of the desk: the song, its tracks and takes, and what is going on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeskView {
+    pub song: Option<String>,
+    pub lanes: Vec<Lane>,
+    /// The track a take is being recorded on.
+    pub recording: Option<usize>,
+    /// The song frame playing (negative during the count-in), while it plays.
+    pub position: Option<i64>,
+    pub sample_rate: u32,
+    /// Frames per beat at the song's tempo, and beats a bar.
+    pub beat_frames: u64,
+    pub beats_per_bar: u32,
+    /// Seconds of recording the disk has room for.
+    pub room_secs: Option<u64>,
+}
+
+/// A track as lanes show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Lane {
+    pub name: String,
+    pub takes: Vec<LaneTake>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LaneTake {
+    pub start: u64,
+    pub frames: u64,
+    pub kept: bool,
+    pub dropouts: usize,
+    pub recovered: bool,
+}
+
 /// A take being recorded.
 struct Recording {
     id: u32,
@@ -310,12 +343,7 @@ impl SongDesk {
                 Ok("stopped: the song".into())
             }
             SongLine::Stop => self.stop(false),
-            SongLine::Export(kind, path) => {
-                if self.is_recording() {
-                    return Err(SongLineError::AlreadyRecording);
-                }
-                self.export(kind, path)
-            }
+            SongLine::Export(kind, path) => self.export(kind, path),
             SongLine::Tempo(..) | SongLine::Click(_) | SongLine::CountIn(_)
                 if self.is_recording() =>
             {
@@ -524,66 +552,23 @@ impl SongDesk {
 
     /// Bounces the song and writes it; the answer names the file (or folder).
     fn export(&mut self, kind: ExportKind, path: Option<PathBuf>) -> Result<String, SongLineError> {
-        let rate = self.rate();
-        let (dir, s) = self.open.as_ref().ok_or(SongLineError::NoSong)?;
-        let name = folder(dir);
-        let exports = dir.join("exports");
-        let (b, loud) = if kind == ExportKind::Ogg {
-            let (b, lufs, tp) = normalised_bounce(dir, s, rate)?;
-            (b, format!(", {lufs:.1} LUFS, {tp:.1} dBTP"))
-        } else {
-            let stems = kind == ExportKind::Stems;
-            (bounce_with(dir, s, rate, 0.0, stems)?, String::new())
-        };
-        let target = match (kind, path) {
-            (_, Some(p)) => p,
-            (ExportKind::Ogg, None) => exports.join(format!("{name}.ogg")),
-            (ExportKind::Wav, None) => exports.join(format!("{name}.wav")),
-            (ExportKind::Flac, None) => exports.join(format!("{name}.flac")),
-            (ExportKind::Stems, None) => exports.join(format!("{name} stems")),
-        };
-        let made = |p: &Path| {
-            crate::session::make_private_dir(p, true).map_err(|source| {
-                SongLineError::Export(disk::export::ExportError::Write {
-                    path: p.to_owned(),
-                    source,
-                })
-            })
-        };
-        match kind {
-            ExportKind::Wav | ExportKind::Flac | ExportKind::Ogg => {
-                if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    made(parent)?;
-                }
-                match kind {
-                    ExportKind::Wav => {
-                        disk::export::write_wav(&target, &b.left, &b.right, rate, None)?
-                    }
-                    ExportKind::Flac => disk::export::write_flac(&target, &b.left, &b.right, rate)?,
-                    _ => disk::export::write_ogg(&target, &b.left, &b.right, rate)?,
-                }
-            }
-            ExportKind::Stems => {
-                made(&target)?;
-                for (i, (track, l, r)) in b.stems.iter().enumerate() {
-                    let file = target.join(format!(
-                        "{:02} {}.wav",
-                        i + 1,
-                        crate::session::safe_name(track)
-                    ));
-                    let bext = disk::export::Bext {
-                        description: format!("{name}: {track}"),
-                        time_reference: 0,
-                    };
-                    disk::export::write_wav(&file, l, r, rate, Some(&bext))?;
-                }
-            }
+        self.export_work(kind, path)?()
+    }
+
+    /// The export as work for another thread (a panel must not wait on it): the song as
+    /// it is now, bounced and written when the work runs.
+    #[allow(clippy::type_complexity)]
+    pub fn export_work(
+        &self,
+        kind: ExportKind,
+        path: Option<PathBuf>,
+    ) -> Result<Box<dyn FnOnce() -> Result<String, SongLineError> + Send>, SongLineError> {
+        if self.is_recording() {
+            return Err(SongLineError::AlreadyRecording);
         }
-        Ok(format!(
-            "exported: {} ({}{loud})",
-            target.display(),
-            clock(b.left.len() as u64, rate)
-        ))
+        let rate = self.rate();
+        let (dir, s) = self.open.clone().ok_or(SongLineError::NoSong)?;
+        Ok(Box::new(move || export_song(&dir, &s, rate, kind, path)))
     }
 
     fn stop_song(&mut self) {
@@ -594,9 +579,57 @@ impl SongDesk {
         }
     }
 
-    /// Stops the take and waits (a few seconds at most) until it is on disk.
-    fn stop(&mut self, discard: bool) -> Result<String, SongLineError> {
+    /// What a panel shows, now.
+    pub fn view(&self) -> DeskView {
+        let rate = self.rate();
+        let Some((dir, s)) = &self.open else {
+            return DeskView {
+                sample_rate: rate,
+                room_secs: self.seconds_left(),
+                ..DeskView::default()
+            };
+        };
+        DeskView {
+            song: Some(if s.name.is_empty() {
+                folder(dir)
+            } else {
+                s.name.clone()
+            }),
+            lanes: s
+                .tracks
+                .iter()
+                .map(|t| Lane {
+                    name: t.name.clone(),
+                    takes: t
+                        .takes
+                        .iter()
+                        .map(|k| LaneTake {
+                            start: k.start,
+                            frames: k.frames,
+                            kept: k.kept,
+                            dropouts: k.dropouts.len(),
+                            recovered: k.recovered,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            recording: self.recording.first().map(|r| r.track),
+            position: self
+                .playing
+                .as_ref()
+                .map(|p| p.position.load(std::sync::atomic::Ordering::Relaxed)),
+            sample_rate: rate,
+            beat_frames: (rate as f64 * 60.0 / s.tempo_bpm.max(1.0) as f64).round() as u64,
+            beats_per_bar: s.beats_per_bar,
+            room_secs: self.seconds_left(),
+        }
+    }
+
+    /// Ends the take (and the song) without waiting: the take is filed when the writer
+    /// has finished it, and [`SongDesk::poll`] says so.
+    pub fn stop_nowait(&mut self, discard: bool) -> Result<(), SongLineError> {
         if !self.is_recording() {
+            self.stop_song();
             return Err(SongLineError::NotRecording);
         }
         for r in &mut self.recording {
@@ -606,6 +639,12 @@ impl SongDesk {
             .send(Command::StopTake { id: ALL_TAKES })
             .map_err(|_| SongLineError::EngineGone)?;
         self.stop_song();
+        Ok(())
+    }
+
+    /// Stops the take and waits (a few seconds at most) until it is on disk.
+    fn stop(&mut self, discard: bool) -> Result<String, SongLineError> {
+        self.stop_nowait(discard)?;
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut said = Vec::new();
         while self.is_recording() && Instant::now() < deadline {
@@ -770,6 +809,72 @@ impl SongDesk {
             Vec::new()
         }
     }
+}
+
+/// Bounces the song in `dir` and writes it as `kind`; the answer names the file (or folder).
+fn export_song(
+    dir: &Path,
+    s: &Song,
+    rate: u32,
+    kind: ExportKind,
+    path: Option<PathBuf>,
+) -> Result<String, SongLineError> {
+    let name = folder(dir);
+    let exports = dir.join("exports");
+    let (b, loud) = if kind == ExportKind::Ogg {
+        let (b, lufs, tp) = normalised_bounce(dir, s, rate)?;
+        (b, format!(", {lufs:.1} LUFS, {tp:.1} dBTP"))
+    } else {
+        let stems = kind == ExportKind::Stems;
+        (bounce_with(dir, s, rate, 0.0, stems)?, String::new())
+    };
+    let target = match (kind, path) {
+        (_, Some(p)) => p,
+        (ExportKind::Ogg, None) => exports.join(format!("{name}.ogg")),
+        (ExportKind::Wav, None) => exports.join(format!("{name}.wav")),
+        (ExportKind::Flac, None) => exports.join(format!("{name}.flac")),
+        (ExportKind::Stems, None) => exports.join(format!("{name} stems")),
+    };
+    let made = |p: &Path| {
+        crate::session::make_private_dir(p, true).map_err(|source| {
+            SongLineError::Export(disk::export::ExportError::Write {
+                path: p.to_owned(),
+                source,
+            })
+        })
+    };
+    match kind {
+        ExportKind::Wav | ExportKind::Flac | ExportKind::Ogg => {
+            if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                made(parent)?;
+            }
+            match kind {
+                ExportKind::Wav => disk::export::write_wav(&target, &b.left, &b.right, rate, None)?,
+                ExportKind::Flac => disk::export::write_flac(&target, &b.left, &b.right, rate)?,
+                _ => disk::export::write_ogg(&target, &b.left, &b.right, rate)?,
+            }
+        }
+        ExportKind::Stems => {
+            made(&target)?;
+            for (i, (track, l, r)) in b.stems.iter().enumerate() {
+                let file = target.join(format!(
+                    "{:02} {}.wav",
+                    i + 1,
+                    crate::session::safe_name(track)
+                ));
+                let bext = disk::export::Bext {
+                    description: format!("{name}: {track}"),
+                    time_reference: 0,
+                };
+                disk::export::write_wav(&file, l, r, rate, Some(&bext))?;
+            }
+        }
+    }
+    Ok(format!(
+        "exported: {} ({}{loud})",
+        target.display(),
+        clock(b.left.len() as u64, rate)
+    ))
 }
 
 /// A song bounced: the mix as the speakers would play it (track levels, the master at

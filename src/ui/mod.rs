@@ -10,6 +10,7 @@ pub mod live;
 pub mod meter;
 pub mod panel;
 pub mod play;
+pub mod record;
 pub mod settings_view;
 pub mod state;
 pub mod status;

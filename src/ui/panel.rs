@@ -72,6 +72,12 @@ pub struct Panel {
     jams_path: Option<PathBuf>,
     /// A save or open running on its own thread.
     jam_work: Option<Receiver<JamDone>>,
+    /// The song desk, made when the Record view is first used.
+    songs: Option<crate::control::songs::SongDesk>,
+    /// Where songs are kept; `None`: beside the settings file, or the data folder.
+    songs_path: Option<PathBuf>,
+    /// An export running on a worker thread.
+    export_work: Option<Receiver<Result<String, String>>>,
     /// "Save first" was answered: this jam opens once the save is done.
     open_after_save: Option<PathBuf>,
     /// The minute the default jam name was last set for.
@@ -110,6 +116,7 @@ impl Panel {
             learn: LearnView::default(),
             osc: OscView::default(),
             jams: JamFiles::default(),
+            record: RecordState::default(),
             settings,
         };
         let mut panel = Self {
@@ -129,6 +136,9 @@ impl Panel {
             looper_set_up: 0,
             jams_path: None,
             jam_work: None,
+            songs: None,
+            songs_path: None,
+            export_work: None,
             applying: None,
             watcher: None,
             open_after_save: None,
@@ -194,6 +204,131 @@ impl Panel {
         self
     }
 
+    /// Keeps songs in `dir` instead of beside the settings.
+    pub fn songs_at(mut self, dir: PathBuf) -> Self {
+        self.songs_path = Some(dir);
+        self
+    }
+
+    /// Where songs are kept: the user's songs folder (beside the settings file).
+    fn songs_folder(&self) -> Result<PathBuf, crate::session::song::SongError> {
+        match (&self.songs_path, &self.settings_path) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(settings)) => Ok(settings.with_file_name(crate::session::song::SONGS_DIR)),
+            (None, None) => crate::session::song::songs_dir(),
+        }
+    }
+
+    /// The song desk, made (and takes a crash left behind recovered) on first use.
+    fn desk(&mut self) -> Option<&mut crate::control::songs::SongDesk> {
+        if self.songs.is_none() && self.state.record.unavailable.is_none() {
+            let made = self
+                .songs_folder()
+                .map_err(|e| e.to_string())
+                .and_then(|dir| {
+                    crate::session::make_private_dir(&dir, true).map_err(|e| e.to_string())?;
+                    for line in crate::control::songs::recover_songs(&dir) {
+                        let problem = !line.starts_with("recovered:");
+                        self.state.record.said.push((line, problem));
+                    }
+                    crate::control::songs::SongDesk::new(self.controller.clone(), dir)
+                        .map_err(|e| e.to_string())
+                });
+            match made {
+                Ok(d) => self.songs = Some(d),
+                Err(e) => self.state.record.unavailable = Some(e),
+            }
+        }
+        self.songs.as_mut()
+    }
+
+    /// The desk's news and state, each frame once it exists.
+    fn poll_songs(&mut self) {
+        if self.state.view == View::Record {
+            let _ = self.desk();
+        }
+        if let Some(rx) = &self.export_work {
+            if let Ok(done) = rx.try_recv() {
+                self.export_work = None;
+                match done {
+                    Ok(l) => {
+                        // "exported: PATH (…)": the path, said in the panel's language.
+                        let path = l.strip_prefix("exported: ").unwrap_or(&l);
+                        let path = path.rsplit_once(" (").map_or(path, |(p, _)| p);
+                        let lang = self.state.lang();
+                        let said = super::i18n::tr_n(lang, Text::RecordSaved, path);
+                        self.state.record.said.push((said, false));
+                    }
+                    Err(e) => self.state.record.said.push((e, true)),
+                }
+            }
+        }
+        let Some(desk) = self.songs.as_mut() else {
+            return;
+        };
+        // What goes well shows on the view itself (the button, the lanes); the desk's
+        // words are kept for what went wrong.
+        for line in desk.poll() {
+            if !(line.starts_with("take:") || line.starts_with("recording:")) {
+                self.state.record.said.push((line, true));
+            }
+        }
+        let said = &mut self.state.record.said;
+        if said.len() > 20 {
+            said.drain(..said.len() - 20);
+        }
+        self.state.record.desk = desk.view();
+    }
+
+    /// A Record view button.
+    fn record_action(&mut self, a: RecordAction) {
+        use crate::control::songs::{ExportKind, SongLine};
+        let Some(desk) = self.desk() else {
+            return;
+        };
+        let new_song = || SongLine::New(crate::session::jam::default_jam_name());
+        let result = match a {
+            RecordAction::Start => {
+                let mut r = Ok(String::new());
+                if desk.view().song.is_none() {
+                    r = desk.run(new_song());
+                }
+                r.and_then(|_| desk.run(SongLine::Record(None)))
+            }
+            RecordAction::Stop => desk.stop_nowait(false).map(|()| String::new()),
+            RecordAction::DiscardRunning => desk.stop_nowait(true).map(|()| String::new()),
+            RecordAction::DiscardLast => desk.run(SongLine::Discard),
+            RecordAction::NewSong => desk.run(new_song()),
+            RecordAction::ExportWav | RecordAction::ExportPhone => {
+                let kind = if a == RecordAction::ExportWav {
+                    ExportKind::Wav
+                } else {
+                    ExportKind::Ogg
+                };
+                match desk.export_work(kind, None) {
+                    Ok(work) => {
+                        let (tx, rx) = crossbeam_channel::bounded(1);
+                        let _ =
+                            std::thread::Builder::new()
+                                .name("export".into())
+                                .spawn(move || {
+                                    let _ = tx.send(work().map_err(|e| e.to_string()));
+                                });
+                        self.export_work = Some(rx);
+                        return;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = result {
+            self.state.record.said.push((e.to_string(), true));
+        }
+        if let Some(d) = self.songs.as_ref() {
+            self.state.record.desk = d.view();
+        }
+    }
+
     /// Saves and opens jams in `dir` instead of beside the settings.
     pub fn jams_at(mut self, dir: PathBuf) -> Self {
         self.jams_path = Some(dir);
@@ -241,6 +376,7 @@ impl Panel {
         self.read_engine(dt);
         self.load_learned();
         self.poll_jam_work();
+        self.poll_songs();
         self.poll_apply();
         self.name_jam_by_the_clock();
         let now_secs = ui.input(|i| i.time);
@@ -272,6 +408,7 @@ impl Panel {
                     .show(ui, |ui| match state.view {
                         View::Play => play::draw(ui, state, &mut actions),
                         View::Jam => jam::draw(ui, state, &mut actions),
+                        View::Record => super::record::draw(ui, state, &mut actions),
                         View::Settings => settings_view::draw(ui, state, &mut actions),
                     });
             });
@@ -280,7 +417,10 @@ impl Panel {
         }
         // Frames come from the watcher when something shown changes; the panel asks for
         // them itself only while it animates or waits on work of its own.
-        let busy = self.applying.is_some() || self.jam_work.is_some();
+        let busy = self.applying.is_some()
+            || self.jam_work.is_some()
+            || self.export_work.is_some()
+            || self.state.record.desk.position.is_some();
         let falling = |h: &PeakHold| h.db > super::meter::FLOOR_DB;
         let s = &self.state;
         let animating = s.input_holds.iter().any(falling)
@@ -387,6 +527,7 @@ impl Panel {
     /// Carries out one user action.
     pub fn act(&mut self, action: Action) {
         match action {
+            Action::Record(a) => self.record_action(a),
             Action::Show(view) => {
                 if view == View::Settings && self.state.view != View::Settings {
                     self.state.draft = self.state.settings.audio.clone();
@@ -1133,6 +1274,7 @@ fn top_bar(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
         for (view, text) in [
             (View::Play, Text::ViewPlay),
             (View::Jam, Text::ViewJam),
+            (View::Record, Text::ViewRecord),
             (View::Settings, Text::ViewSettings),
         ] {
             let selected = state.view == view;

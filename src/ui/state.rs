@@ -29,7 +29,33 @@ pub enum View {
     #[default]
     Play,
     Jam,
+    Record,
     Settings,
+}
+
+/// The Record view as shown: what the song desk last said of itself, and its news.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordState {
+    pub desk: crate::control::songs::DeskView,
+    /// The desk's latest news (a line each; true: a problem), newest last.
+    pub said: Vec<(String, bool)>,
+    /// The desk could not be set up (no data folder): why.
+    pub unavailable: Option<String>,
+}
+
+/// What the Record view's buttons ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordAction {
+    /// A take on a new track (a song is made first if none is open).
+    Start,
+    Stop,
+    /// Stops the running take and throws it away.
+    DiscardRunning,
+    /// The last take: throw away.
+    DiscardLast,
+    NewSong,
+    ExportWav,
+    ExportPhone,
 }
 
 /// A message for the status line, kept as a key so it follows a language switch.
@@ -160,6 +186,7 @@ pub struct PanelState {
     pub learn: LearnView,
     pub osc: OscView,
     pub jams: JamFiles,
+    pub record: RecordState,
 }
 
 impl PanelState {
@@ -223,6 +250,7 @@ pub enum Action {
     Cancel,
     /// OSC on 127.0.0.1 on or off.
     Osc(bool),
+    Record(RecordAction),
     /// One loop command on every track.
     AllTracks(LoopCommand),
     /// What a track records from (see [`PanelState::loop_sources`]).

@@ -1,0 +1,230 @@
+//! The Record view: one big button that records a take after the count-in, the count-in
+//! shown large, the song's tracks as lanes with their takes and dropout marks, and (not
+//! in easy mode) a new song, throwing a take away and saving the song.
+
+use eframe::egui::{self, Color32, RichText};
+
+use super::i18n::{tr, tr_n, Text};
+use super::state::{Action, PanelState, RecordAction};
+use super::theme::{self, Sizes};
+
+pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
+    let sizes = theme::sizes(state.settings.easy_mode);
+    let lang = state.lang();
+    let r = &state.record;
+    let d = &r.desk;
+    if let Some(why) = &r.unavailable {
+        ui.label(
+            RichText::new(format!("{} {why}", tr(lang, Text::RecordUnavailable)))
+                .color(theme::PROBLEM),
+        );
+        return;
+    }
+    let act = |a: RecordAction| Action::Record(a);
+    card(ui, &sizes, |ui| {
+        ui.horizontal(|ui| {
+            match &d.song {
+                Some(name) => ui.label(
+                    RichText::new(format!("{} {name}", tr(lang, Text::RecordSong)))
+                        .size(sizes.heading)
+                        .strong(),
+                ),
+                None => {
+                    ui.label(RichText::new(tr(lang, Text::RecordNoSong)).color(theme::WEAK_TEXT))
+                }
+            };
+            if !state.settings.easy_mode && d.recording.is_none() {
+                ui.add_space(sizes.gap);
+                if ui.button(tr(lang, Text::RecordNewSong)).clicked() {
+                    actions.push(act(RecordAction::NewSong));
+                }
+            }
+        });
+        if let Some(secs) = d.room_secs {
+            ui.label(
+                RichText::new(tr_n(
+                    lang,
+                    Text::RecordRoom,
+                    crate::disk::space::time_text(secs),
+                ))
+                .color(theme::WEAK_TEXT),
+            );
+        }
+        ui.add_space(sizes.gap * 0.5);
+        let big = egui::vec2(sizes.patch_button.x * 1.6, sizes.control_height * 1.8);
+        ui.horizontal(|ui| {
+            let (text, fill, what) = if d.recording.is_some() {
+                (tr(lang, Text::RecordStop), theme::STOP, RecordAction::Stop)
+            } else {
+                (
+                    tr(lang, Text::RecordStart),
+                    theme::PROBLEM,
+                    RecordAction::Start,
+                )
+            };
+            let button = egui::Button::new(
+                RichText::new(text)
+                    .size(sizes.heading * 1.3)
+                    .strong()
+                    .color(Color32::WHITE),
+            )
+            .fill(fill)
+            .min_size(big);
+            if ui.add(button).clicked() {
+                actions.push(act(what));
+            }
+            ui.add_space(sizes.gap);
+            // The count-in, large, then the take's time.
+            match (d.recording, d.position) {
+                (Some(_), Some(p)) if p < 0 && d.beat_frames > 0 => {
+                    let beats = ((-p) as u64).div_ceil(d.beat_frames);
+                    ui.label(
+                        RichText::new(tr_n(lang, Text::RecordCountIn, beats))
+                            .size(sizes.heading * 1.8)
+                            .strong()
+                            .color(theme::ACCENT),
+                    );
+                }
+                (Some(_), Some(p)) => {
+                    let secs = p as f64 / d.sample_rate.max(1) as f64;
+                    ui.label(
+                        RichText::new(format!(
+                            "{} {}:{:02}",
+                            tr(lang, Text::RecordRecording),
+                            (secs / 60.0) as u64,
+                            (secs % 60.0) as u64
+                        ))
+                        .size(sizes.heading * 1.5)
+                        .strong()
+                        .color(theme::STOP),
+                    );
+                }
+                _ => {}
+            }
+        });
+        if d.recording.is_some() && !state.settings.easy_mode {
+            ui.add_space(sizes.gap * 0.5);
+            if ui.button(tr(lang, Text::RecordDiscardRunning)).clicked() {
+                actions.push(act(RecordAction::DiscardRunning));
+            }
+        }
+    });
+    ui.add_space(sizes.gap * 0.5);
+    lanes(ui, state, &sizes);
+    if !state.settings.easy_mode && d.song.is_some() && d.recording.is_none() {
+        ui.add_space(sizes.gap * 0.5);
+        card(ui, &sizes, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                let has_takes = d.lanes.iter().any(|l| !l.takes.is_empty());
+                for (text, what) in [
+                    (Text::RecordDiscardLast, RecordAction::DiscardLast),
+                    (Text::RecordExportWav, RecordAction::ExportWav),
+                    (Text::RecordExportPhone, RecordAction::ExportPhone),
+                ] {
+                    if ui
+                        .add_enabled(has_takes, egui::Button::new(tr(lang, text)))
+                        .clicked()
+                    {
+                        actions.push(act(what));
+                    }
+                }
+            });
+        });
+    }
+    for (line, problem) in r.said.iter().rev().take(3).rev() {
+        ui.label(RichText::new(line).color(if *problem {
+            theme::PROBLEM
+        } else {
+            theme::WEAK_TEXT
+        }));
+    }
+}
+
+/// Each track a lane: its takes placed along the song, kept ones filled, thrown away
+/// ones outlined, dropouts as red marks.
+fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
+    let lang = state.lang();
+    let d = &state.record.desk;
+    let end = d
+        .lanes
+        .iter()
+        .flat_map(|l| l.takes.iter().map(|t| t.start + t.frames))
+        .max()
+        .unwrap_or(0)
+        .max(d.position.unwrap_or(0).max(0) as u64)
+        .max(1);
+    for (i, lane) in d.lanes.iter().enumerate() {
+        card(ui, sizes, |ui| {
+            ui.horizontal(|ui| {
+                let recording = d.recording == Some(i);
+                // Tracks are named as made ("Track 2"); that name is shown in the panel's language.
+                let name = if lane.name == format!("Track {}", i + 1) {
+                    tr_n(lang, Text::TrackN, i + 1)
+                } else {
+                    lane.name.clone()
+                };
+                ui.label(RichText::new(name).strong().color(if recording {
+                    theme::STOP
+                } else {
+                    theme::TEXT
+                }));
+                let dropouts: usize = lane
+                    .takes
+                    .iter()
+                    .filter(|t| t.kept)
+                    .map(|t| t.dropouts)
+                    .sum();
+                if dropouts > 0 {
+                    ui.label(
+                        RichText::new(tr_n(lang, Text::RecordDropoutsN, dropouts))
+                            .color(theme::PROBLEM),
+                    );
+                }
+                if lane.takes.is_empty() && !recording {
+                    ui.label(
+                        RichText::new(tr(lang, Text::RecordTrackEmpty)).color(theme::WEAK_TEXT),
+                    );
+                }
+            });
+            let (rect, _) = ui.allocate_exact_size(
+                egui::vec2(ui.available_width(), sizes.meter_height * 1.5),
+                egui::Sense::hover(),
+            );
+            let p = ui.painter_at(rect);
+            p.rect_filled(rect, 4.0, theme::METER_BACK);
+            let x = |f: u64| rect.left() + rect.width() * (f as f32 / end as f32);
+            for t in &lane.takes {
+                let r =
+                    egui::Rect::from_x_y_ranges(x(t.start)..=x(t.start + t.frames), rect.y_range());
+                if t.kept {
+                    p.rect_filled(r, 4.0, theme::ACCENT);
+                } else {
+                    p.rect_stroke(
+                        r,
+                        4.0,
+                        egui::Stroke::new(1.5, theme::WEAK_TEXT),
+                        egui::StrokeKind::Inside,
+                    );
+                }
+            }
+            if d.recording == Some(i) {
+                if let Some(pos) = d.position.filter(|p| *p > 0) {
+                    let r = egui::Rect::from_x_y_ranges(x(0)..=x(pos as u64), rect.y_range());
+                    p.rect_filled(r, 4.0, theme::STOP);
+                }
+            }
+        });
+        ui.add_space(sizes.gap * 0.25);
+    }
+}
+
+fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
+    egui::Frame::new()
+        .fill(theme::BAR)
+        .corner_radius(12)
+        .inner_margin(sizes.gap)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            body(ui);
+        });
+}

@@ -1,0 +1,159 @@
+//! The Record view as a client and a therapist use it, through egui_kittest on a real
+//! engine: one big button, the count-in shown large, the take on its track's lane, the
+//! file on disk; in both languages, and in easy mode with nothing that can lose a take.
+
+mod common_panel;
+
+use std::time::{Duration, Instant};
+
+use samspill::session::settings::{Language, Settings};
+use samspill::ui::i18n::{tr, Text};
+
+use common_panel::{assert_all_in, panel_room, tone, PanelRoom, Running};
+
+#[global_allocator]
+static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+fn room(settings: Settings) -> PanelRoom {
+    let dir = tempfile::tempdir().unwrap();
+    let songs = dir.path().join("songs");
+    panel_room(Box::new(Running), settings, dir, 900.0, move |p| {
+        p.songs_at(songs)
+    })
+}
+
+fn play(room: &mut PanelRoom, secs: f64) {
+    room.run_engine(secs, |at, one, _| tone(one, at, 330.0, 0.25));
+}
+
+/// Lets the panel draw until `done`, as the writer finishes on its own thread.
+fn until(room: &mut PanelRoom, what: &str, done: impl Fn(&PanelRoom) -> bool) {
+    let start = Instant::now();
+    while !done(room) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{what} never happened: {:?}",
+            room.texts()
+        );
+        play(room, 0.02);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn lang(room: &PanelRoom) -> Language {
+    room.harness.state().settings().language
+}
+
+fn takes_on_track_one(room: &PanelRoom) -> usize {
+    room.harness
+        .state()
+        .state()
+        .record
+        .desk
+        .lanes
+        .first()
+        .map_or(0, |l| l.takes.len())
+}
+
+fn record_a_take(room: &mut PanelRoom) {
+    let l = lang(room);
+    room.click(tr(l, Text::ViewRecord));
+    assert!(room.has(tr(l, Text::RecordNoSong)), "{:?}", room.texts());
+    room.click(tr(l, Text::RecordStart));
+    // The count-in: a bar at 100 bpm (2.4 s), counted down large.
+    play(room, 0.5);
+    let counting = room
+        .texts()
+        .into_iter()
+        .find(|t| t.starts_with(&tr(l, Text::RecordCountIn).replace("{n}", "")));
+    assert!(counting.is_some(), "no count-in shown: {:?}", room.texts());
+    assert!(room.has(tr(l, Text::RecordStop)));
+    play(room, 3.0);
+    let recording = tr(l, Text::RecordRecording);
+    assert!(
+        room.texts().iter().any(|t| t.starts_with(recording)),
+        "no running take shown: {:?}",
+        room.texts()
+    );
+    room.click(tr(l, Text::RecordStop));
+    until(room, "the take on its lane", |r| takes_on_track_one(r) == 1);
+}
+
+#[test]
+fn one_press_records_a_take_after_the_count_in_and_it_lands_on_its_lane_and_disk() {
+    let mut room = room(Settings {
+        language: Language::English,
+        ..Settings::default()
+    });
+    record_a_take(&mut room);
+    let l = lang(&room);
+    assert!(room.has(tr(l, Text::RecordStart)), "the big button is back");
+    let song = room
+        .harness
+        .state()
+        .state()
+        .record
+        .desk
+        .song
+        .clone()
+        .unwrap();
+    let songs = room.dir.path().join("songs");
+    let folder = std::fs::read_dir(&songs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let take = folder.join("takes/track01-take001.wav");
+    let wav = hound::WavReader::open(&take).expect("the take is on disk");
+    let secs = wav.duration() as f64 / wav.spec().sample_rate as f64;
+    // Recorded from the end of the count-in to the stop: about 3.5 - 2.4 s.
+    assert!(secs > 0.6 && secs < 1.5, "the take is {secs} s long");
+    let rms = {
+        let v: Vec<f32> = wav
+            .into_samples::<i32>()
+            .map(|s| s.unwrap() as f32 / 8_388_607.0)
+            .collect();
+        (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt()
+    };
+    assert!(rms > 0.05, "the take holds the tone: rms {rms}");
+    assert!(!song.is_empty());
+    // Not in easy mode: the take can be thrown away and the song saved.
+    for t in [
+        Text::RecordDiscardLast,
+        Text::RecordExportWav,
+        Text::RecordExportPhone,
+        Text::RecordNewSong,
+    ] {
+        assert!(room.has(tr(l, t)), "{:?} missing: {:?}", t, room.texts());
+    }
+    room.click(tr(l, Text::RecordExportWav));
+    let saved = tr(l, Text::RecordSaved).replace("{n}", "");
+    until(&mut room, "the export", |r| {
+        r.texts().iter().any(|t| t.starts_with(&saved))
+    });
+    assert!(std::fs::read_dir(folder.join("exports")).unwrap().count() == 1);
+    assert_all_in(&room, Language::English);
+}
+
+#[test]
+fn in_easy_mode_the_record_view_is_the_big_button_and_the_lanes_in_bokmal() {
+    let mut room = room(Settings {
+        easy_mode: true,
+        language: Language::Bokmal,
+        ..Settings::default()
+    });
+    record_a_take(&mut room);
+    let l = lang(&room);
+    for t in [
+        Text::RecordDiscardLast,
+        Text::RecordExportWav,
+        Text::RecordExportPhone,
+        Text::RecordNewSong,
+        Text::RecordDiscardRunning,
+    ] {
+        assert!(!room.has(tr(l, t)), "easy mode shows {t:?}");
+    }
+    assert!(room.has("Spor 1"), "{:?}", room.texts());
+    assert_all_in(&room, Language::Bokmal);
+}
