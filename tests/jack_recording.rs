@@ -28,6 +28,9 @@ fn a_take_cut_off_by_sigkill_comes_back_at_the_next_start_all_but_the_last_secon
         made.starts_with("song: Krasj (new); room on disk for"),
         "{made}"
     );
+    // No count-in: the take starts at once.
+    samspill.send("song count-in 0");
+    samspill.wait_line("song count-in: 0", 5 * SECS);
     samspill.send("record");
     let rec = samspill.wait_line("recording:", 5 * SECS);
     let started = Instant::now();

@@ -18,7 +18,7 @@ use crate::disk::song_reader::{self, PlacedTake};
 use crate::disk::{self, TakeFormat, TakeWriter, WriteFailure, WriterEvent, WriterJob};
 use crate::engine::recorder::{TakeSource, TakeTap};
 use crate::engine::song_player::{PlaybackStatus, SongPlayback};
-use crate::engine::{Command, ALL_TAKES};
+use crate::engine::Command;
 use crate::session::song::{
     self, JournalEntry, Song, SongError, SongTrack, Take, MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM,
 };
@@ -224,6 +224,10 @@ struct Recording {
     discard: bool,
     /// Why it was stopped, when it was not the person.
     ended_early: Option<WriteFailure>,
+    /// The engine frame the take starts at (after the count-in).
+    starts_at: u64,
+    /// The track was made for this take.
+    made_track: bool,
 }
 
 /// The open song and its takes.
@@ -427,6 +431,8 @@ impl SongDesk {
                 s.tracks.len() - 1
             }
         };
+        let made_track =
+            s.tracks[t].takes.is_empty() && t + 1 == s.tracks.len() && track != Some(t);
         let source = song::source_from_text(&s.tracks[t].source).unwrap_or(TakeSource::Inputs);
         let takes_before = s.tracks[t].takes.len();
         let file = song::new_take_file(dir, t);
@@ -461,6 +467,8 @@ impl SongDesk {
             file,
             discard: false,
             ended_early: None,
+            starts_at: u64::MAX,
+            made_track,
         });
         // 3. The other tracks play (the count-in first), and the engine copies from
         //    the song's first frame, both at one frame a moment ahead.
@@ -470,8 +478,13 @@ impl SongDesk {
             .and_then(|(count_in, _)| {
                 self.controller
                     .send_at(at + count_in, Command::StartTake(tap))
-                    .map_err(|_| SongLineError::EngineGone)
+                    .map_err(|_| SongLineError::EngineGone)?;
+                Ok(at + count_in)
             });
+        if let (Ok(starts_at), Some(r)) = (&started, self.recording.iter_mut().find(|r| r.id == id))
+        {
+            r.starts_at = *starts_at;
+        }
         if let Err(e) = started {
             // The engine never had it: the writer ends it empty, and it is not filed.
             status
@@ -632,12 +645,24 @@ impl SongDesk {
             self.stop_song();
             return Err(SongLineError::NotRecording);
         }
+        let now = self
+            .controller
+            .shared()
+            .frames
+            .load(std::sync::atomic::Ordering::Relaxed);
         for r in &mut self.recording {
             r.discard |= discard;
+            // Stopped during the count-in: the take has not started yet, and is stopped
+            // the moment it does (it ends empty and is not kept).
+            let at = if r.starts_at != u64::MAX && r.starts_at > now {
+                r.starts_at
+            } else {
+                0
+            };
+            self.controller
+                .send_at(at, Command::StopTake { id: r.id })
+                .map_err(|_| SongLineError::EngineGone)?;
         }
-        self.controller
-            .send(Command::StopTake { id: ALL_TAKES })
-            .map_err(|_| SongLineError::EngineGone)?;
         self.stop_song();
         Ok(())
     }
@@ -749,10 +774,18 @@ impl SongDesk {
         let rate = self.rate();
         let (dir, s) = self.open.as_mut()?;
         if frames == 0 {
-            // Nothing was recorded (it never started): no take, no file.
+            // Nothing was recorded (stopped in the count-in): no take, no file.
             let _ = std::fs::remove_file(dir.join(song::TAKES_DIR).join(&r.file));
             let _ = song::remove_journal(dir, &r.file);
-            return None;
+            // A track made for it goes again, empty as it is.
+            if r.made_track && r.track + 1 == s.tracks.len() && s.tracks[r.track].takes.is_empty() {
+                s.tracks.pop();
+                let _ = song::save_song(dir, s);
+            }
+            return Some(format!(
+                "stopped: during the count-in, so nothing was recorded on track {}",
+                r.track + 1
+            ));
         }
         let track = s.tracks.get_mut(r.track)?;
         track.takes.push(Take {
