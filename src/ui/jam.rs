@@ -11,7 +11,7 @@ use super::i18n::{bpm_text, db_text, decimal, tr, tr_n, Text};
 use super::meter::meter_row_named;
 pub use super::state::LoopTrack;
 use super::state::{Action, JamSaid, JamWork, OpenAnswer, PanelState};
-use super::theme::{self, Sizes};
+use super::theme::{self, card, card_with, Sizes};
 use crate::control::midi_learn::Trigger;
 use crate::control::{foot_switch_op, Action as ControlAction, LoopCommand, TrackSel};
 use crate::controller::LooperConfig;
@@ -405,28 +405,6 @@ fn all_tracks(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) 
             }
         }
     });
-}
-
-fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
-    card_with(ui, sizes, egui::Stroke::NONE, body);
-}
-
-/// A card with an edge: the selected track's is drawn in the accent colour.
-fn card_with(
-    ui: &mut egui::Ui,
-    sizes: &Sizes,
-    stroke: egui::Stroke,
-    body: impl FnOnce(&mut egui::Ui),
-) {
-    egui::Frame::new()
-        .fill(theme::BAR)
-        .stroke(stroke)
-        .corner_radius(12)
-        .inner_margin(sizes.gap)
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            body(ui);
-        });
 }
 
 /// A button filled with `fill`, its words white and strong.

@@ -6,7 +6,7 @@ use eframe::egui::{self, Color32, RichText};
 
 use super::i18n::{tr, tr_n, Text};
 use super::state::{Action, PanelState, RecordAction};
-use super::theme::{self, Sizes};
+use super::theme::{self, card, Sizes};
 
 pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     let sizes = theme::sizes(state.settings.easy_mode);
@@ -216,15 +216,4 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
         });
         ui.add_space(sizes.gap * 0.25);
     }
-}
-
-fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
-    egui::Frame::new()
-        .fill(theme::BAR)
-        .corner_radius(12)
-        .inner_margin(sizes.gap)
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            body(ui);
-        });
 }

@@ -122,3 +122,26 @@ fn visuals() -> egui::Visuals {
     w.hovered.bg_stroke = Stroke::new(1.0, ACCENT);
     v
 }
+
+/// A card: the calm rounded box each part of a view sits in.
+pub fn card(ui: &mut egui::Ui, sizes: &Sizes, body: impl FnOnce(&mut egui::Ui)) {
+    card_with(ui, sizes, egui::Stroke::NONE, body);
+}
+
+/// A card with an edge: the selected track's is drawn in the accent colour.
+pub fn card_with(
+    ui: &mut egui::Ui,
+    sizes: &Sizes,
+    stroke: egui::Stroke,
+    body: impl FnOnce(&mut egui::Ui),
+) {
+    egui::Frame::new()
+        .fill(BAR)
+        .stroke(stroke)
+        .corner_radius(12)
+        .inner_margin(sizes.gap)
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            body(ui);
+        });
+}
