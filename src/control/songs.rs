@@ -307,8 +307,7 @@ impl SongDesk {
                     format!("songs: {}", names.join(", "))
                 })
             }
-            SongLine::New(name) | SongLine::Open(name) if self.is_recording() => {
-                let _ = name;
+            SongLine::New(_) | SongLine::Open(_) if self.is_recording() => {
                 Err(SongLineError::AlreadyRecording)
             }
             SongLine::New(name) => {
