@@ -180,6 +180,8 @@ fn export_speed() {
                 lost_frames: 0,
                 recovered: false,
                 ended_early: None,
+                offset: 0,
+                fade: 0,
             }],
         });
     }

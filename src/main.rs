@@ -207,6 +207,9 @@ fn panel_or_headless() -> Result<(), String> {
 fn render(script: &std::path::Path, output: &std::path::Path) -> Result<(), String> {
     let started = std::time::Instant::now();
     let rendered = samspill::render::render_file(script).map_err(|e| e.to_string())?;
+    for line in &rendered.said {
+        println!("{line}");
+    }
     rendered.write_wav(output).map_err(|e| e.to_string())?;
     let secs = rendered.left.len() as f64 / rendered.sample_rate as f64;
     let took = started.elapsed().as_secs_f64();

@@ -55,6 +55,8 @@ fn track(name: &str, volume_db: f32, pan: f32, file: &str, start: u64, frames: u
             lost_frames: 0,
             recovered: false,
             ended_early: None,
+            offset: 0,
+            fade: 0,
         }],
     }
 }

@@ -14,17 +14,17 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::controller::Controller;
-use crate::disk::song_reader::{self, PlacedTake};
+use crate::disk::song_reader::{self, PlacedTake, TrackPlan};
 use crate::disk::{self, TakeFormat, TakeWriter, WriteFailure, WriterEvent, WriterJob};
-use crate::engine::recorder::{TakeSource, TakeTap};
+use crate::engine::recorder::{TakeSource, TakeStatus, TakeTap};
 use crate::engine::song_player::{PlaybackStatus, SongPlayback};
 use crate::engine::Command;
 use crate::session::song::{
-    self, JournalEntry, Song, SongError, SongTrack, Take, MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM,
+    self, JournalEntry, Song, SongError, SongTrack, MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM,
 };
 use std::sync::Arc;
 
-pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | export wav|flac|ogg|stems [PATH]";
+pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | song punch FROM TO|off | song pre-roll SECS | song cycle FIRST LAST|off | export wav|flac|ogg|stems [PATH]";
 
 /// Seconds of sound a take's ring holds while the disk is slow.
 const RING_SECS: usize = 10;
@@ -50,6 +50,11 @@ pub enum SongLine {
     Tempo(f32, Option<u32>),
     Click(bool),
     CountIn(u32),
+    /// Seconds (from, to) the next takes replace; `None`: off.
+    Punch(Option<(f64, f64)>),
+    PreRoll(f64),
+    /// Bars (first, last) recorded round and round; `None`: off.
+    Cycle(Option<(u32, u32)>),
     Export(ExportKind, Option<PathBuf>),
 }
 
@@ -94,6 +99,12 @@ pub enum SongLineError {
     CountIn,
     #[error("say on or off")]
     OnOrOff,
+    #[error("a punch is two times in seconds, the first before the second (`song punch 12.5 20`), or `song punch off`")]
+    Punch,
+    #[error("the pre-roll is 0 to {} seconds", song::MAX_PRE_ROLL_SECS)]
+    PreRoll,
+    #[error("a cycle is two bar numbers from 1, the first no later than the second (`song cycle 5 8`), or `song cycle off`")]
+    Cycle,
     #[error("the tempo cannot change while recording")]
     BusyRecording,
     #[error("export wav, flac, ogg or stems, and a path if not into the song's folder")]
@@ -142,6 +153,35 @@ impl SongLine {
                     ["on"] => Ok(SongLine::Click(true)),
                     ["off"] => Ok(SongLine::Click(false)),
                     _ => Err(SongLineError::OnOrOff),
+                },
+                Some("punch") => match rest.as_slice() {
+                    ["off"] => Ok(SongLine::Punch(None)),
+                    [a, b] => match (a.parse::<f64>(), b.parse::<f64>()) {
+                        (Ok(a), Ok(b)) if a.is_finite() && 0.0 <= a && a < b && b < 86_400.0 => {
+                            Ok(SongLine::Punch(Some((a, b))))
+                        }
+                        _ => Err(SongLineError::Punch),
+                    },
+                    _ => Err(SongLineError::Punch),
+                },
+                Some("pre-roll") => match rest.as_slice() {
+                    [n] => match n.parse::<f64>() {
+                        Ok(n) if (0.0..=song::MAX_PRE_ROLL_SECS).contains(&n) => {
+                            Ok(SongLine::PreRoll(n))
+                        }
+                        _ => Err(SongLineError::PreRoll),
+                    },
+                    _ => Err(SongLineError::PreRoll),
+                },
+                Some("cycle") => match rest.as_slice() {
+                    ["off"] => Ok(SongLine::Cycle(None)),
+                    [a, b] => match (a.parse::<u32>(), b.parse::<u32>()) {
+                        (Ok(a), Ok(b)) if 1 <= a && a <= b && b <= song::MAX_BAR => {
+                            Ok(SongLine::Cycle(Some((a, b))))
+                        }
+                        _ => Err(SongLineError::Cycle),
+                    },
+                    _ => Err(SongLineError::Cycle),
                 },
                 Some("count-in") => match rest.as_slice() {
                     [n] => match n.parse::<u32>() {
@@ -228,6 +268,81 @@ struct Recording {
     starts_at: u64,
     /// The track was made for this take.
     made_track: bool,
+    status: Arc<TakeStatus>,
+    plan: TakePlan,
+}
+
+/// Where a take goes in the song and how the song plays around it, in song frames.
+#[derive(Clone, Copy, Debug, Default)]
+struct TakePlan {
+    /// The song plays from here (a punch's pre-roll, a cycle's first bar).
+    from: u64,
+    count_in: u32,
+    click: bool,
+    /// The take's first frame.
+    start: u64,
+    /// Where a punch ends the take (its fade-out included).
+    end: Option<u64>,
+    /// Frames at each end of a punched take faded over the track.
+    fade: u64,
+    /// What the track plays as silence while the take records (the punch).
+    hole: Option<(u64, u64)>,
+    cycle: Option<(u64, u64)>,
+}
+
+/// Song frames from, until.
+type Span = (u64, u64);
+
+/// Frames a punched take fades over the track at each end (10 ms).
+const PUNCH_FADE_SECS: f64 = 0.01;
+
+impl TakePlan {
+    fn of(s: &Song, rate: u32) -> TakePlan {
+        let frames = |secs: f64| (secs * rate as f64).round() as u64;
+        let bar = frames(60.0 / s.tempo_bpm.max(1.0) as f64) * s.beats_per_bar as u64;
+        if let Some([a, b]) = s.punch {
+            let fade = frames(PUNCH_FADE_SECS);
+            let (into, out) = (frames(a), frames(b).max(frames(a) + 1));
+            let start = into.saturating_sub(fade);
+            return TakePlan {
+                from: start.saturating_sub(frames(s.pre_roll_secs)),
+                count_in: 0,
+                click: s.click,
+                start,
+                end: Some(out + fade),
+                fade: into - start,
+                hole: Some((into, out)),
+                cycle: None,
+            };
+        }
+        if let Some([first, last]) = s.cycle_bars {
+            let (a, b) = ((first as u64 - 1) * bar, last as u64 * bar);
+            return TakePlan {
+                from: a,
+                count_in: s.count_in_bars,
+                click: s.click,
+                start: a,
+                cycle: Some((a, b)),
+                ..TakePlan::default()
+            };
+        }
+        TakePlan {
+            count_in: s.count_in_bars,
+            click: s.click,
+            ..TakePlan::default()
+        }
+    }
+}
+
+/// How the song is to play: from where, with how much count-in and click, round which
+/// cycle, and the track being recorded (heard outside its punch, if punched).
+#[derive(Clone, Copy, Debug, Default)]
+struct Cue {
+    recording: Option<(usize, Option<(u64, u64)>)>,
+    from: u64,
+    count_in: u32,
+    click: bool,
+    cycle: Option<(u64, u64)>,
 }
 
 /// The open song and its takes.
@@ -243,7 +358,14 @@ pub struct SongDesk {
     last: Option<(usize, usize)>,
     warned_low: bool,
     space_checked: Option<Instant>,
-    playing: Option<Arc<PlaybackStatus>>,
+    /// The song playing, and the cycle it goes round.
+    playing: Option<(Arc<PlaybackStatus>, Option<Span>)>,
+    /// Offline (a render): the song's reader is filled by [`SongDesk::pump`] between
+    /// the engine's blocks instead of on a thread of its own.
+    offline: bool,
+    reader: Option<song_reader::SongReader>,
+    /// What happened while [`SongDesk::pump`] waited, for the next `poll`.
+    said_later: Vec<String>,
 }
 
 fn clock(frames: u64, rate: u32) -> String {
@@ -265,7 +387,52 @@ impl SongDesk {
             warned_low: false,
             space_checked: None,
             playing: None,
+            offline: false,
+            reader: None,
+            said_later: Vec::new(),
         })
+    }
+
+    /// A desk for an offline render: the caller runs the engine and calls
+    /// [`SongDesk::pump`] after every block.
+    pub fn offline(controller: Controller, songs: PathBuf) -> std::io::Result<SongDesk> {
+        let mut desk = SongDesk::new(controller, songs)?;
+        desk.offline = true;
+        Ok(desk)
+    }
+
+    /// Offline: fills the song's rings and lets the writer catch up before the engine
+    /// goes on, as a device's pace would have (a render runs far faster than the disk);
+    /// a take the engine has ended is filed before the next block, so what a script
+    /// says next finds it in the song.
+    pub fn pump(&mut self) {
+        if let Some(r) = &mut self.reader {
+            r.fill();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self
+            .recording
+            .iter()
+            .any(|r| r.status.finished.load(std::sync::atomic::Ordering::Acquire))
+            && Instant::now() < deadline
+        {
+            if let Ok(e) = self.writer.events().recv_timeout(Duration::from_millis(20)) {
+                let said = self.on_event(e);
+                self.said_later.extend(said);
+            }
+        }
+        let rate = self.rate() as u64;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for r in &self.recording {
+            let s = &r.status;
+            while s.frames.load(std::sync::atomic::Ordering::Acquire)
+                > s.written.load(std::sync::atomic::Ordering::Relaxed) + rate * RING_SECS as u64 / 2
+                && !s.abandoned.load(std::sync::atomic::Ordering::Relaxed)
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 
     pub fn set_format(&mut self, format: TakeFormat) {
@@ -338,7 +505,10 @@ impl SongDesk {
                     return Err(SongLineError::AlreadyRecording);
                 }
                 let at = self.soon();
-                let (_, tracks) = self.start_song(None, at, false)?;
+                let rate = self.rate();
+                let (dir, s) = self.open.as_ref().ok_or(SongLineError::NoSong)?;
+                let tracks = heard_tracks(dir, s, rate, None).len();
+                self.start_song(Cue::default(), at)?;
                 Ok(format!("playing: {tracks} tracks from the start"))
             }
             SongLine::Stop if !self.is_recording() => {
@@ -347,7 +517,12 @@ impl SongDesk {
             }
             SongLine::Stop => self.stop(false),
             SongLine::Export(kind, path) => self.export(kind, path),
-            SongLine::Tempo(..) | SongLine::Click(_) | SongLine::CountIn(_)
+            SongLine::Tempo(..)
+            | SongLine::Click(_)
+            | SongLine::CountIn(_)
+            | SongLine::Punch(_)
+            | SongLine::PreRoll(_)
+            | SongLine::Cycle(_)
                 if self.is_recording() =>
             {
                 Err(SongLineError::BusyRecording)
@@ -373,6 +548,42 @@ impl SongDesk {
                 s.count_in_bars = n;
                 song::save_song(dir, s)?;
                 Ok(format!("song count-in: {n} bars"))
+            }
+            // A punch and a cycle are two ways to record a stretch: one at a time.
+            SongLine::Punch(p) => {
+                let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+                s.punch = p.map(|(a, b)| [a, b]);
+                if p.is_some() {
+                    s.cycle_bars = None;
+                }
+                song::save_song(dir, s)?;
+                Ok(match p {
+                    Some((a, b)) => format!(
+                        "song punch: takes replace {a} s to {b} s, after {} s of the song before",
+                        s.pre_roll_secs
+                    ),
+                    None => "song punch: off".into(),
+                })
+            }
+            SongLine::PreRoll(secs) => {
+                let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+                s.pre_roll_secs = secs;
+                song::save_song(dir, s)?;
+                Ok(format!("song pre-roll: {secs} s"))
+            }
+            SongLine::Cycle(c) => {
+                let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+                s.cycle_bars = c.map(|(a, b)| [a, b]);
+                if c.is_some() {
+                    s.punch = None;
+                }
+                song::save_song(dir, s)?;
+                Ok(match c {
+                    Some((a, b)) => {
+                        format!("song cycle: bars {a} to {b} round and round, a take each time")
+                    }
+                    None => "song cycle: off".into(),
+                })
             }
             SongLine::Discard if self.is_recording() => self.stop(true),
             SongLine::Keep | SongLine::Discard => {
@@ -434,6 +645,7 @@ impl SongDesk {
             s.tracks[t].takes.is_empty() && t + 1 == s.tracks.len() && track != Some(t);
         let source = song::source_from_text(&s.tracks[t].source).unwrap_or(TakeSource::Inputs);
         let takes_before = s.tracks[t].takes.len();
+        let plan = TakePlan::of(s, rate);
         let file = song::new_take_file(dir, t);
         let dir = dir.clone();
         // 1. The journal, synced: from here a crash leaves a take to recover.
@@ -442,8 +654,10 @@ impl SongDesk {
             &JournalEntry {
                 track: t,
                 file: file.clone(),
-                start: 0,
+                start: plan.start,
                 sample_rate: rate,
+                fade: plan.fade,
+                cycle_frames: plan.cycle.map_or(0, |(a, b)| b - a),
             },
         )?;
         // 2. The file, its header on disk.
@@ -468,18 +682,31 @@ impl SongDesk {
             ended_early: None,
             starts_at: u64::MAX,
             made_track,
+            status: status.clone(),
+            plan,
         });
-        // 3. The other tracks play (the count-in first), and the engine copies from
-        //    the song's first frame, both at one frame a moment ahead.
+        // 3. The song plays (the count-in or pre-roll first), and the engine copies from
+        //    the take's first frame (until a punch-out), all at frames fixed now.
         let at = self.soon();
-        let started = self
-            .start_song(Some(t), at, true)
-            .and_then(|(count_in, _)| {
+        let cue = Cue {
+            recording: Some((t, plan.hole)),
+            from: plan.from,
+            count_in: plan.count_in,
+            click: plan.click,
+            cycle: plan.cycle,
+        };
+        let started = self.start_song(cue, at).and_then(|count_in| {
+            let starts_at = at + count_in + (plan.start - plan.from);
+            self.controller
+                .send_at(starts_at, Command::StartTake(tap))
+                .map_err(|_| SongLineError::EngineGone)?;
+            if let Some(end) = plan.end {
                 self.controller
-                    .send_at(at + count_in, Command::StartTake(tap))
+                    .send_at(at + count_in + (end - plan.from), Command::StopTake { id })
                     .map_err(|_| SongLineError::EngineGone)?;
-                Ok(at + count_in)
-            });
+            }
+            Ok(starts_at)
+        });
         if let (Ok(starts_at), Some(r)) = (&started, self.recording.iter_mut().find(|r| r.id == id))
         {
             r.starts_at = *starts_at;
@@ -499,8 +726,22 @@ impl SongDesk {
             return Err(e);
         }
         self.warned_low = false;
+        let how = match (plan.end, plan.cycle) {
+            (Some(end), _) => format!(
+                " from {} to {} (playing from {})",
+                clock(plan.start + plan.fade, rate),
+                clock(end - plan.fade, rate),
+                clock(plan.from, rate)
+            ),
+            (_, Some((a, b))) => format!(
+                " round and round from {} to {}, a take each time",
+                clock(a, rate),
+                clock(b, rate)
+            ),
+            _ => String::new(),
+        };
         Ok(format!(
-            "recording: track {}, take {}{}",
+            "recording: track {}, take {}{how}{}",
             t + 1,
             takes_before + 1,
             self.room_text()
@@ -517,49 +758,40 @@ impl SongDesk {
         now + self.rate() as u64 / 5
     }
 
-    /// Starts the song playing at engine frame `at`: every track but `recording`, with
-    /// the count-in and click when `for_take`. The count-in's length and how many tracks
-    /// play.
-    fn start_song(
-        &mut self,
-        recording: Option<usize>,
-        at: u64,
-        for_take: bool,
-    ) -> Result<(u64, usize), SongLineError> {
+    /// Starts the song playing at engine frame `at` as `cue` says; the count-in's length.
+    fn start_song(&mut self, cue: Cue, at: u64) -> Result<u64, SongLineError> {
         self.stop_song();
         let rate = self.rate();
         let (dir, s) = self.open.as_ref().ok_or(SongLineError::NoSong)?;
-        let tracks: Vec<_> = heard_tracks(dir, s, rate, recording)
+        let tracks: Vec<_> = heard_tracks(dir, s, rate, cue.recording)
             .into_iter()
-            .map(|(_, t, l, r)| (t, l, r))
+            .map(|(_, t)| t)
             .collect();
-        let playing = tracks.len();
-        let (streams, reader) = song_reader::prepare(tracks, rate, 0)?;
+        let (streams, reader) = song_reader::prepare(tracks, rate, cue.from, cue.cycle)?;
         let status = Arc::new(PlaybackStatus::default());
-        let (count_in, click) = if for_take {
-            (s.count_in_bars, s.click)
-        } else {
-            (0, false)
-        };
         let p = SongPlayback::new(
             streams,
             rate,
             s.tempo_bpm,
             s.beats_per_bar,
-            count_in,
-            click,
-            0,
+            cue.count_in,
+            cue.click,
+            cue.from,
             status.clone(),
         );
         let count_in = p.count_in_frames();
         self.controller
             .send_at(at, Command::PlaySong(p))
             .map_err(|_| SongLineError::EngineGone)?;
-        reader
-            .run(status.clone())
-            .map_err(|e| SongLineError::CannotStart(WriteFailure::Io(e.to_string())))?;
-        self.playing = Some(status);
-        Ok((count_in, playing))
+        if self.offline {
+            self.reader = Some(reader);
+        } else {
+            reader
+                .run(status.clone())
+                .map_err(|e| SongLineError::CannotStart(WriteFailure::Io(e.to_string())))?;
+        }
+        self.playing = Some((status, cue.cycle));
+        Ok(count_in)
     }
 
     /// Bounces the song and writes it; the answer names the file (or folder).
@@ -584,7 +816,8 @@ impl SongDesk {
     }
 
     fn stop_song(&mut self) {
-        if let Some(p) = self.playing.take() {
+        self.reader = None;
+        if let Some((p, _)) = self.playing.take() {
             let _ = self.controller.send(Command::StopSong);
             // The reader stops when the engine lets go; if the engine is gone, now.
             p.done.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -626,10 +859,15 @@ impl SongDesk {
                 })
                 .collect(),
             recording: self.recording.first().map(|r| r.track),
-            position: self
-                .playing
-                .as_ref()
-                .map(|p| p.position.load(std::sync::atomic::Ordering::Relaxed)),
+            position: self.playing.as_ref().map(|(p, cycle)| {
+                let at = p.position.load(std::sync::atomic::Ordering::Relaxed);
+                // Round a cycle, the bar heard, not how long it has played.
+                if at > 0 {
+                    song_reader::song_frame(at as u64, *cycle) as i64
+                } else {
+                    at
+                }
+            }),
             sample_rate: rate,
             beat_frames: (rate as f64 * 60.0 / s.tempo_bpm.max(1.0) as f64).round() as u64,
             beats_per_bar: s.beats_per_bar,
@@ -669,6 +907,10 @@ impl SongDesk {
     /// Stops the take and waits (a few seconds at most) until it is on disk.
     fn stop(&mut self, discard: bool) -> Result<String, SongLineError> {
         self.stop_nowait(discard)?;
+        if self.offline {
+            // The engine runs when the render goes on; `poll` says when the take is in.
+            return Ok(String::new());
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut said = Vec::new();
         while self.is_recording() && Instant::now() < deadline {
@@ -686,7 +928,7 @@ impl SongDesk {
     /// What happened since the last call, a line each: takes finished, dropouts, a
     /// writer that fell behind, a disk filling up.
     pub fn poll(&mut self) -> Vec<String> {
-        let mut said = Vec::new();
+        let mut said = std::mem::take(&mut self.said_later);
         while let Ok(e) = self.writer.events().try_recv() {
             said.extend(self.on_event(e));
         }
@@ -782,29 +1024,61 @@ impl SongDesk {
                 let _ = song::save_song(dir, s);
             }
             return Some(format!(
-                "stopped: during the count-in, so nothing was recorded on track {}",
+                "stopped: {}, so nothing was recorded on track {}",
+                if r.plan.end.is_some() {
+                    "before the punch-in"
+                } else {
+                    "during the count-in"
+                },
                 r.track + 1
             ));
         }
-        let track = s.tracks.get_mut(r.track)?;
-        track.takes.push(Take {
+        let entry = JournalEntry {
+            track: r.track,
             file: r.file.clone(),
-            start: 0,
-            frames,
+            start: r.plan.start,
             sample_rate: rate,
-            kept: !r.discard,
-            dropouts: dropouts.clone(),
-            lost_frames,
-            recovered: false,
-            ended_early: why.as_ref().map(|w| w.to_string()),
-        });
-        let k = track.takes.len() - 1;
+            fade: r.plan.fade,
+            cycle_frames: r.plan.cycle.map_or(0, |(a, b)| b - a),
+        };
+        let mut made = song::takes_of_recording(&entry, frames);
+        for t in &mut made {
+            let (from, to) = (t.offset, t.offset + t.frames);
+            t.dropouts = dropouts
+                .iter()
+                .filter(|d| (from..to).contains(*d))
+                .map(|d| d - from)
+                .collect();
+            t.kept &= !r.discard;
+            t.ended_early = why.as_ref().map(|w| w.to_string());
+        }
+        // The take a person picks from the passes: the one kept, or the last.
+        let chosen = made.iter().position(|t| t.kept).unwrap_or(made.len() - 1);
+        made[chosen].lost_frames = lost_frames;
+        let track = s.tracks.get_mut(r.track)?;
+        let first = track.takes.len();
+        let times_round = made.len();
+        let each = made[0].frames;
+        track.takes.extend(made);
+        let k = first + chosen;
         let saved = song::save_song(dir, s);
         if saved.is_ok() {
             let _ = song::remove_journal(dir, &r.file);
         }
         self.last = Some((r.track, k));
         let mut said = match &why {
+            None if times_round > 1 => format!(
+                "take: track {}, takes {} to {} ({times_round} times round, {} each): {}",
+                r.track + 1,
+                first + 1,
+                first + times_round,
+                clock(each, rate),
+                if r.discard {
+                    "all discarded".to_string()
+                } else {
+                    format!("take {} kept", k + 1)
+                }
+            ),
             None => format!(
                 "take: track {}, take {}: {} {}",
                 r.track + 1,
@@ -919,17 +1193,22 @@ pub struct Bounce {
 }
 
 /// The kept takes of every track that is heard (not muted; the soloed ones when any is),
-/// placed, with the track's (left, right) level.
+/// placed, with the track's (left, right) level. The track `recording` is not heard,
+/// unless it is punched: then it plays but for the punch.
 fn heard_tracks(
     dir: &Path,
     s: &Song,
     rate: u32,
-    except: Option<usize>,
-) -> Vec<(usize, Vec<PlacedTake>, f32, f32)> {
+    recording: Option<(usize, Option<(u64, u64)>)>,
+) -> Vec<(usize, TrackPlan)> {
     let any_solo = s.tracks.iter().any(|t| t.solo);
     let mut tracks = Vec::new();
     for (i, t) in s.tracks.iter().enumerate() {
-        let heard = Some(i) != except && !t.muted && (!any_solo || t.solo);
+        let (recorded, hole) = match recording {
+            Some((r, hole)) if r == i => (hole.is_none(), hole),
+            _ => (false, None),
+        };
+        let heard = !recorded && !t.muted && (!any_solo || t.solo || hole.is_some());
         let takes: Vec<PlacedTake> = t
             .takes
             .iter()
@@ -938,6 +1217,8 @@ fn heard_tracks(
                 path: dir.join(song::TAKES_DIR).join(&k.file),
                 start: k.start,
                 frames: k.frames,
+                offset: k.offset,
+                fade: k.fade,
             })
             .collect();
         if !heard || takes.is_empty() {
@@ -945,7 +1226,15 @@ fn heard_tracks(
         }
         let g = crate::engine::smooth::db_to_gain(t.volume_db);
         let pan = t.pan.clamp(-1.0, 1.0);
-        tracks.push((i, takes, g * (1.0 - pan).min(1.0), g * (1.0 + pan).min(1.0)));
+        tracks.push((
+            i,
+            TrackPlan {
+                takes,
+                gain_l: g * (1.0 - pan).min(1.0),
+                gain_r: g * (1.0 + pan).min(1.0),
+                hole,
+            },
+        ));
     }
     tracks
 }
@@ -998,19 +1287,28 @@ pub fn bounce_with(
     let g = crate::engine::smooth::db_to_gain(gain_db);
     let tracks: Vec<_> = heard_tracks(dir, s, rate, None)
         .into_iter()
-        .map(|(i, t, l, r)| (i, t, l * g, r * g))
+        .map(|(i, t)| {
+            (
+                i,
+                TrackPlan {
+                    gain_l: t.gain_l * g,
+                    gain_r: t.gain_r * g,
+                    ..t
+                },
+            )
+        })
         .collect();
     let end = tracks
         .iter()
-        .flat_map(|(_, takes, ..)| takes.iter().map(|k| k.start + k.frames))
+        .flat_map(|(_, t)| t.takes.iter().map(|k| k.start + k.frames))
         .max()
         .unwrap_or(0) as usize;
     if end == 0 {
         return Err(SongLineError::NothingToExport);
     }
     let mut stem_tracks = Vec::new();
-    for (i, takes, gl, gr) in tracks.iter().filter(|_| stems) {
-        let (l, r) = song_reader::render_track(takes.clone(), *gl, *gr, rate, end)?;
+    for (i, t) in tracks.iter().filter(|_| stems) {
+        let (l, r) = song_reader::render_track(t.takes.clone(), t.gain_l, t.gain_r, rate, end)?;
         stem_tracks.push((s.tracks[*i].name.clone(), l, r));
     }
     let (controller, mut engine) = crate::controller::new_engine(&crate::engine::EngineConfig {
@@ -1018,11 +1316,8 @@ pub fn bounce_with(
         inputs: Vec::new(),
     });
     let _ = controller.send(Command::MasterGain { db: 0.0 });
-    let (streams, mut reader) = song_reader::prepare(
-        tracks.into_iter().map(|(_, t, l, r)| (t, l, r)).collect(),
-        rate,
-        0,
-    )?;
+    let (streams, mut reader) =
+        song_reader::prepare(tracks.into_iter().map(|(_, t)| t).collect(), rate, 0, None)?;
     let status = Arc::new(PlaybackStatus::default());
     let p = SongPlayback::new(
         streams,
@@ -1143,17 +1438,12 @@ pub fn recover_songs(songs: &Path) -> Vec<String> {
             while s.tracks.len() <= e.track {
                 s.tracks.push(new_track(s.tracks.len()));
             }
-            s.tracks[e.track].takes.push(Take {
-                file: e.file.clone(),
-                start: e.start,
-                frames: repaired.frames,
-                sample_rate: repaired.sample_rate,
-                kept: true,
-                dropouts: Vec::new(),
-                lost_frames: 0,
-                recovered: true,
-                ended_early: None,
-            });
+            let mut back = song::takes_of_recording(&e, repaired.frames);
+            for t in &mut back {
+                t.sample_rate = repaired.sample_rate;
+                t.recovered = true;
+            }
+            s.tracks[e.track].takes.extend(back);
             match song::save_song(&dir, &s) {
                 Ok(()) => {
                     let _ = song::remove_journal(&dir, &e.file);

@@ -1,6 +1,8 @@
 //! The song reader: a thread per playing song keeps each track's ring filled seconds
 //! ahead with its kept takes, read from disk in order (a later take over an earlier one
-//! where they overlap), silence between them.
+//! where they overlap, faded over it at its ends when it was punched in), silence
+//! between them. A cycle plays its bars round and round: the rings hold the song as it
+//! is heard, not as it is laid out.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -24,6 +26,20 @@ pub struct PlacedTake {
     pub path: PathBuf,
     pub start: u64,
     pub frames: u64,
+    /// Frames into the file where the take begins.
+    pub offset: u64,
+    /// Frames at each end faded over what is under it.
+    pub fade: u64,
+}
+
+/// A track to play: its kept takes, its level (left, right), and a stretch of song
+/// frames played as silence (what a punch is recording over).
+#[derive(Clone, Debug)]
+pub struct TrackPlan {
+    pub takes: Vec<PlacedTake>,
+    pub gain_l: f32,
+    pub gain_r: f32,
+    pub hole: Option<(u64, u64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +64,7 @@ impl OpenTake {
     fn read(&mut self, offset: u64, dst: &mut [f32]) {
         use std::os::unix::fs::FileExt;
         let want = (dst.len() / 2) as u64;
+        let offset = offset + self.placed.offset;
         let n = want.min(self.frames.saturating_sub(offset)) as usize;
         let (align, bits) = (self.layout.block_align as usize, self.layout.bits);
         self.bytes.resize(n * align, 0);
@@ -74,10 +91,21 @@ impl OpenTake {
 
 struct TrackReader {
     takes: Vec<OpenTake>,
+    hole: Option<(u64, u64)>,
     ring: HeapProd<f32>,
-    /// The song frame the next block starts at.
+    /// The frame of the song as heard (round a cycle) the next block starts at.
     position: u64,
+    cycle: Option<(u64, u64)>,
     block: Vec<f32>,
+    scratch: Vec<f32>,
+}
+
+/// The song frame heard at `t` frames into the playing (a cycle goes round).
+pub fn song_frame(t: u64, cycle: Option<(u64, u64)>) -> u64 {
+    match cycle {
+        Some((a, b)) if t >= b && b > a => a + (t - a) % (b - a),
+        _ => t,
+    }
 }
 
 impl TrackReader {
@@ -87,7 +115,17 @@ impl TrackReader {
         if room < BLOCK {
             return false;
         }
-        read_block(&mut self.takes, self.position, &mut self.block);
+        let mut done = 0;
+        while done < BLOCK {
+            let at = song_frame(self.position + done as u64, self.cycle);
+            let run = match self.cycle {
+                Some((_, b)) if at < b => (BLOCK - done).min((b - at) as usize),
+                _ => BLOCK - done,
+            };
+            let piece = &mut self.block[2 * done..2 * (done + run)];
+            read_block(&mut self.takes, self.hole, at, piece, &mut self.scratch);
+            done += run;
+        }
         self.ring.push_slice(&self.block);
         self.position += BLOCK as u64;
         true
@@ -149,9 +187,10 @@ pub fn render_track(
     let mut takes = open_takes(takes, sample_rate)?;
     let (mut l, mut r) = (vec![0f32; frames], vec![0f32; frames]);
     let mut block = vec![0f32; BLOCK * 2];
+    let mut scratch = Vec::new();
     let mut p = 0usize;
     while p < frames {
-        read_block(&mut takes, p as u64, &mut block);
+        read_block(&mut takes, None, p as u64, &mut block, &mut scratch);
         let n = BLOCK.min(frames - p);
         for (i, f) in block[..2 * n].chunks_exact(2).enumerate() {
             l[p + i] = f[0] * gain_l;
@@ -162,12 +201,20 @@ pub fn render_track(
     Ok((l, r))
 }
 
-/// Song frames `p ..` of `takes` into `block` (interleaved stereo, silence between takes).
-fn read_block(takes: &mut [OpenTake], p: u64, block: &mut [f32]) {
+/// Song frames `p ..` of `takes` into `block` (interleaved stereo, silence between takes
+/// and in the `hole`).
+fn read_block(
+    takes: &mut [OpenTake],
+    hole: Option<(u64, u64)>,
+    p: u64,
+    block: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
     let n = (block.len() / 2) as u64;
     block.fill(0.0);
     for t in takes {
-        let (s, e) = (t.placed.start, t.placed.start + t.placed.frames);
+        let (s, frames) = (t.placed.start, t.placed.frames);
+        let e = s + frames;
         if e <= p || s >= p + n {
             continue;
         }
@@ -175,34 +222,67 @@ fn read_block(takes: &mut [OpenTake], p: u64, block: &mut [f32]) {
         let to = (p + n).min(e);
         let want = ((to - from) * 2) as usize;
         let dst = &mut block[((from - p) * 2) as usize..][..want];
-        t.read(from - s, dst);
+        let fade = t.placed.fade.min(frames / 2);
+        if fade == 0 {
+            t.read(from - s, dst);
+            continue;
+        }
+        // Punched in: the take's ends fade over what the track had there.
+        scratch.clear();
+        scratch.resize(want, 0.0);
+        t.read(from - s, scratch);
+        for (i, (d, new)) in dst
+            .chunks_exact_mut(2)
+            .zip(scratch.chunks_exact(2))
+            .enumerate()
+        {
+            let k = from - s + i as u64;
+            let g = if k < fade {
+                (k as f32 + 0.5) / fade as f32
+            } else if k >= frames - fade {
+                ((frames - k) as f32 - 0.5) / fade as f32
+            } else {
+                1.0
+            };
+            d[0] = d[0] * (1.0 - g) + new[0] * g;
+            d[1] = d[1] * (1.0 - g) + new[1] * g;
+        }
+    }
+    if let Some((a, b)) = hole {
+        let (lo, hi) = (a.clamp(p, p + n), b.clamp(p, p + n));
+        block[((lo - p) * 2) as usize..((hi - p) * 2) as usize].fill(0.0);
     }
 }
 
 /// The streams for the engine and the reader that feeds them, every ring already full:
-/// the song can start at once. `tracks`: each track's takes and its (left, right) level.
+/// the song can start at once, from song frame `from`, going round `cycle` (song frames
+/// from, until) when given.
 pub fn prepare(
-    tracks: Vec<(Vec<PlacedTake>, f32, f32)>,
+    tracks: Vec<TrackPlan>,
     sample_rate: u32,
     from: u64,
+    cycle: Option<(u64, u64)>,
 ) -> Result<(Vec<TrackStream>, SongReader), ReadError> {
     let mut streams = Vec::new();
     let mut readers = Vec::new();
-    for (takes, gain_l, gain_r) in tracks {
-        let open = open_takes(takes, sample_rate)?;
+    for plan in tracks {
+        let open = open_takes(plan.takes, sample_rate)?;
         let (prod, cons) = HeapRb::<f32>::new(sample_rate as usize * AHEAD_SECS * 2).split();
         let mut r = TrackReader {
             takes: open,
+            hole: plan.hole,
             ring: prod,
             position: from,
+            cycle,
             block: vec![0.0; BLOCK * 2],
+            scratch: Vec::new(),
         };
         r.fill();
         readers.push(r);
         streams.push(TrackStream {
             ring: cons,
-            gain_l,
-            gain_r,
+            gain_l: plan.gain_l,
+            gain_r: plan.gain_r,
         });
     }
     Ok((streams, SongReader { tracks: readers }))

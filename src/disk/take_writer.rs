@@ -271,6 +271,7 @@ impl Open {
             None => (0..n).try_for_each(|_| silence.iter().try_for_each(|v| each(*v)))?,
         }
         self.frames += n as u64;
+        self.feed.status.written.store(self.frames, Relaxed);
         Ok(())
     }
 

@@ -52,6 +52,8 @@ pub struct TakeStatus {
     pub abandoned: AtomicBool,
     /// The engine frame the take's first frame was heard at.
     pub first_frame: AtomicU64,
+    /// Frames the writer has put in the file (an offline render waits on it).
+    pub written: AtomicU64,
 }
 
 /// The engine's end of a take.

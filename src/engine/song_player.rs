@@ -81,7 +81,12 @@ impl SongPlayback {
 
     /// rt: the count-in starts at engine frame `now` (the song itself `count_in` later).
     pub fn start(&mut self, now: u64) {
-        self.grid.origin = now;
+        // The grid's bars are the song's: playing from inside a bar (a pre-roll), its
+        // downbeat was a little before now.
+        let into_bar = self.from % self.grid.bar_frames().max(1);
+        self.grid.origin = now
+            .checked_sub(into_bar)
+            .unwrap_or(now + self.grid.bar_frames() - into_bar);
         self.position = self.from as i64 - self.count_in as i64;
         self.status.position.store(self.position, Relaxed);
     }

@@ -38,6 +38,14 @@ pub enum RenderError {
         "Too many changes at {at_secs:.3} s for one moment; spread them over a few milliseconds."
     )]
     TooManyChanges { at_secs: f64 },
+    #[error("Songs cannot be recorded: {0}")]
+    Songs(String),
+    #[error("At {at_secs:.3} s, \"{line}\": {message}")]
+    SongLine {
+        at_secs: f64,
+        line: String,
+        message: String,
+    },
 }
 
 /// Changes handed to the engine per block: well inside what it holds for later frames.
@@ -52,6 +60,8 @@ pub struct Rendered {
     pub shared: Arc<Shared>,
     /// Frames of latency the engine added (the limiter's look-ahead).
     pub latency_frames: usize,
+    /// What the song desk said, a line each, as `samspill headless` says it.
+    pub said: Vec<String>,
 }
 
 /// Reads, checks and renders a script file.
@@ -93,6 +103,8 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
     let mut midi_at = 0;
     let mut start = 0usize;
     let mut views: Vec<&[f32]> = Vec::with_capacity(inputs.len());
+    let mut desk = song_desk(script, &controller)?;
+    let mut said = Vec::new();
     while start < total {
         let mut end = (start + block).min(total);
         // A block takes no more changes than the engine holds at once: past that, the
@@ -103,6 +115,23 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
             .get(next_command)
             .filter(|c| c.frame < end as u64)
         {
+            if let script::Action::Song(line, text) = &c.action {
+                // The desk reads the engine's clock: the block ends at the line's frame.
+                if c.frame > start as u64 {
+                    end = c.frame as usize;
+                    break;
+                }
+                next_command += 1;
+                if let Some(desk) = desk.as_mut() {
+                    let answer = desk.run(line.clone()).map_err(|e| RenderError::SongLine {
+                        at_secs: c.frame as f64 / sr as f64,
+                        line: text.clone(),
+                        message: e.to_string(),
+                    })?;
+                    said.extend(answer.lines().map(String::from));
+                }
+                continue;
+            }
             if sent == CHANGES_PER_BLOCK && c.frame > start as u64 {
                 end = c.frame as usize;
                 break;
@@ -142,6 +171,29 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
         let (l, r) = (&mut left[start..end], &mut right[start..end]);
         assert_no_alloc::assert_no_alloc(|| engine.process(&views, l, r, &events));
         start = end;
+        if let Some(desk) = desk.as_mut() {
+            desk.pump();
+            said.extend(desk.poll());
+            controller.collect_garbage();
+        }
+    }
+    if let Some(desk) = desk.as_mut() {
+        // A take still running at the end is stopped there and kept, past the output.
+        if desk.is_recording() {
+            let _ = desk.stop_nowait(false);
+            let silent: Vec<Vec<f32>> = inputs.iter().map(|_| vec![0.0; block]).collect();
+            let views: Vec<&[f32]> = silent.iter().map(|v| v.as_slice()).collect();
+            let (mut l, mut r) = (vec![0.0; block], vec![0.0; block]);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while desk.is_recording() && std::time::Instant::now() < deadline {
+                assert_no_alloc::assert_no_alloc(|| engine.process(&views, &mut l, &mut r, &[]));
+                desk.pump();
+                said.extend(desk.poll());
+                controller.collect_garbage();
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        said.extend(desk.finish());
     }
     controller.collect_garbage();
     Ok(Rendered {
@@ -150,7 +202,33 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
         right,
         shared: engine.shared().clone(),
         latency_frames: engine.latency_frames(),
+        said,
     })
+}
+
+/// The song desk a script with song lines needs, in its songs folder.
+fn song_desk(
+    script: &Script,
+    controller: &crate::controller::Controller,
+) -> Result<Option<crate::control::songs::SongDesk>, RenderError> {
+    if !script
+        .commands
+        .iter()
+        .any(|c| matches!(c.action, script::Action::Song(..)))
+    {
+        return Ok(None);
+    }
+    let dir = match &script.songs {
+        Some(d) => {
+            crate::session::make_private_dir(d, true)
+                .map_err(|e| RenderError::Songs(e.to_string()))?;
+            d.clone()
+        }
+        None => crate::session::song::songs_dir().map_err(|e| RenderError::Songs(e.to_string()))?,
+    };
+    crate::control::songs::SongDesk::offline(controller.clone(), dir)
+        .map(Some)
+        .map_err(|e| RenderError::Songs(e.to_string()))
 }
 
 impl Rendered {

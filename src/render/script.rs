@@ -16,7 +16,12 @@
 //! [[command]]               # timed changes, one per table
 //! at_secs = 2.0
 //! master_db = -12
+//! [[command]]               # the headless program's song words
+//! at_secs = 2.5
+//! song = "record 1"
 //! ```
+//! `songs = "folder"` puts the songs a script records somewhere other than the user's
+//! data folder (tests).
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +32,7 @@ use super::smf::read_smf;
 use super::wav::{read_wav, resample};
 use super::RenderError;
 use crate::control::ops::source_from_name;
+use crate::control::songs::{SongLine, SONG_HELP};
 use crate::controller::{find_soundfont, LooperConfig};
 use crate::engine::looper::sync::{MAX_BEATS_PER_BAR, MAX_BPM, MIN_BPM};
 use crate::engine::looper::{LoopOp, Quantize, SyncMode, SOURCE_INPUT_BASE};
@@ -53,6 +59,7 @@ struct RawScript {
     #[serde(default)]
     command: Vec<Spanned<RawCommand>>,
     looper: Option<Spanned<RawLooper>>,
+    songs: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +166,9 @@ struct RawCommand {
     bars: Option<u32>,
     value: Option<f32>,
     source: Option<String>,
+    /// A song line as `samspill headless` takes it: "song new NAME", "record 2",
+    /// "stop", "take discard", "export wav PATH", ...
+    song: Option<String>,
 }
 
 /// One timed change, ready to become an engine command.
@@ -174,6 +184,8 @@ pub enum Action {
     AllNotesOff,
     Midi([u8; 3], u8),
     Loop(u8, LoopOp),
+    /// Done by the song desk at its frame, not sent to the engine.
+    Song(SongLine, String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -195,6 +207,7 @@ impl ScriptCommand {
             Action::AllNotesOff => Command::AllNotesOff,
             Action::Midi(data, len) => Command::Midi { data, len },
             Action::Loop(track, op) => Command::Loop { track, op },
+            Action::Song(..) => return None,
         })
     }
 }
@@ -225,6 +238,8 @@ pub struct Script {
     /// Sorted by frame; the script's opening settings come first at frame 0.
     pub commands: Vec<ScriptCommand>,
     pub looper: Option<ScriptLooper>,
+    /// Where recorded songs go (`None`: the user's data folder).
+    pub songs: Option<PathBuf>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -443,6 +458,7 @@ impl Script {
             notes,
             commands,
             looper,
+            songs: raw.songs.map(|s| base.join(s.get_ref())),
         })
     }
 
@@ -608,6 +624,20 @@ fn parse_command(
         data[..bytes.len()].copy_from_slice(bytes);
         actions.push(Action::Midi(data, bytes.len() as u8));
     }
+    if let Some(text) = &c.song {
+        actions.push(Action::Song(
+            match SongLine::parse(text) {
+                Some(Ok(l)) => l,
+                Some(Err(e)) => return Err(format!("song = \"{text}\": {e}")),
+                None => {
+                    return Err(format!(
+                        "song = \"{text}\" is not a song line; the words are: {SONG_HELP}"
+                    ))
+                }
+            },
+            text.clone(),
+        ));
+    }
     if let Some(name) = &c.loop_op {
         actions.push(Action::Loop(
             loop_track(c.track, loop_tracks)?,
@@ -616,7 +646,7 @@ fn parse_command(
     }
     match actions.len() {
         1 => Ok(ScriptCommand { frame, action: actions.remove(0) }),
-        0 => Err("the command does nothing: give one of master_db, instrument_db, patch, gain_db, pan, mute, monitor, all_notes_off, midi, loop".into()),
+        0 => Err("the command does nothing: give one of master_db, instrument_db, patch, gain_db, pan, mute, monitor, all_notes_off, midi, loop, song".into()),
         _ => Err("one change per [[command]] table, please".into()),
     }
 }

@@ -70,6 +70,16 @@ pub struct Song {
     /// Bars of click before a take starts: 0, 1 or 2.
     #[serde(default = "one")]
     pub count_in_bars: u32,
+    /// Seconds of the song played before a punch-in, to play along into it.
+    #[serde(default = "two")]
+    pub pre_roll_secs: f64,
+    /// Seconds of the song (from, to) a take replaces on its track, when set.
+    #[serde(default)]
+    pub punch: Option<[f64; 2]>,
+    /// Bars (first, last; 1-based) played round and round while recording, a take each
+    /// time round, when set.
+    #[serde(default)]
+    pub cycle_bars: Option<[u32; 2]>,
     #[serde(default)]
     pub tracks: Vec<SongTrack>,
 }
@@ -81,6 +91,15 @@ fn yes() -> bool {
 fn one() -> u32 {
     1
 }
+
+fn two() -> f64 {
+    2.0
+}
+
+/// The longest pre-roll, in seconds.
+pub const MAX_PRE_ROLL_SECS: f64 = 30.0;
+/// The last bar a cycle can reach.
+pub const MAX_BAR: u32 = 9999;
 
 /// The most bars of count-in.
 pub const MAX_COUNT_IN_BARS: u32 = 2;
@@ -126,6 +145,12 @@ pub struct Take {
     /// Why it ended before it was stopped (a full disk), if it did.
     #[serde(default)]
     pub ended_early: Option<String>,
+    /// Frames into the file where the take begins (passes of a cycle share a file).
+    #[serde(default)]
+    pub offset: u64,
+    /// Frames at each end faded over what the track had there (a punch).
+    #[serde(default)]
+    pub fade: u64,
 }
 
 impl Take {
@@ -143,6 +168,44 @@ pub struct JournalEntry {
     pub file: String,
     pub start: u64,
     pub sample_rate: u32,
+    /// Punched in: frames faded at each end.
+    #[serde(default)]
+    pub fade: u64,
+    /// Cycle recording: frames a time round (each a take of its own).
+    #[serde(default)]
+    pub cycle_frames: u64,
+}
+
+/// The takes one recording makes: itself, or (cycle recording) one take per time round,
+/// all in one file. A last time round a quarter of the cycle long or less is dropped when
+/// there was a whole one; the last whole time round is the one kept (the others stay in
+/// the song, to be chosen instead).
+pub fn takes_of_recording(e: &JournalEntry, frames: u64) -> Vec<Take> {
+    let take = |offset: u64, len: u64, kept: bool| Take {
+        file: e.file.clone(),
+        start: e.start,
+        frames: len,
+        sample_rate: e.sample_rate,
+        kept,
+        dropouts: Vec::new(),
+        lost_frames: 0,
+        recovered: false,
+        ended_early: None,
+        offset,
+        fade: e.fade,
+    };
+    let c = e.cycle_frames;
+    if c == 0 || frames <= c {
+        return vec![take(0, frames, true)];
+    }
+    let whole = frames / c;
+    let rest = frames % c;
+    let mut takes: Vec<Take> = (0..whole).map(|k| take(k * c, c, false)).collect();
+    if rest * 4 > c {
+        takes.push(take(whole * c, rest, false));
+    }
+    takes[whole as usize - 1].kept = true;
+    takes
 }
 
 pub fn source_text(s: TakeSource) -> String {
@@ -201,6 +264,32 @@ pub fn parse_song(bytes: &[u8]) -> Result<Song, String> {
     }
     if !(1..=16).contains(&song.beats_per_bar) {
         return Err(format!("{} beats a bar is not 1 to 16", song.beats_per_bar));
+    }
+    if song.count_in_bars > MAX_COUNT_IN_BARS {
+        return Err(format!(
+            "{} bars of count-in is more than {MAX_COUNT_IN_BARS}",
+            song.count_in_bars
+        ));
+    }
+    if !(0.0..=MAX_PRE_ROLL_SECS).contains(&song.pre_roll_secs) {
+        return Err(format!(
+            "a pre-roll of {} s is not 0 to {MAX_PRE_ROLL_SECS} s",
+            song.pre_roll_secs
+        ));
+    }
+    if let Some([a, b]) = song.punch {
+        if !(a.is_finite() && b.is_finite() && 0.0 <= a && a < b && b < 24.0 * 3600.0) {
+            return Err(format!(
+                "the punch from {a} s to {b} s is not a stretch of the song"
+            ));
+        }
+    }
+    if let Some([a, b]) = song.cycle_bars {
+        if !(1 <= a && a <= b && b <= MAX_BAR) {
+            return Err(format!(
+                "the cycle from bar {a} to bar {b} is not a stretch of the song"
+            ));
+        }
     }
     for t in &song.tracks {
         if source_from_text(&t.source).is_none() {
@@ -280,6 +369,9 @@ pub fn create_song(songs: &Path, name: &str) -> Result<(PathBuf, Song), SongErro
         beats_per_bar: 4,
         click: true,
         count_in_bars: 1,
+        pre_roll_secs: 2.0,
+        punch: None,
+        cycle_bars: None,
         tracks: Vec::new(),
     };
     save_song(&dir, &song)?;
@@ -399,6 +491,9 @@ mod tests {
             beats_per_bar: 3,
             click: false,
             count_in_bars: 2,
+            pre_roll_secs: 1.5,
+            punch: Some([1.0, 2.5]),
+            cycle_bars: Some([3, 4]),
             tracks: vec![SongTrack {
                 name: "Vokal".into(),
                 source: "input 1".into(),
@@ -416,6 +511,8 @@ mod tests {
                     lost_frames: 0,
                     recovered: false,
                     ended_early: None,
+                    offset: 0,
+                    fade: 480,
                 }],
             }],
         }
@@ -457,6 +554,8 @@ mod tests {
             file: f.clone(),
             start: 5,
             sample_rate: 44_100,
+            fade: 0,
+            cycle_frames: 96_000,
         };
         write_journal(&dir, &e).unwrap();
         assert_eq!(new_take_file(&dir, 1), "track02-take002.wav");
@@ -467,6 +566,47 @@ mod tests {
         assert!(journal_entries(&dir)[1].1.is_err());
         remove_journal(&dir, &f).unwrap();
         assert_eq!(journal_entries(&dir).len(), 1);
+    }
+
+    /// A cycle's recording is a take each time round, in one file; a sliver at the end
+    /// is not a take, and the last whole time round is the one kept.
+    #[test]
+    fn a_cycle_recording_is_a_take_each_time_round() {
+        let e = JournalEntry {
+            track: 1,
+            file: "track02-take002.wav".into(),
+            start: 1000,
+            sample_rate: 48_000,
+            fade: 0,
+            cycle_frames: 100,
+        };
+        let shape = |frames| {
+            takes_of_recording(&e, frames)
+                .iter()
+                .map(|t| (t.offset, t.frames, t.kept, t.start))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(60), vec![(0, 60, true, 1000)]);
+        assert_eq!(shape(100), vec![(0, 100, true, 1000)]);
+        assert_eq!(shape(120), vec![(0, 100, true, 1000)]);
+        assert_eq!(
+            shape(230),
+            vec![
+                (0, 100, false, 1000),
+                (100, 100, true, 1000),
+                (200, 30, false, 1000)
+            ]
+        );
+        let plain = JournalEntry {
+            cycle_frames: 0,
+            fade: 480,
+            ..e
+        };
+        let t = takes_of_recording(&plain, 5000);
+        assert_eq!(
+            (t.len(), t[0].frames, t[0].fade, t[0].kept),
+            (1, 5000, 480, true)
+        );
     }
 
     /// Song files as a damaged disk or a hand edit might leave them: every one is either
@@ -482,6 +622,11 @@ mod tests {
             good.replace("track01-take001.wav", "../../x.wav"),
             good.replace("input 1", "input 99"),
             good.replace("pan = 0.25", "pan = inf"),
+            good.replace("pre_roll_secs = 1.5", "pre_roll_secs = -1.0"),
+            good.replace("    1.0,\n    2.5,", "    2.5,\n    1.0,"),
+            good.replace("    1.0,\n    2.5,", "    nan,\n    2.5,"),
+            good.replace("    3,\n    4,", "    0,\n    4,"),
+            good.replace("    3,\n    4,", "    5,\n    4,"),
             "\u{0}\u{1}".into(),
         ] {
             assert!(parse_song(bad.as_bytes()).is_err(), "{bad}");
