@@ -117,6 +117,15 @@ fn one_press_records_a_take_after_the_count_in_and_it_lands_on_its_lane_and_disk
         (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt()
     };
     assert!(rms > 0.05, "the take holds the tone: rms {rms}");
+    // Its lane draws it from the overview the writer made while it recorded.
+    let lane = room.harness.state().state().record.desk.lanes[0].takes[0].clone();
+    assert_eq!(lane.peaks.len() as f64, (secs * 48_000.0 / 1024.0).ceil());
+    let loud = lane.peaks.iter().filter(|p| **p > 10).count();
+    assert!(
+        loud * 10 > lane.peaks.len() * 8,
+        "the overview shows the tone: {:?}",
+        lane.peaks
+    );
     assert!(!song.is_empty());
     // Not in easy mode: the take can be thrown away and the song saved.
     for t in [

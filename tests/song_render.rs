@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use samspill::disk::overview;
 use samspill::disk::song_reader::{render_track, PlacedTake};
 use samspill::render::{render, Script};
 use samspill::session::song::{open_song, Take};
@@ -175,6 +176,17 @@ song = "export wav {}"
         &input,
         started + ROUND_TRIP,
     );
+    // Its waveform overview, made by the writer as it wrote, is the file's.
+    let take1 = takes.join(&t1[0].file);
+    let made = std::fs::read(overview::peaks_path(&take1)).unwrap();
+    std::fs::remove_file(overview::peaks_path(&take1)).unwrap();
+    let from_file = overview::load_or_make(&take1).unwrap();
+    assert_eq!(from_file.len(), (t1[0].frames as usize).div_ceil(1024));
+    assert_eq!(made.len(), 8 + from_file.len());
+    assert!(made[8..]
+        .iter()
+        .zip(&from_file)
+        .all(|(a, b)| a.abs_diff(*b) <= 1 && *b > 20));
     // Track 2's first take, the same way.
     let started2 = RATE * 65 / 10 + SOON + BAR;
     assert_eq!(t2[0].frames as usize, 12 * RATE - started2);

@@ -237,6 +237,8 @@ pub struct DeskView {
     pub beats_per_bar: u32,
     /// Seconds of recording the disk has room for.
     pub room_secs: Option<u64>,
+    /// The take being recorded: its song frame, its overview so far and its dropouts.
+    pub live: Option<LaneTake>,
 }
 
 /// A track as lanes show it.
@@ -253,6 +255,12 @@ pub struct LaneTake {
     pub kept: bool,
     pub dropouts: usize,
     pub recovered: bool,
+    /// The take's file's overview (`disk::overview`); the take is `frames` of it from
+    /// `offset`.
+    pub peaks: Arc<Vec<u8>>,
+    pub offset: u64,
+    /// Frames of the take where the device had a dropout.
+    pub dropout_marks: Vec<u64>,
 }
 
 /// A take being recorded.
@@ -270,6 +278,9 @@ struct Recording {
     made_track: bool,
     status: Arc<TakeStatus>,
     plan: TakePlan,
+    /// Its overview and dropouts so far, as the writer tells them.
+    peaks: Arc<Vec<u8>>,
+    marks: Vec<u64>,
 }
 
 /// Where a take goes in the song and how the song plays around it, in song frames.
@@ -292,6 +303,20 @@ struct TakePlan {
 
 /// Song frames from, until.
 type Span = (u64, u64);
+
+/// Every take's overview, kept or made (a take a crash cut off has none yet).
+fn overviews_of(dir: &Path, s: &Song) -> std::collections::HashMap<String, Arc<Vec<u8>>> {
+    let mut all = std::collections::HashMap::new();
+    for k in s.tracks.iter().flat_map(|t| &t.takes) {
+        if !all.contains_key(&k.file) {
+            if let Some(p) = disk::overview::load_or_make(&dir.join(song::TAKES_DIR).join(&k.file))
+            {
+                all.insert(k.file.clone(), Arc::new(p));
+            }
+        }
+    }
+    all
+}
 
 /// Frames a punched take fades over the track at each end (10 ms).
 const PUNCH_FADE_SECS: f64 = 0.01;
@@ -366,6 +391,8 @@ pub struct SongDesk {
     reader: Option<song_reader::SongReader>,
     /// What happened while [`SongDesk::pump`] waited, for the next `poll`.
     said_later: Vec<String>,
+    /// The open song's takes' overviews, by file.
+    overviews: std::collections::HashMap<String, Arc<Vec<u8>>>,
 }
 
 fn clock(frames: u64, rate: u32) -> String {
@@ -390,6 +417,7 @@ impl SongDesk {
             offline: false,
             reader: None,
             said_later: Vec::new(),
+            overviews: Default::default(),
         })
     }
 
@@ -483,6 +511,7 @@ impl SongDesk {
                 let said = format!("song: {} (new){}", folder(&dir), self.room_text());
                 self.open = Some((dir, s));
                 self.last = None;
+                self.overviews.clear();
                 Ok(said)
             }
             SongLine::Open(name) => {
@@ -495,6 +524,7 @@ impl SongDesk {
                     s.tracks.len(),
                     self.room_text()
                 );
+                self.overviews = overviews_of(&dir, &s);
                 self.open = Some((dir, s));
                 self.last = None;
                 Ok(said)
@@ -684,6 +714,8 @@ impl SongDesk {
             made_track,
             status: status.clone(),
             plan,
+            peaks: Arc::default(),
+            marks: Vec::new(),
         });
         // 3. The song plays (the count-in or pre-roll first), and the engine copies from
         //    the take's first frame (until a punch-out), all at frames fixed now.
@@ -854,11 +886,24 @@ impl SongDesk {
                             kept: k.kept,
                             dropouts: k.dropouts.len(),
                             recovered: k.recovered,
+                            peaks: self.overviews.get(&k.file).cloned().unwrap_or_default(),
+                            offset: k.offset,
+                            dropout_marks: k.dropouts.clone(),
                         })
                         .collect(),
                 })
                 .collect(),
             recording: self.recording.first().map(|r| r.track),
+            live: self.recording.first().map(|r| LaneTake {
+                start: r.plan.start,
+                frames: r.status.frames.load(std::sync::atomic::Ordering::Relaxed),
+                kept: true,
+                dropouts: r.marks.len(),
+                recovered: false,
+                peaks: r.peaks.clone(),
+                offset: 0,
+                dropout_marks: r.marks.clone(),
+            }),
             position: self.playing.as_ref().map(|(p, cycle)| {
                 let at = p.position.load(std::sync::atomic::Ordering::Relaxed);
                 // Round a cycle, the bar heard, not how long it has played.
@@ -965,8 +1010,14 @@ impl SongDesk {
     fn on_event(&mut self, e: WriterEvent) -> Option<String> {
         let rate = self.rate();
         match e {
+            WriterEvent::Peaks { id, peaks } => {
+                let r = self.recording.iter_mut().find(|r| r.id == id)?;
+                Arc::make_mut(&mut r.peaks).extend(peaks);
+                None
+            }
             WriterEvent::Dropout { id, at_frame } => {
-                let r = self.recording.iter().find(|r| r.id == id)?;
+                let r = self.recording.iter_mut().find(|r| r.id == id)?;
+                r.marks.push(at_frame);
                 Some(format!(
                     "dropout: the sound device skipped during the take on track {} at {}; \
                      it is marked in the take",
@@ -1055,6 +1106,9 @@ impl SongDesk {
         // The take a person picks from the passes: the one kept, or the last.
         let chosen = made.iter().position(|t| t.kept).unwrap_or(made.len() - 1);
         made[chosen].lost_frames = lost_frames;
+        if let Some(p) = disk::overview::load_or_make(&dir.join(song::TAKES_DIR).join(&r.file)) {
+            self.overviews.insert(r.file.clone(), Arc::new(p));
+        }
         let track = s.tracks.get_mut(r.track)?;
         let first = track.takes.len();
         let times_round = made.len();

@@ -3,6 +3,7 @@
 //! Nothing here runs on the audio thread; the engine only sees the rings.
 
 pub mod export;
+pub mod overview;
 pub mod song_reader;
 pub mod space;
 pub mod take_writer;

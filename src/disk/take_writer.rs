@@ -98,6 +98,8 @@ pub enum WriterEvent {
     /// The writer fell behind and the engine could not hand it this many frames so far
     /// (written as silence in their place).
     Behind { id: u32, lost_frames: u64 },
+    /// More of the take's waveform overview (`disk::overview`), to append.
+    Peaks { id: u32, peaks: Vec<u8> },
     /// The file is complete and synced.
     Finished {
         id: u32,
@@ -176,6 +178,8 @@ struct Open {
     dropouts: Vec<u64>,
     lost_told: u64,
     last_sync: Instant,
+    peaks: crate::disk::overview::PeakMaker,
+    peaks_told: usize,
 }
 
 fn io_failure(e: std::io::Error) -> WriteFailure {
@@ -223,6 +227,8 @@ impl Open {
             dropouts: Vec::new(),
             lost_told: 0,
             last_sync: Instant::now(),
+            peaks: Default::default(),
+            peaks_told: 0,
         })
     }
 
@@ -270,6 +276,10 @@ impl Open {
             Some(s) => s.iter().try_for_each(|v| each(*v))?,
             None => (0..n).try_for_each(|_| silence.iter().try_for_each(|v| each(*v)))?,
         }
+        match samples {
+            Some(s) => self.peaks.push(s),
+            None => self.peaks.push_silence(n as u64),
+        }
         self.frames += n as u64;
         self.feed.status.written.store(self.frames, Relaxed);
         Ok(())
@@ -291,6 +301,13 @@ impl Open {
                 at_frame: at,
             });
         }
+        if self.peaks.peaks.len() > self.peaks_told {
+            let _ = events.send(WriterEvent::Peaks {
+                id: self.id,
+                peaks: self.peaks.peaks[self.peaks_told..].to_vec(),
+            });
+            self.peaks_told = self.peaks.peaks.len();
+        }
         let lost = self.feed.status.lost.load(Relaxed);
         if lost != self.lost_told {
             self.lost_told = lost;
@@ -310,8 +327,9 @@ impl Open {
     }
 
     /// The header written, the file synced, and said so.
-    fn finish(self, events: &Sender<WriterEvent>) {
+    fn finish(mut self, events: &Sender<WriterEvent>) {
         let (id, path, frames) = (self.id, self.path.clone(), self.frames);
+        let _ = crate::disk::overview::save(&path, &std::mem::take(&mut self.peaks).finish());
         let (dropouts, lost_frames) = (self.dropouts.clone(), self.feed.status.lost.load(Relaxed));
         let file = match self.file.try_clone() {
             Ok(f) => f,
@@ -342,8 +360,10 @@ impl Open {
 
     /// The take cannot go on: the engine stops offering, the file is closed and mended
     /// to what it holds, and said so.
-    fn give_up(self, why: WriteFailure, events: &Sender<WriterEvent>) {
+    fn give_up(mut self, why: WriteFailure, events: &Sender<WriterEvent>) {
         self.feed.status.abandoned.store(true, Relaxed);
+        // On a full disk this may not fit; the overview is made from the take when needed.
+        let _ = crate::disk::overview::save(&self.path, &std::mem::take(&mut self.peaks).finish());
         let (id, path, written) = (self.id, self.path.clone(), self.frames);
         let dropouts = self.dropouts.clone();
         // Dropping the writer tries to finish the header; on a full disk that may fail,

@@ -7,6 +7,7 @@ use eframe::egui::{self, Color32, RichText};
 use super::i18n::{tr, tr_n, Text};
 use super::state::{Action, PanelState, RecordAction};
 use super::theme::{self, card, Sizes};
+use crate::control::songs::LaneTake;
 
 pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     let sizes = theme::sizes(state.settings.easy_mode);
@@ -198,7 +199,9 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
                     egui::Rect::from_x_y_ranges(x(t.start)..=x(t.start + t.frames), rect.y_range());
                 if t.kept {
                     p.rect_filled(r, 4.0, theme::ACCENT);
+                    waveform(&p, r, t, theme::TEXT);
                 } else {
+                    waveform(&p, r, t, theme::WEAK_TEXT);
                     p.rect_stroke(
                         r,
                         4.0,
@@ -206,14 +209,66 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
                         egui::StrokeKind::Inside,
                     );
                 }
+                dropout_marks(&p, r, t);
             }
-            if d.recording == Some(i) {
-                if let Some(pos) = d.position.filter(|p| *p > 0) {
-                    let r = egui::Rect::from_x_y_ranges(x(0)..=x(pos as u64), rect.y_range());
-                    p.rect_filled(r, 4.0, theme::STOP);
-                }
+            if let Some(t) = d.live.as_ref().filter(|_| d.recording == Some(i)) {
+                let r =
+                    egui::Rect::from_x_y_ranges(x(t.start)..=x(t.start + t.frames), rect.y_range());
+                p.rect_filled(r, 4.0, theme::STOP);
+                waveform(&p, r, t, theme::TEXT);
+                dropout_marks(&p, r, t);
             }
         });
         ui.add_space(sizes.gap * 0.25);
+    }
+}
+
+/// The take's overview drawn in its place: a line a pixel wide per column, as loud as
+/// the loudest sample under it.
+fn waveform(p: &egui::Painter, r: egui::Rect, t: &LaneTake, color: egui::Color32) {
+    use crate::disk::overview::FRAMES_PER_PEAK;
+    let first = (t.offset / FRAMES_PER_PEAK) as usize;
+    let count = t.frames.div_ceil(FRAMES_PER_PEAK) as usize;
+    let peaks = match t.peaks.get(first..) {
+        Some(p) => &p[..count.min(p.len())],
+        None => return,
+    };
+    let columns = r.width().floor() as usize;
+    if peaks.is_empty() || columns == 0 {
+        return;
+    }
+    let half = r.height() * 0.45;
+    let stroke = egui::Stroke::new(1.0, color);
+    for c in 0..columns {
+        let (a, b) = (
+            c * peaks.len() / columns,
+            ((c + 1) * peaks.len() / columns).max(c * peaks.len() / columns + 1),
+        );
+        let v = peaks[a..b.min(peaks.len())]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0) as f32
+            / 255.0;
+        let h = (v * half).max(0.5);
+        let xc = r.left() + c as f32 + 0.5;
+        p.line_segment(
+            [
+                egui::pos2(xc, r.center().y - h),
+                egui::pos2(xc, r.center().y + h),
+            ],
+            stroke,
+        );
+    }
+}
+
+/// Where the device dropped out during the take: a red line each.
+fn dropout_marks(p: &egui::Painter, r: egui::Rect, t: &LaneTake) {
+    for m in &t.dropout_marks {
+        let xm = r.left() + r.width() * (*m as f32 / t.frames.max(1) as f32);
+        p.line_segment(
+            [egui::pos2(xm, r.top()), egui::pos2(xm, r.bottom())],
+            egui::Stroke::new(2.0, theme::PROBLEM),
+        );
     }
 }
