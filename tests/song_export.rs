@@ -273,3 +273,73 @@ fn the_phone_file_plays_at_minus_14_lufs_with_its_peaks_under_the_ceiling() {
     let (quiet, _) = ffmpeg_r128(&dir.join("exports/Telefon.wav"));
     assert!(quiet < -24.0, "the plain export is at {quiet} LUFS");
 }
+
+/// A long export says how far it has come, on another thread, and stops when cancelled:
+/// no file, no half file, and a plain reason.
+#[test]
+fn an_export_shows_its_progress_and_a_cancelled_one_leaves_no_file() {
+    use samspill::control::songs::SongLineError;
+    use samspill::disk::export::{ExportError, Progress};
+    use std::sync::Arc;
+    let data = tempfile::tempdir().unwrap();
+    let (dir, mut s) = song::create_song(data.path(), "Lang").unwrap();
+    let tone = sine(440.0, 0.3, 20.0);
+    write_take(&dir.join("takes/track01-take001.wav"), &tone, &tone);
+    s.tracks = vec![track(
+        "Tone",
+        0.0,
+        0.0,
+        "track01-take001.wav",
+        0,
+        tone.len() as u64,
+    )];
+    song::save_song(&dir, &s).unwrap();
+    let (c, _engine) = new_engine(&EngineConfig {
+        sample_rate: SR,
+        inputs: vec![],
+    });
+    let mut desk = SongDesk::new(c, data.path().to_owned()).unwrap();
+    desk.run(SongLine::Open("Lang".into())).unwrap();
+
+    // Watched from here while it runs: the fraction only grows, and ends at 1.
+    let progress = Arc::new(Progress::default());
+    let work = desk
+        .export_work(ExportKind::Ogg, None, progress.clone())
+        .unwrap();
+    let t = std::thread::spawn(work);
+    let mut seen = vec![];
+    while !t.is_finished() {
+        seen.push(progress.fraction());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    t.join().unwrap().unwrap();
+    assert!(seen.windows(2).all(|w| w[1] >= w[0]), "{seen:?}");
+    assert!(
+        seen.iter().any(|f| *f > 0.05 && *f < 0.95),
+        "some steps on the way were seen: {seen:?}"
+    );
+    assert!(progress.fraction() > 0.99);
+    assert!(dir.join("exports/Lang.ogg").is_file());
+
+    // Cancelled half way: an error in words, and nothing written.
+    let progress = Arc::new(Progress::default());
+    let target = data.path().join("cancelled.ogg");
+    let work = desk
+        .export_work(ExportKind::Ogg, Some(target.clone()), progress.clone())
+        .unwrap();
+    let t = std::thread::spawn(work);
+    while progress.fraction() < 0.2 && !t.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    progress.cancel();
+    let e = t.join().unwrap().unwrap_err();
+    assert!(
+        matches!(e, SongLineError::Export(ExportError::Cancelled)),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "the export was cancelled; no file was written"
+    );
+    assert!(!target.exists() && !target.with_extension("part").exists());
+}

@@ -304,6 +304,15 @@ struct TakePlan {
 /// Song frames from, until.
 type Span = (u64, u64);
 
+/// Frames from the song's start to the end of its last heard take.
+fn song_frames(dir: &Path, s: &Song, rate: u32) -> u64 {
+    heard_tracks(dir, s, rate, None)
+        .iter()
+        .flat_map(|(_, t)| t.takes.iter().map(|k| k.start + k.frames))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Every take's overview, kept or made (a take a crash cut off has none yet).
 fn overviews_of(dir: &Path, s: &Song) -> std::collections::HashMap<String, Arc<Vec<u8>>> {
     let mut all = std::collections::HashMap::new();
@@ -828,7 +837,7 @@ impl SongDesk {
 
     /// Bounces the song and writes it; the answer names the file (or folder).
     fn export(&mut self, kind: ExportKind, path: Option<PathBuf>) -> Result<String, SongLineError> {
-        self.export_work(kind, path)?()
+        self.export_work(kind, path, Arc::default())?()
     }
 
     /// The export as work for another thread (a panel must not wait on it): the song as
@@ -838,13 +847,16 @@ impl SongDesk {
         &self,
         kind: ExportKind,
         path: Option<PathBuf>,
+        progress: Arc<disk::export::Progress>,
     ) -> Result<Box<dyn FnOnce() -> Result<String, SongLineError> + Send>, SongLineError> {
         if self.is_recording() {
             return Err(SongLineError::AlreadyRecording);
         }
         let rate = self.rate();
         let (dir, s) = self.open.clone().ok_or(SongLineError::NoSong)?;
-        Ok(Box::new(move || export_song(&dir, &s, rate, kind, path)))
+        Ok(Box::new(move || {
+            export_song(&dir, &s, rate, kind, path, &progress)
+        }))
     }
 
     fn stop_song(&mut self) {
@@ -1178,15 +1190,25 @@ fn export_song(
     rate: u32,
     kind: ExportKind,
     path: Option<PathBuf>,
+    progress: &disk::export::Progress,
 ) -> Result<String, SongLineError> {
     let name = folder(dir);
     let exports = dir.join("exports");
+    // The work foreseen: a bounce (two and the encoding for the phone file).
+    let frames = song_frames(dir, s, rate);
+    progress.add_total(match kind {
+        ExportKind::Ogg => frames * (2 + disk::export::OGG_WEIGHT),
+        _ => frames,
+    });
     let (b, loud) = if kind == ExportKind::Ogg {
-        let (b, lufs, tp) = normalised_bounce(dir, s, rate)?;
+        let (b, lufs, tp) = normalised_bounce_with(dir, s, rate, progress)?;
         (b, format!(", {lufs:.1} LUFS, {tp:.1} dBTP"))
     } else {
         let stems = kind == ExportKind::Stems;
-        (bounce_with(dir, s, rate, 0.0, stems)?, String::new())
+        (
+            bounce_with(dir, s, rate, 0.0, stems, progress)?,
+            String::new(),
+        )
     };
     let target = match (kind, path) {
         (_, Some(p)) => p,
@@ -1211,7 +1233,7 @@ fn export_song(
             match kind {
                 ExportKind::Wav => disk::export::write_wav(&target, &b.left, &b.right, rate, None)?,
                 ExportKind::Flac => disk::export::write_flac(&target, &b.left, &b.right, rate)?,
-                _ => disk::export::write_ogg(&target, &b.left, &b.right, rate)?,
+                _ => disk::export::write_ogg(&target, &b.left, &b.right, rate, progress)?,
             }
         }
         ExportKind::Stems => {
@@ -1304,15 +1326,30 @@ pub fn normalised_bounce(
     s: &Song,
     rate: u32,
 ) -> Result<(Bounce, f64, f64), SongLineError> {
-    let first = bounce(dir, s, rate, 0.0)?;
+    normalised_bounce_with(dir, s, rate, &Default::default())
+}
+
+/// [`normalised_bounce`], saying how far it has come (two bounces and the encoding are
+/// the work foreseen; a third bounce adds to it).
+fn normalised_bounce_with(
+    dir: &Path,
+    s: &Song,
+    rate: u32,
+    progress: &disk::export::Progress,
+) -> Result<(Bounce, f64, f64), SongLineError> {
+    let first = bounce_with(dir, s, rate, 0.0, false, progress)?;
+    let frames = first.left.len() as u64;
     let (mut lufs, _) = disk::export::loudness(&first.left, &first.right, rate)?;
     if !lufs.is_finite() {
         return Err(SongLineError::NothingToExport);
     }
     let mut gain = PHONE_LUFS - lufs;
     let mut b = first;
-    for _ in 0..6 {
-        b = bounce(dir, s, rate, gain as f32)?;
+    for i in 0..6 {
+        if i > 0 {
+            progress.add_total(frames);
+        }
+        b = bounce_with(dir, s, rate, gain as f32, false, progress)?;
         let (now, _) = disk::export::loudness(&b.left, &b.right, rate)?;
         lufs = now;
         if (lufs - PHONE_LUFS).abs() < 0.02 {
@@ -1327,7 +1364,7 @@ pub fn normalised_bounce(
 /// Bounces the song in `dir` at `rate`, offline, `gain_db` on every track (beyond the
 /// master's range, for loudness).
 pub fn bounce(dir: &Path, s: &Song, rate: u32, gain_db: f32) -> Result<Bounce, SongLineError> {
-    bounce_with(dir, s, rate, gain_db, false)
+    bounce_with(dir, s, rate, gain_db, false, &Default::default())
 }
 
 /// [`bounce`], with each track apart too when `stems`.
@@ -1337,6 +1374,7 @@ pub fn bounce_with(
     rate: u32,
     gain_db: f32,
     stems: bool,
+    progress: &disk::export::Progress,
 ) -> Result<Bounce, SongLineError> {
     let g = crate::engine::smooth::db_to_gain(gain_db);
     let tracks: Vec<_> = heard_tracks(dir, s, rate, None)
@@ -1352,11 +1390,7 @@ pub fn bounce_with(
             )
         })
         .collect();
-    let end = tracks
-        .iter()
-        .flat_map(|(_, t)| t.takes.iter().map(|k| k.start + k.frames))
-        .max()
-        .unwrap_or(0) as usize;
+    let end = song_frames(dir, s, rate) as usize;
     if end == 0 {
         return Err(SongLineError::NothingToExport);
     }
@@ -1397,6 +1431,7 @@ pub fn bounce_with(
         reader.fill();
         controller.collect_garbage();
         at += n;
+        progress.advance(n as u64)?;
     }
     left.drain(..LEAD + latency);
     right.drain(..LEAD + latency);

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -18,7 +19,47 @@ pub enum ExportError {
     Ogg(String),
     #[error("the loudness could not be measured: {0}")]
     Loudness(String),
+    #[error("the export was cancelled; no file was written")]
+    Cancelled,
 }
+
+/// How far a long export has come, and a way to stop it, shared with whoever shows it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: AtomicU64,
+    total: AtomicU64,
+    cancel: AtomicBool,
+}
+
+impl Progress {
+    /// More work ahead (in frames, or frames weighed by how slow they are).
+    pub fn add_total(&self, n: u64) {
+        self.total.fetch_add(n, Relaxed);
+    }
+
+    /// Work done; `Err` once the export is cancelled.
+    pub fn advance(&self, n: u64) -> Result<(), ExportError> {
+        self.done.fetch_add(n, Relaxed);
+        if self.cancel.load(Relaxed) {
+            Err(ExportError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// 0 to 1.
+    pub fn fraction(&self) -> f32 {
+        let total = self.total.load(Relaxed).max(1);
+        (self.done.load(Relaxed) as f64 / total as f64).clamp(0.0, 1.0) as f32
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Relaxed);
+    }
+}
+
+/// How much slower than bouncing a frame is to encode (measured: `benches/disk.rs`).
+pub const OGG_WEIGHT: u64 = 5;
 
 /// Integrated loudness (LUFS) and the highest true peak (dBTP) of a stereo signal, as
 /// EBU R128 / ITU-R BS.1770 measure them.
@@ -37,7 +78,14 @@ pub fn loudness(l: &[f32], r: &[f32], sample_rate: u32) -> Result<(f64, f64), Ex
 }
 
 /// An Ogg Vorbis file of `l` and `r` (quality 0.5, about 160 kbit/s): plays on a phone.
-pub fn write_ogg(path: &Path, l: &[f32], r: &[f32], sample_rate: u32) -> Result<(), ExportError> {
+/// Each frame is `OGG_WEIGHT` of `progress`.
+pub fn write_ogg(
+    path: &Path,
+    l: &[f32],
+    r: &[f32],
+    sample_rate: u32,
+    progress: &Progress,
+) -> Result<(), ExportError> {
     use std::num::{NonZeroU32, NonZeroU8};
     let err = |e: vorbis_rs::VorbisError| ExportError::Ogg(e.to_string());
     let rate = NonZeroU32::new(sample_rate).ok_or(ExportError::Ogg("no sample rate".into()))?;
@@ -60,6 +108,7 @@ pub fn write_ogg(path: &Path, l: &[f32], r: &[f32], sample_rate: u32) -> Result<
             enc.encode_audio_block([&l[at..at + k], &r[at..at + k]])
                 .map_err(err)?;
             at += k;
+            progress.advance(k as u64 * OGG_WEIGHT)?;
         }
         enc.finish().map_err(err)?;
     }

@@ -44,6 +44,12 @@ enum JamDone {
 }
 
 /// The panel: reads engine snapshots, sends commands, and asks the device layer to reopen.
+/// An export on its worker thread: its answer when done, and how far it has come.
+type ExportWork = (
+    Receiver<Result<String, crate::control::songs::SongLineError>>,
+    Arc<crate::disk::export::Progress>,
+);
+
 pub struct Panel {
     controller: Controller,
     audio: Arc<dyn AudioControl>,
@@ -77,7 +83,7 @@ pub struct Panel {
     /// Where songs are kept; `None`: beside the settings file, or the data folder.
     songs_path: Option<PathBuf>,
     /// An export running on a worker thread.
-    export_work: Option<Receiver<Result<String, String>>>,
+    export_work: Option<ExportWork>,
     /// "Save first" was answered: this jam opens once the save is done.
     open_after_save: Option<PathBuf>,
     /// The minute the default jam name was last set for.
@@ -247,19 +253,27 @@ impl Panel {
         if self.state.view == View::Record {
             let _ = self.desk();
         }
-        if let Some(rx) = &self.export_work {
+        self.state.record.exporting = self.export_work.as_ref().map(|(_, p)| p.fraction());
+        if let Some((rx, _)) = &self.export_work {
             if let Ok(done) = rx.try_recv() {
                 self.export_work = None;
+                self.state.record.exporting = None;
+                let lang = self.state.lang();
                 match done {
                     Ok(l) => {
                         // "exported: PATH (…)": the path, said in the panel's language.
                         let path = l.strip_prefix("exported: ").unwrap_or(&l);
                         let path = path.rsplit_once(" (").map_or(path, |(p, _)| p);
-                        let lang = self.state.lang();
                         let said = super::i18n::tr_n(lang, Text::RecordSaved, path);
                         self.state.record.said.push((said, false));
                     }
-                    Err(e) => self.state.record.said.push((e, true)),
+                    Err(crate::control::songs::SongLineError::Export(
+                        crate::disk::export::ExportError::Cancelled,
+                    )) => {
+                        let said = super::i18n::tr(lang, Text::RecordCancelled).to_string();
+                        self.state.record.said.push((said, false));
+                    }
+                    Err(e) => self.state.record.said.push((e.to_string(), true)),
                 }
             }
         }
@@ -283,6 +297,18 @@ impl Panel {
     /// A Record view button.
     fn record_action(&mut self, a: RecordAction) {
         use crate::control::songs::{ExportKind, SongLine};
+        if let Some((_, p)) = &self.export_work {
+            // One export at a time; the running one can be cancelled.
+            if a == RecordAction::CancelExport {
+                p.cancel();
+            }
+            if matches!(
+                a,
+                RecordAction::CancelExport | RecordAction::ExportWav | RecordAction::ExportPhone
+            ) {
+                return;
+            }
+        }
         let Some(desk) = self.desk() else {
             return;
         };
@@ -299,22 +325,25 @@ impl Panel {
             RecordAction::DiscardRunning => desk.stop_nowait(true).map(|()| String::new()),
             RecordAction::DiscardLast => desk.run(SongLine::Discard),
             RecordAction::NewSong => desk.run(new_song()),
+            RecordAction::CancelExport => return,
             RecordAction::ExportWav | RecordAction::ExportPhone => {
                 let kind = if a == RecordAction::ExportWav {
                     ExportKind::Wav
                 } else {
                     ExportKind::Ogg
                 };
-                match desk.export_work(kind, None) {
+                let progress = Arc::new(crate::disk::export::Progress::default());
+                match desk.export_work(kind, None, progress.clone()) {
                     Ok(work) => {
                         let (tx, rx) = crossbeam_channel::bounded(1);
                         let _ =
                             std::thread::Builder::new()
                                 .name("export".into())
                                 .spawn(move || {
-                                    let _ = tx.send(work().map_err(|e| e.to_string()));
+                                    let _ = tx.send(work());
                                 });
-                        self.export_work = Some(rx);
+                        self.state.record.exporting = Some(0.0);
+                        self.export_work = Some((rx, progress));
                         return;
                     }
                     Err(e) => Err(e),

@@ -112,7 +112,22 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     });
     ui.add_space(sizes.gap * 0.5);
     lanes(ui, state, &sizes);
-    if !state.settings.easy_mode && d.song.is_some() && d.recording.is_none() {
+    if let Some(done) = r.exporting.filter(|_| !state.settings.easy_mode) {
+        ui.add_space(sizes.gap * 0.5);
+        card(ui, &sizes, |ui| {
+            ui.horizontal(|ui| {
+                let percent = (done * 100.0).floor() as usize;
+                ui.add(
+                    egui::ProgressBar::new(done)
+                        .desired_width(ui.available_width() * 0.6)
+                        .text(tr_n(lang, Text::RecordSavingN, percent)),
+                );
+                if ui.button(tr(lang, Text::RecordCancel)).clicked() {
+                    actions.push(act(RecordAction::CancelExport));
+                }
+            });
+        });
+    } else if !state.settings.easy_mode && d.song.is_some() && d.recording.is_none() {
         ui.add_space(sizes.gap * 0.5);
         card(ui, &sizes, |ui| {
             ui.horizontal_wrapped(|ui| {

@@ -41,6 +41,8 @@ pub struct RecordState {
     pub said: Vec<(String, bool)>,
     /// The desk could not be set up (no data folder): why.
     pub unavailable: Option<String>,
+    /// How far a running export has come (0 to 1).
+    pub exporting: Option<f32>,
 }
 
 /// What the Record view's buttons ask for.
@@ -56,6 +58,7 @@ pub enum RecordAction {
     NewSong,
     ExportWav,
     ExportPhone,
+    CancelExport,
 }
 
 /// A message for the status line, kept as a key so it follows a language switch.
