@@ -166,3 +166,72 @@ fn in_easy_mode_the_record_view_is_the_big_button_and_the_lanes_in_bokmal() {
     assert!(room.has("Spor 1"), "{:?}", room.texts());
     assert_all_in(&room, Language::Bokmal);
 }
+
+/// After a crash: the take it cut off is put back at once, the Record view comes up
+/// with it, and the therapist keeps it or throws it away (the file stays either way).
+#[test]
+fn a_take_a_crash_cut_off_is_offered_to_keep_or_throw_away_at_the_next_start() {
+    use samspill::session::song::{self, JournalEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let songs = dir.path().join("songs");
+    std::fs::create_dir_all(&songs).unwrap();
+    let (folder, _) = song::create_song(&songs, "Natt").unwrap();
+    let entry = JournalEntry {
+        track: 0,
+        file: "track01-take001.wav".into(),
+        start: 0,
+        sample_rate: 48_000,
+        fade: 0,
+        cycle_frames: 0,
+    };
+    song::write_journal(&folder, &entry).unwrap();
+    // What a power cut leaves: the sound on disk, the header still saying "empty".
+    let take = folder.join("takes").join(&entry.file);
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&take, spec).unwrap();
+    for i in 0..48_000 * 3 {
+        let v = ((i as f32 * 0.05).sin() * 3_000_000.0) as i32;
+        w.write_sample(v).unwrap();
+        w.write_sample(v).unwrap();
+    }
+    w.finalize().unwrap();
+    let mut bytes = std::fs::read(&take).unwrap();
+    bytes[4..8].copy_from_slice(&36u32.to_le_bytes());
+    bytes[40..44].copy_from_slice(&0u32.to_le_bytes());
+    std::fs::write(&take, bytes).unwrap();
+
+    let mut room = panel_room(
+        Box::new(Running),
+        Settings::default(),
+        dir,
+        900.0,
+        move |p| p.songs_at(songs),
+    );
+    play(&mut room, 0.05);
+    let l = lang(&room);
+    let offered = tr(l, Text::RecordRecoveredN).replace("{n}.", "");
+    assert!(
+        room.texts()
+            .iter()
+            .any(|t| t.starts_with(&offered) && t.contains("0:03")),
+        "the recovered take is offered: {:?}",
+        room.texts()
+    );
+    assert!(room.has(tr(l, Text::RecordKeepRecovered)));
+    // Put back already: its lane shows it before anyone decides.
+    assert_eq!(takes_on_track_one(&room), 1);
+    room.click(tr(l, Text::RecordDiscardRecovered));
+    play(&mut room, 0.05);
+    assert!(!room.texts().iter().any(|t| t.starts_with(&offered)));
+    let (_, s) = song::open_song(&room.dir.path().join("songs"), "Natt").unwrap();
+    let k = &s.tracks[0].takes[0];
+    assert!(k.recovered && !k.kept, "{k:?}");
+    assert_eq!(k.frames, 48_000 * 3);
+    assert!(take.is_file(), "throwing away keeps the file");
+    assert_all_in(&room, l);
+}

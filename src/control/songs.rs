@@ -402,6 +402,8 @@ pub struct SongDesk {
     said_later: Vec<String>,
     /// The open song's takes' overviews, by file.
     overviews: std::collections::HashMap<String, Arc<Vec<u8>>>,
+    /// When the disk's room was last asked, and what it said.
+    room_seen: std::cell::Cell<(Option<Instant>, Option<u64>)>,
 }
 
 fn clock(frames: u64, rate: u32) -> String {
@@ -427,6 +429,7 @@ impl SongDesk {
             reader: None,
             said_later: Vec::new(),
             overviews: Default::default(),
+            room_seen: Default::default(),
         })
     }
 
@@ -498,6 +501,18 @@ impl SongDesk {
             free,
             self.bytes_per_sec(self.recording.len()),
         ))
+    }
+
+    /// [`SongDesk::seconds_left`] for a panel that asks every frame: asked of the disk
+    /// at most twice a second.
+    fn room_now(&self) -> Option<u64> {
+        let (at, secs) = self.room_seen.get();
+        if at.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
+            let secs = self.seconds_left();
+            self.room_seen.set((Some(Instant::now()), secs));
+            return secs;
+        }
+        secs
     }
 
     /// Does the line; the answer is one line.
@@ -874,7 +889,7 @@ impl SongDesk {
         let Some((dir, s)) = &self.open else {
             return DeskView {
                 sample_rate: rate,
-                room_secs: self.seconds_left(),
+                room_secs: self.room_now(),
                 ..DeskView::default()
             };
         };
@@ -928,7 +943,7 @@ impl SongDesk {
             sample_rate: rate,
             beat_frames: (rate as f64 * 60.0 / s.tempo_bpm.max(1.0) as f64).round() as u64,
             beats_per_bar: s.beats_per_bar,
-            room_secs: self.seconds_left(),
+            room_secs: self.room_now(),
         }
     }
 
@@ -1168,6 +1183,46 @@ impl SongDesk {
             ));
         }
         Some(said)
+    }
+
+    /// A recovered take kept (as it was put back) or thrown away (its file stays).
+    pub fn decide_recovered(
+        &mut self,
+        r: &RecoveredTake,
+        keep: bool,
+    ) -> Result<String, SongLineError> {
+        let apply = |s: &mut Song| {
+            for k in s
+                .tracks
+                .get_mut(r.track)
+                .into_iter()
+                .flat_map(|t| t.takes.iter_mut())
+                .filter(|k| k.file == r.file)
+            {
+                k.kept = keep;
+            }
+        };
+        match self.open.as_mut() {
+            Some((dir, s)) if folder(dir) == r.song => {
+                apply(s);
+                song::save_song(dir, s)?;
+            }
+            _ => {
+                let (dir, mut s) = song::open_song(&self.songs, &r.song)?;
+                apply(&mut s);
+                song::save_song(&dir, &s)?;
+            }
+        }
+        Ok(format!(
+            "take: the recovered take on track {} of {} {}",
+            r.track + 1,
+            r.song,
+            if keep {
+                "kept"
+            } else {
+                "discarded (its file stays in the song's folder)"
+            }
+        ))
     }
 
     /// Stops every take and waits until they are on disk (quitting).
@@ -1465,7 +1520,25 @@ fn folder(dir: &Path) -> String {
 /// length and put back into its song, its journal entry removed. A line each for the
 /// person: `recovered: PATH (…)`, or why nothing could be saved.
 pub fn recover_songs(songs: &Path) -> Vec<String> {
+    recover_songs_found(songs).0
+}
+
+/// A take a crash cut off, put back in its song, for a person to keep or throw away.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecoveredTake {
+    /// The song's folder name.
+    pub song: String,
+    pub file: String,
+    /// 0-based.
+    pub track: usize,
+    pub frames: u64,
+    pub sample_rate: u32,
+}
+
+/// [`recover_songs`], with the takes it put back.
+pub fn recover_songs_found(songs: &Path) -> (Vec<String>, Vec<RecoveredTake>) {
     let mut said = Vec::new();
+    let mut found = Vec::new();
     for name in song::song_names(songs) {
         let dir = songs.join(&name);
         let entries = song::journal_entries(&dir);
@@ -1542,10 +1615,17 @@ pub fn recover_songs(songs: &Path) -> Vec<String> {
                         clock(repaired.frames, repaired.sample_rate),
                         e.track + 1
                     ));
+                    found.push(RecoveredTake {
+                        song: name.clone(),
+                        file: e.file.clone(),
+                        track: e.track,
+                        frames: repaired.frames,
+                        sample_rate: repaired.sample_rate,
+                    });
                 }
                 Err(err) => said.push(format!("recovery: {err}")),
             }
         }
     }
-    said
+    (said, found)
 }

@@ -233,15 +233,29 @@ impl Panel {
                 .map_err(|e| e.to_string())
                 .and_then(|dir| {
                     crate::session::make_private_dir(&dir, true).map_err(|e| e.to_string())?;
-                    for line in crate::control::songs::recover_songs(&dir) {
-                        let problem = !line.starts_with("recovered:");
-                        self.state.record.said.push((line, problem));
+                    let (said, found) = crate::control::songs::recover_songs_found(&dir);
+                    for line in said.into_iter().filter(|l| !l.starts_with("recovered:")) {
+                        self.state.record.said.push((line, true));
                     }
+                    // What a crash cut off is the first thing shown, to keep or throw away.
+                    if !found.is_empty() {
+                        self.state.view = View::Record;
+                    }
+                    self.state.record.recovered = found;
                     crate::control::songs::SongDesk::new(self.controller.clone(), dir)
                         .map_err(|e| e.to_string())
                 });
             match made {
-                Ok(d) => self.songs = Some(d),
+                Ok(mut d) => {
+                    // The song a recovered take is in is opened, its lanes showing it.
+                    if let Some(r) = self.state.record.recovered.first() {
+                        let opened = d.run(crate::control::songs::SongLine::Open(r.song.clone()));
+                        if let Err(e) = opened {
+                            self.state.record.said.push((e.to_string(), true));
+                        }
+                    }
+                    self.songs = Some(d);
+                }
                 Err(e) => self.state.record.unavailable = Some(e),
             }
         }
@@ -250,9 +264,8 @@ impl Panel {
 
     /// The desk's news and state, each frame once it exists.
     fn poll_songs(&mut self) {
-        if self.state.view == View::Record {
-            let _ = self.desk();
-        }
+        // Made at the first frame, so takes a crash cut off are offered at once.
+        let _ = self.desk();
         self.state.record.exporting = self.export_work.as_ref().map(|(_, p)| p.fraction());
         if let Some((rx, _)) = &self.export_work {
             if let Ok(done) = rx.try_recv() {
@@ -309,6 +322,12 @@ impl Panel {
                 return;
             }
         }
+        let picked = match a {
+            RecordAction::KeepRecovered(i) | RecordAction::DiscardRecovered(i) => {
+                self.state.record.recovered.get(i).cloned()
+            }
+            _ => None,
+        };
         let Some(desk) = self.desk() else {
             return;
         };
@@ -326,6 +345,13 @@ impl Panel {
             RecordAction::DiscardLast => desk.run(SongLine::Discard),
             RecordAction::NewSong => desk.run(new_song()),
             RecordAction::CancelExport => return,
+            RecordAction::KeepRecovered(_) | RecordAction::DiscardRecovered(_) => {
+                let keep = matches!(a, RecordAction::KeepRecovered(_));
+                match &picked {
+                    Some(r) => desk.decide_recovered(r, keep),
+                    None => return,
+                }
+            }
             RecordAction::ExportWav | RecordAction::ExportPhone => {
                 let kind = if a == RecordAction::ExportWav {
                     ExportKind::Wav
@@ -350,8 +376,12 @@ impl Panel {
                 }
             }
         };
-        if let Err(e) = result {
-            self.state.record.said.push((e.to_string(), true));
+        match (&result, a) {
+            (Ok(_), RecordAction::KeepRecovered(i) | RecordAction::DiscardRecovered(i)) => {
+                self.state.record.recovered.remove(i);
+            }
+            (Err(e), _) => self.state.record.said.push((e.to_string(), true)),
+            _ => {}
         }
         if let Some(d) = self.songs.as_ref() {
             self.state.record.desk = d.view();

@@ -111,6 +111,35 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
         }
     });
     ui.add_space(sizes.gap * 0.5);
+    for (k, found) in r.recovered.iter().enumerate() {
+        card(ui, &sizes, |ui| {
+            let secs = found.frames / found.sample_rate.max(1) as u64;
+            let what = format!(
+                "{}:{:02}, {} – {}",
+                secs / 60,
+                secs % 60,
+                tr_n(lang, Text::TrackN, found.track + 1),
+                found.song
+            );
+            ui.label(
+                RichText::new(tr_n(lang, Text::RecordRecoveredN, what))
+                    .size(sizes.body)
+                    .color(theme::TEXT),
+            );
+            ui.horizontal(|ui| {
+                if ui.button(tr(lang, Text::RecordKeepRecovered)).clicked() {
+                    actions.push(act(RecordAction::KeepRecovered(k)));
+                }
+                // Easy mode shows nothing that can lose a take: the therapist decides.
+                if !state.settings.easy_mode
+                    && ui.button(tr(lang, Text::RecordDiscardRecovered)).clicked()
+                {
+                    actions.push(act(RecordAction::DiscardRecovered(k)));
+                }
+            });
+        });
+        ui.add_space(sizes.gap * 0.25);
+    }
     lanes(ui, state, &sizes);
     if let Some(done) = r.exporting.filter(|_| !state.settings.easy_mode) {
         ui.add_space(sizes.gap * 0.5);

@@ -43,6 +43,8 @@ pub struct RecordState {
     pub unavailable: Option<String>,
     /// How far a running export has come (0 to 1).
     pub exporting: Option<f32>,
+    /// Takes a crash cut off, put back at start, waiting for keep or throw away.
+    pub recovered: Vec<crate::control::songs::RecoveredTake>,
 }
 
 /// What the Record view's buttons ask for.
@@ -59,6 +61,9 @@ pub enum RecordAction {
     ExportWav,
     ExportPhone,
     CancelExport,
+    /// The recovered take at this place in the list: keep or throw away.
+    KeepRecovered(usize),
+    DiscardRecovered(usize),
 }
 
 /// A message for the status line, kept as a key so it follows a language switch.
