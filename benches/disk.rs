@@ -40,6 +40,7 @@ fn writer_run(tracks: usize, secs: usize, format: TakeFormat) -> (f64, f64) {
                 path: dir.path().join(format!("t{id}.wav")),
                 sample_rate: SR,
                 format,
+                part_frames: 0,
             })
             .unwrap();
         tap.start(0, 0);

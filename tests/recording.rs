@@ -64,6 +64,7 @@ fn takes_on_disk_are_what_the_engine_heard_shifted_by_the_round_trip() {
                 path: dir.path().join(format!("{id}.wav")),
                 sample_rate: SR,
                 format: TakeFormat::Float32,
+                part_frames: 0,
             })
             .unwrap();
         c.send_at(start, Command::StartTake(tap)).unwrap();

@@ -280,3 +280,137 @@ song = "export wav {}"
     assert_eq!(exported.spec().channels, 2);
     assert!(exported.duration() as usize >= 2 * BAR);
 }
+
+/// A take longer than a file holds (here 1 s, as 4 GiB would be) goes on in the next
+/// file without a gap: the song plays its parts one after the other as the one take, and
+/// a cycle's times round are never split. A crash during such a take brings every part
+/// back.
+#[test]
+fn a_take_that_outgrows_its_file_goes_on_in_the_next_gap_free_and_comes_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = noise(20 * RATE);
+    write_wav(&dir.path().join("player.wav"), std::slice::from_ref(&input));
+    let text = r#"
+soundfont = "none"
+block_frames = 256
+length_secs = 16.0
+songs = "songs"
+take_file_secs = 1.0
+[[input]]
+file = "player.wav"
+[[command]]
+at_secs = 0.0
+song = "song new Lang"
+[[command]]
+at_secs = 0.0
+song = "song count-in 0"
+[[command]]
+at_secs = 0.0
+song = "record"
+[[command]]
+at_secs = 3.7
+song = "stop"
+[[command]]
+at_secs = 4.0
+song = "song tempo 240 1"
+[[command]]
+at_secs = 4.0
+song = "song cycle 1 2"
+[[command]]
+at_secs = 4.0
+song = "record"
+[[command]]
+at_secs = 9.3
+song = "stop"
+"#;
+    let script = Script::parse(text, "long.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let out = render(&script).unwrap_or_else(|e| panic!("{e}"));
+    let said = out.said.join("\n");
+    let songs = dir.path().join("songs");
+    let (song_dir, song) = open_song(&songs, "Lang").unwrap();
+    let takes = song_dir.join("takes");
+
+    // 3.5 s in four files of at most a second, placed end to end, all kept.
+    let t1 = &song.tracks[0].takes;
+    let started = SOON;
+    let total = RATE * 37 / 10 - started;
+    let lens: Vec<u64> = t1.iter().map(|t| t.frames).collect();
+    assert_eq!(
+        lens,
+        vec![48_000, 48_000, 48_000, (total - 3 * RATE) as u64],
+        "{said}"
+    );
+    assert!(t1.iter().all(|t| t.kept && t.offset == 0));
+    assert_eq!(t1[3].file, "track01-take001-part4.wav");
+    for (k, t) in t1.iter().enumerate() {
+        assert_eq!(t.start as usize, k * RATE);
+    }
+    let placed: Vec<PlacedTake> = t1
+        .iter()
+        .map(|k| PlacedTake {
+            path: takes.join(&k.file),
+            start: k.start,
+            frames: k.frames,
+            offset: k.offset,
+            fade: k.fade,
+        })
+        .collect();
+    let (heard, _) = render_track(placed, 1.0, 1.0, RATE as u32, total).unwrap();
+    let g = heard[1000] / input[started + 1000];
+    for (i, h) in heard.iter().enumerate() {
+        assert!(
+            (h - g * input[started + i]).abs() < 3e-6,
+            "the parts play as one take: frame {i} is off"
+        );
+    }
+
+    // A cycle of two bars of a quarter second each (240 bpm, 1 beat a bar): a file of
+    // 1 s holds two whole times round, and no time round is split between files.
+    let t2 = &song.tracks[1].takes;
+    let cycle = RATE / 2;
+    assert!(t2
+        .iter()
+        .all(|t| t.frames as usize <= cycle && t.start == 0));
+    assert!(t2.iter().all(|t| (t.offset as usize).is_multiple_of(cycle)
+        && t.offset as usize + t.frames as usize <= RATE));
+    assert_eq!(t2.iter().filter(|t| t.kept).count(), 1);
+
+    // A crash during a take in parts: the journal still there, the last part's header
+    // never written. Every part comes back, in order.
+    use samspill::session::song::{self, JournalEntry};
+    let entry = JournalEntry {
+        track: 0,
+        file: "track01-take099.wav".into(),
+        start: 0,
+        sample_rate: RATE as u32,
+        fade: 0,
+        cycle_frames: 0,
+    };
+    song::write_journal(&song_dir, &entry).unwrap();
+    for (name, from) in [
+        ("track01-take099.wav", 0usize),
+        ("track01-take099-part2.wav", 1),
+    ] {
+        std::fs::copy(takes.join(&t1[from].file), takes.join(name)).unwrap();
+    }
+    let mut cut = std::fs::read(takes.join("track01-take099-part2.wav")).unwrap();
+    let data = cut.windows(4).position(|w| w == b"data").unwrap();
+    cut[data + 4..data + 8].copy_from_slice(&0u32.to_le_bytes());
+    cut.truncate(cut.len() - 6 * 1000);
+    std::fs::write(takes.join("track01-take099-part2.wav"), cut).unwrap();
+    let back = samspill::control::songs::recover_songs(&songs);
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert!(back[0].starts_with("recovered: "), "{back:?}");
+    let (_, song) = open_song(&songs, "Lang").unwrap();
+    let got: Vec<_> = song.tracks[0].takes[4..]
+        .iter()
+        .map(|t| (t.file.as_str(), t.start, t.frames, t.recovered))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("track01-take099.wav", 0, 48_000, true),
+            ("track01-take099-part2.wav", 48_000, 47_000, true)
+        ]
+    );
+}

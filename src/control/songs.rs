@@ -389,7 +389,7 @@ pub struct SongDesk {
     next_id: u32,
     format: TakeFormat,
     /// The last take finished: (track, index in its takes).
-    last: Option<(usize, usize)>,
+    last: Option<(usize, std::ops::Range<usize>)>,
     warned_low: bool,
     space_checked: Option<Instant>,
     /// The song playing, and the cycle it goes round.
@@ -404,6 +404,8 @@ pub struct SongDesk {
     overviews: std::collections::HashMap<String, Arc<Vec<u8>>>,
     /// When the disk's room was last asked, and what it said.
     room_seen: std::cell::Cell<(Option<Instant>, Option<u64>)>,
+    /// Frames a take's file holds before it goes on in the next (0: a WAV file's most).
+    part_frames: u64,
 }
 
 fn clock(frames: u64, rate: u32) -> String {
@@ -430,6 +432,7 @@ impl SongDesk {
             said_later: Vec::new(),
             overviews: Default::default(),
             room_seen: Default::default(),
+            part_frames: 0,
         })
     }
 
@@ -477,6 +480,12 @@ impl SongDesk {
 
     pub fn set_format(&mut self, format: TakeFormat) {
         self.format = format;
+    }
+
+    /// Takes go on in a new file after `frames` (rounded to whole times round of a
+    /// cycle) instead of at a WAV file's 4 GiB: how tests reach the split in seconds.
+    pub fn set_part_frames(&mut self, frames: u64) {
+        self.part_frames = frames;
     }
 
     pub fn is_recording(&self) -> bool {
@@ -642,15 +651,18 @@ impl SongDesk {
             SongLine::Discard if self.is_recording() => self.stop(true),
             SongLine::Keep | SongLine::Discard => {
                 let keep = line == SongLine::Keep;
-                let (t, k) = self.last.ok_or(SongLineError::NoTake)?;
+                let (t, ks) = self.last.clone().ok_or(SongLineError::NoTake)?;
                 let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
-                let take = s
+                let takes = s
                     .tracks
                     .get_mut(t)
-                    .and_then(|tr| tr.takes.get_mut(k))
+                    .and_then(|tr| tr.takes.get_mut(ks.clone()))
                     .ok_or(SongLineError::NoTake)?;
-                take.kept = keep;
+                for take in takes {
+                    take.kept = keep;
+                }
                 song::save_song(dir, s)?;
+                let k = ks.start;
                 Ok(format!(
                     "take: track {}, take {} {}",
                     t + 1,
@@ -724,6 +736,11 @@ impl SongDesk {
             path: dir.join(song::TAKES_DIR).join(&file),
             sample_rate: rate,
             format: self.format,
+            part_frames: match (self.part_frames, plan.cycle.map_or(0, |(a, b)| b - a)) {
+                (0, align) => disk::take_writer::max_part_frames(self.format, align),
+                (n, 0) => n,
+                (n, align) => (n / align).max(1) * align,
+            },
         }) {
             let _ = song::remove_journal(&dir, &file);
             return Err(SongLineError::CannotStart(e));
@@ -1066,23 +1083,27 @@ impl SongDesk {
                 frames,
                 dropouts,
                 lost_frames,
+                parts,
                 ..
-            } => self.file_take(id, frames, dropouts, lost_frames, None),
+            } => self.file_take(id, frames, parts, dropouts, lost_frames, None),
             WriterEvent::Failed {
                 id,
                 frames,
                 dropouts,
                 why,
+                parts,
                 ..
-            } => self.file_take(id, frames, dropouts, 0, Some(why)),
+            } => self.file_take(id, frames, parts, dropouts, 0, Some(why)),
         }
     }
 
     /// Puts a finished take into the song, then lets go of its journal entry.
+    #[allow(clippy::too_many_arguments)]
     fn file_take(
         &mut self,
         id: u32,
         frames: u64,
+        parts: Vec<(PathBuf, u64)>,
         dropouts: Vec<u64>,
         lost_frames: u64,
         why: Option<WriteFailure>,
@@ -1119,22 +1140,22 @@ impl SongDesk {
             fade: r.plan.fade,
             cycle_frames: r.plan.cycle.map_or(0, |(a, b)| b - a),
         };
-        let mut made = song::takes_of_recording(&entry, frames);
+        let files: Vec<(String, u64)> = parts
+            .iter()
+            .filter_map(|(p, n)| Some((p.file_name()?.to_string_lossy().into_owned(), *n)))
+            .collect();
+        let mut made = song::takes_of_recording(&entry, &files, &dropouts);
         for t in &mut made {
-            let (from, to) = (t.offset, t.offset + t.frames);
-            t.dropouts = dropouts
-                .iter()
-                .filter(|d| (from..to).contains(*d))
-                .map(|d| d - from)
-                .collect();
             t.kept &= !r.discard;
             t.ended_early = why.as_ref().map(|w| w.to_string());
         }
         // The take a person picks from the passes: the one kept, or the last.
         let chosen = made.iter().position(|t| t.kept).unwrap_or(made.len() - 1);
         made[chosen].lost_frames = lost_frames;
-        if let Some(p) = disk::overview::load_or_make(&dir.join(song::TAKES_DIR).join(&r.file)) {
-            self.overviews.insert(r.file.clone(), Arc::new(p));
+        for (f, _) in &files {
+            if let Some(p) = disk::overview::load_or_make(&dir.join(song::TAKES_DIR).join(f)) {
+                self.overviews.insert(f.clone(), Arc::new(p));
+            }
         }
         let track = s.tracks.get_mut(r.track)?;
         let first = track.takes.len();
@@ -1146,9 +1167,14 @@ impl SongDesk {
         if saved.is_ok() {
             let _ = song::remove_journal(dir, &r.file);
         }
-        self.last = Some((r.track, k));
+        // `take keep|discard` is about the time round kept, or the whole take.
+        self.last = Some(if r.plan.cycle.is_some() {
+            (r.track, k..k + 1)
+        } else {
+            (r.track, first..first + times_round)
+        });
         let mut said = match &why {
-            None if times_round > 1 => format!(
+            None if r.plan.cycle.is_some() && times_round > 1 => format!(
                 "take: track {}, takes {} to {} ({times_round} times round, {} each): {}",
                 r.track + 1,
                 first + 1,
@@ -1600,7 +1626,20 @@ pub fn recover_songs_found(songs: &Path) -> (Vec<String>, Vec<RecoveredTake>) {
             while s.tracks.len() <= e.track {
                 s.tracks.push(new_track(s.tracks.len()));
             }
-            let mut back = song::takes_of_recording(&e, repaired.frames);
+            // A take that outgrew its file went on in parts: each mended and put back.
+            let mut files = vec![(e.file.clone(), repaired.frames)];
+            let mut all = repaired.frames;
+            for part in 2.. {
+                let p = disk::take_writer::part_path(&path, part);
+                let Ok(r) = disk::repair_wav(&p) else { break };
+                files.push((
+                    p.file_name()
+                        .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+                    r.frames,
+                ));
+                all += r.frames;
+            }
+            let mut back = song::takes_of_recording(&e, &files, &[]);
             for t in &mut back {
                 t.sample_rate = repaired.sample_rate;
                 t.recovered = true;
@@ -1612,14 +1651,14 @@ pub fn recover_songs_found(songs: &Path) -> (Vec<String>, Vec<RecoveredTake>) {
                     said.push(format!(
                         "recovered: {} ({} on track {} of the song {name})",
                         path.display(),
-                        clock(repaired.frames, repaired.sample_rate),
+                        clock(all, repaired.sample_rate),
                         e.track + 1
                     ));
                     found.push(RecoveredTake {
                         song: name.clone(),
                         file: e.file.clone(),
                         track: e.track,
-                        frames: repaired.frames,
+                        frames: all,
                         sample_rate: repaired.sample_rate,
                     });
                 }

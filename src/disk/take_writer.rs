@@ -66,14 +66,36 @@ pub struct WriterJob {
     pub path: PathBuf,
     pub sample_rate: u32,
     pub format: TakeFormat,
+    /// Frames a file holds before the take goes on in the next (`part_path`); 0: as
+    /// many as a WAV file holds.
+    pub part_frames: u64,
+}
+
+/// The most whole frames a WAV file of `format` holds; a multiple of `align` frames
+/// (a cycle's length, so no time round is split between two files) when it can be.
+pub fn max_part_frames(format: TakeFormat, align: u64) -> u64 {
+    let most = MAX_DATA_BYTES / (2 * format.bytes_per_sample());
+    match align {
+        a if a > 0 && a <= most => most / a * a,
+        _ => most,
+    }
+}
+
+/// The file the take goes on in after `first` is full: `NAME-part2.wav`, `-part3`, …
+pub fn part_path(first: &std::path::Path, part: usize) -> PathBuf {
+    if part <= 1 {
+        return first.to_owned();
+    }
+    let stem = first
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    first.with_file_name(format!("{stem}-part{part}.wav"))
 }
 
 /// Why a take stopped before it was stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WriteFailure {
     DiskFull,
-    /// The file reached the most a WAV file holds (4 GiB).
-    TooLong,
     Io(String),
 }
 
@@ -81,10 +103,6 @@ impl std::fmt::Display for WriteFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WriteFailure::DiskFull => write!(f, "the disk is full"),
-            WriteFailure::TooLong => write!(
-                f,
-                "the take reached the longest a WAV file can hold (4 GiB, about 4 hours)"
-            ),
             WriteFailure::Io(e) => write!(f, "the disk would not take more ({e})"),
         }
     }
@@ -100,13 +118,15 @@ pub enum WriterEvent {
     Behind { id: u32, lost_frames: u64 },
     /// More of the take's waveform overview (`disk::overview`), to append.
     Peaks { id: u32, peaks: Vec<u8> },
-    /// The file is complete and synced.
+    /// The file is complete and synced. `parts`: each file of the take (one unless it
+    /// outgrew a WAV file) and its frames, in order.
     Finished {
         id: u32,
         path: PathBuf,
         frames: u64,
         dropouts: Vec<u64>,
         lost_frames: u64,
+        parts: Vec<(PathBuf, u64)>,
     },
     /// The take stopped early; what was written up to then is kept and whole.
     Failed {
@@ -115,6 +135,7 @@ pub enum WriterEvent {
         frames: u64,
         dropouts: Vec<u64>,
         why: WriteFailure,
+        parts: Vec<(PathBuf, u64)>,
     },
 }
 
@@ -169,7 +190,15 @@ impl Drop for TakeWriter {
 struct Open {
     id: u32,
     feed: TakeFeed,
+    /// The file being written (the take's first, or a later part).
     path: PathBuf,
+    first: PathBuf,
+    sample_rate: u32,
+    part_frames: u64,
+    /// Frames in the file being written.
+    in_part: u64,
+    /// Files filled before it, and their frames.
+    parts: Vec<(PathBuf, u64)>,
     wav: hound::WavWriter<BufWriter<File>>,
     /// The same file, to sync.
     file: File,
@@ -197,29 +226,48 @@ fn hound_failure(e: hound::Error) -> WriteFailure {
     }
 }
 
+type Wav = hound::WavWriter<BufWriter<File>>;
+
+/// A new WAV file, readable by its owner only, its header on disk before the first
+/// sound: a crash at once still leaves a WAV.
+fn new_wav(
+    path: &std::path::Path,
+    format: TakeFormat,
+    rate: u32,
+) -> Result<(Wav, File), WriteFailure> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).read(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(path).map_err(io_failure)?;
+    let sync = file.try_clone().map_err(io_failure)?;
+    let mut wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), format.spec(rate))
+        .map_err(hound_failure)?;
+    wav.flush().map_err(hound_failure)?;
+    sync.sync_all().map_err(io_failure)?;
+    Ok((wav, sync))
+}
+
 impl Open {
     fn create(job: WriterJob) -> Result<Open, WriteFailure> {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).read(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let file = opts.open(&job.path).map_err(io_failure)?;
-        let sync = file.try_clone().map_err(io_failure)?;
-        let mut wav = hound::WavWriter::new(
-            BufWriter::with_capacity(1 << 16, file),
-            job.format.spec(job.sample_rate),
-        )
-        .map_err(hound_failure)?;
-        // The header on disk before the first sound: a crash at once still leaves a WAV.
-        wav.flush().map_err(hound_failure)?;
-        sync.sync_all().map_err(io_failure)?;
+        let (wav, sync) = new_wav(&job.path, job.format, job.sample_rate)?;
+        let most = max_part_frames(job.format, 0);
         Ok(Open {
             id: job.feed.id,
             feed: job.feed,
+            first: job.path.clone(),
             path: job.path,
+            sample_rate: job.sample_rate,
+            part_frames: if job.part_frames == 0 {
+                most
+            } else {
+                job.part_frames.min(most)
+            },
+            in_part: 0,
+            parts: Vec::new(),
             wav,
             file: sync,
             format: job.format,
@@ -256,12 +304,41 @@ impl Open {
         }
     }
 
-    /// Writes `n` frames: the interleaved `samples`, or silence.
+    /// Writes `n` frames: the interleaved `samples`, or silence; a file that is full
+    /// is closed and the take goes on in the next, frame for frame.
     fn write_frames(&mut self, samples: Option<&[f32]>, n: usize) -> Result<(), WriteFailure> {
-        let bytes = (self.frames + n as u64) * 2 * self.format.bytes_per_sample();
-        if bytes > MAX_DATA_BYTES {
-            return Err(WriteFailure::TooLong);
+        let mut done = 0;
+        while done < n {
+            let room = self.part_frames.saturating_sub(self.in_part);
+            if room == 0 {
+                self.next_part()?;
+                continue;
+            }
+            let k = (n - done).min(room as usize);
+            self.write_piece(samples.map(|s| &s[2 * done..2 * (done + k)]), k)?;
+            done += k;
         }
+        Ok(())
+    }
+
+    /// The next file made (its header on disk) before this one is closed, so the take
+    /// always has a file to go on in.
+    fn next_part(&mut self) -> Result<(), WriteFailure> {
+        let next = part_path(&self.first, self.parts.len() + 2);
+        let (wav, file) = new_wav(&next, self.format, self.sample_rate)?;
+        let old = std::mem::replace(&mut self.wav, wav);
+        old.finalize().map_err(hound_failure)?;
+        self.file.sync_all().map_err(io_failure)?;
+        self.file = file;
+        let path = std::mem::replace(&mut self.path, next);
+        let _ = crate::disk::overview::save(&path, &std::mem::take(&mut self.peaks).finish());
+        self.parts.push((path, self.in_part));
+        self.in_part = 0;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn write_piece(&mut self, samples: Option<&[f32]>, n: usize) -> Result<(), WriteFailure> {
         let silence = [0.0f32; 2];
         let mut each = |s: f32| -> Result<(), WriteFailure> {
             match self.format {
@@ -281,6 +358,7 @@ impl Open {
             None => self.peaks.push_silence(n as u64),
         }
         self.frames += n as u64;
+        self.in_part += n as u64;
         self.feed.status.written.store(self.frames, Relaxed);
         Ok(())
     }
@@ -329,8 +407,12 @@ impl Open {
     /// The header written, the file synced, and said so.
     fn finish(mut self, events: &Sender<WriterEvent>) {
         let (id, path, frames) = (self.id, self.path.clone(), self.frames);
-        let _ = crate::disk::overview::save(&path, &std::mem::take(&mut self.peaks).finish());
+        if frames > 0 {
+            let _ = crate::disk::overview::save(&path, &std::mem::take(&mut self.peaks).finish());
+        }
         let (dropouts, lost_frames) = (self.dropouts.clone(), self.feed.status.lost.load(Relaxed));
+        let mut parts = std::mem::take(&mut self.parts);
+        let in_part = self.in_part;
         let file = match self.file.try_clone() {
             Ok(f) => f,
             Err(e) => return self.give_up(io_failure(e), events),
@@ -341,20 +423,29 @@ impl Open {
             .map_err(hound_failure)
             .and_then(|()| file.sync_all().map_err(io_failure));
         let _ = events.send(match closed {
-            Ok(()) => WriterEvent::Finished {
-                id,
-                path,
-                frames,
-                dropouts,
-                lost_frames,
-            },
-            Err(why) => WriterEvent::Failed {
-                frames: crate::disk::repair_wav(&path).map_or(0, |r| r.frames),
-                id,
-                path,
-                dropouts,
-                why,
-            },
+            Ok(()) => {
+                parts.push((path.clone(), in_part));
+                WriterEvent::Finished {
+                    id,
+                    path,
+                    frames,
+                    dropouts,
+                    lost_frames,
+                    parts,
+                }
+            }
+            Err(why) => {
+                let last = crate::disk::repair_wav(&path).map_or(0, |r| r.frames);
+                parts.push((path.clone(), last));
+                WriterEvent::Failed {
+                    frames: parts.iter().map(|p| p.1).sum(),
+                    id,
+                    path,
+                    dropouts,
+                    why,
+                    parts,
+                }
+            }
         });
     }
 
@@ -363,19 +454,25 @@ impl Open {
     fn give_up(mut self, why: WriteFailure, events: &Sender<WriterEvent>) {
         self.feed.status.abandoned.store(true, Relaxed);
         // On a full disk this may not fit; the overview is made from the take when needed.
-        let _ = crate::disk::overview::save(&self.path, &std::mem::take(&mut self.peaks).finish());
-        let (id, path, written) = (self.id, self.path.clone(), self.frames);
+        if self.frames > 0 {
+            let peaks = std::mem::take(&mut self.peaks).finish();
+            let _ = crate::disk::overview::save(&self.path, &peaks);
+        }
+        let (id, path, in_part) = (self.id, self.path.clone(), self.in_part);
         let dropouts = self.dropouts.clone();
+        let mut parts = std::mem::take(&mut self.parts);
         // Dropping the writer tries to finish the header; on a full disk that may fail,
         // and the repair below sets it from what reached the file.
         drop(self);
-        let frames = crate::disk::repair_wav(&path).map_or(written, |r| r.frames);
+        let last = crate::disk::repair_wav(&path).map_or(in_part, |r| r.frames);
+        parts.push((path.clone(), last));
         let _ = events.send(WriterEvent::Failed {
             id,
             path,
-            frames,
+            frames: parts.iter().map(|p| p.1).sum(),
             dropouts,
             why,
+            parts,
         });
     }
 }
@@ -462,6 +559,7 @@ mod tests {
                 path: path.clone(),
                 sample_rate: 48_000,
                 format: TakeFormat::Float32,
+                part_frames: 0,
             })
             .unwrap();
         assert_eq!(
@@ -506,6 +604,73 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600, "a take is its owner's only");
     }
 
+    /// A take longer than a file holds goes on in the next file at the very next frame:
+    /// the parts, read one after the other, are the take; each is a whole WAV file.
+    #[test]
+    fn a_take_that_outgrows_its_file_goes_on_in_the_next_without_a_gap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.wav");
+        let (mut tap, feed) = TakeTap::new(3, TakeSource::Mix, 48_000);
+        tap.start(0, 0);
+        let writer = TakeWriter::start().unwrap();
+        writer
+            .write(WriterJob {
+                feed,
+                path: path.clone(),
+                sample_rate: 48_000,
+                format: TakeFormat::Float32,
+                part_frames: 1000,
+            })
+            .unwrap();
+        let total = 2777usize;
+        let mut at = 0;
+        while at < total {
+            let n = 333.min(total - at);
+            let (l, r): (Vec<f32>, Vec<f32>) = (at..at + n).map(signal).unzip();
+            tap.offer(&l, &r, at as u64, 0);
+            at += n;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        tap.stop(total as u64);
+        tap.offer(&[0.0], &[0.0], total as u64, 0);
+        let WriterEvent::Finished { frames, parts, .. } =
+            wait_event(&writer, |e| matches!(e, WriterEvent::Finished { .. }))
+        else {
+            unreachable!()
+        };
+        assert_eq!(frames, total as u64);
+        let names: Vec<_> = parts
+            .iter()
+            .map(|(p, n)| (p.file_name().unwrap().to_str().unwrap().to_owned(), *n))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("long.wav".to_string(), 1000),
+                ("long-part2.wav".to_string(), 1000),
+                ("long-part3.wav".to_string(), 777)
+            ]
+        );
+        let mut got = Vec::new();
+        for (p, n) in &parts {
+            let r = hound::WavReader::open(p).unwrap();
+            assert_eq!(
+                r.duration() as u64,
+                *n,
+                "{} says its own length",
+                p.display()
+            );
+            got.extend(r.into_samples::<f32>().map(Result::unwrap));
+            assert!(crate::disk::overview::peaks_path(p).is_file());
+        }
+        for i in 0..total {
+            assert_eq!((got[2 * i], got[2 * i + 1]), signal(i), "frame {i}");
+        }
+        assert_eq!(part_path(&path, 1), path);
+        assert_eq!(max_part_frames(TakeFormat::Int24, 0), MAX_DATA_BYTES / 6);
+        assert_eq!(max_part_frames(TakeFormat::Int24, 96_000) % 96_000, 0);
+    }
+
     #[test]
     fn a_take_in_24_bits_is_the_signal_to_within_half_a_step() {
         let dir = tempfile::tempdir().unwrap();
@@ -518,6 +683,7 @@ mod tests {
                 path: path.clone(),
                 sample_rate: 44_100,
                 format: TakeFormat::Int24,
+                part_frames: 0,
             })
             .unwrap();
         tap.start(0, 0);
@@ -550,6 +716,7 @@ mod tests {
                 path: "/proc/no-such-dir/take.wav".into(),
                 sample_rate: 48_000,
                 format: TakeFormat::Int24,
+                part_frames: 0,
             })
             .unwrap_err();
         assert!(matches!(e, WriteFailure::Io(_)), "{e:?}");

@@ -226,9 +226,10 @@ fn song_desk(
         }
         None => crate::session::song::songs_dir().map_err(|e| RenderError::Songs(e.to_string()))?,
     };
-    crate::control::songs::SongDesk::offline(controller.clone(), dir)
-        .map(Some)
-        .map_err(|e| RenderError::Songs(e.to_string()))
+    let mut desk = crate::control::songs::SongDesk::offline(controller.clone(), dir)
+        .map_err(|e| RenderError::Songs(e.to_string()))?;
+    desk.set_part_frames(script.take_file_frames);
+    Ok(Some(desk))
 }
 
 impl Rendered {

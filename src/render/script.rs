@@ -60,6 +60,9 @@ struct RawScript {
     command: Vec<Spanned<RawCommand>>,
     looper: Option<Spanned<RawLooper>>,
     songs: Option<Spanned<String>>,
+    /// Seconds a take's file holds before the take goes on in the next (tests; the
+    /// default is a WAV file's 4 GiB).
+    take_file_secs: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +243,8 @@ pub struct Script {
     pub looper: Option<ScriptLooper>,
     /// Where recorded songs go (`None`: the user's data folder).
     pub songs: Option<PathBuf>,
+    /// Frames a take's file holds (0: a WAV file's most).
+    pub take_file_frames: u64,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -445,6 +450,16 @@ impl Script {
         }
         commands.sort_by_key(|c| c.frame);
         notes.sort_by_key(|n| n.0);
+        let take_file_frames = match &raw.take_file_secs {
+            Some(t) if !(t.get_ref().is_finite() && *t.get_ref() >= 0.1) => {
+                return Err(err(
+                    at(t.span()),
+                    "take_file_secs must be at least 0.1 seconds".into(),
+                ))
+            }
+            Some(t) => frame_of(*t.get_ref()),
+            None => 0,
+        };
 
         Ok(Script {
             file: file.to_owned(),
@@ -459,6 +474,7 @@ impl Script {
             commands,
             looper,
             songs: raw.songs.map(|s| base.join(s.get_ref())),
+            take_file_frames,
         })
     }
 

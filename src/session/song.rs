@@ -176,35 +176,64 @@ pub struct JournalEntry {
     pub cycle_frames: u64,
 }
 
-/// The takes one recording makes: itself, or (cycle recording) one take per time round,
-/// all in one file. A last time round a quarter of the cycle long or less is dropped when
-/// there was a whole one; the last whole time round is the one kept (the others stay in
-/// the song, to be chosen instead).
-pub fn takes_of_recording(e: &JournalEntry, frames: u64) -> Vec<Take> {
-    let take = |offset: u64, len: u64, kept: bool| Take {
-        file: e.file.clone(),
-        start: e.start,
-        frames: len,
-        sample_rate: e.sample_rate,
-        kept,
-        dropouts: Vec::new(),
-        lost_frames: 0,
-        recovered: false,
-        ended_early: None,
-        offset,
-        fade: e.fade,
-    };
+/// The takes one recording makes, from its files (`parts`: each file and its frames; more
+/// than one when it outgrew a WAV file) and the recording's dropout frames: itself (a take
+/// per file, one after the other), or, cycle recording, one take per time round (no time
+/// round is split between files). A last time round a quarter of the cycle long or less is
+/// dropped when there was a whole one; the last whole time round is the one kept (the
+/// others stay in the song, to be chosen instead).
+pub fn takes_of_recording(
+    e: &JournalEntry,
+    parts: &[(String, u64)],
+    dropouts: &[u64],
+) -> Vec<Take> {
+    let mut takes = Vec::new();
     let c = e.cycle_frames;
-    if c == 0 || frames <= c {
-        return vec![take(0, frames, true)];
+    let mut before = 0;
+    for (i, (file, frames)) in parts.iter().enumerate() {
+        let last_part = i + 1 == parts.len();
+        let piece = |offset: u64, len: u64, start: u64, fade: u64| Take {
+            file: file.clone(),
+            start,
+            frames: len,
+            sample_rate: e.sample_rate,
+            kept: c == 0,
+            dropouts: dropouts
+                .iter()
+                .filter(|d| (before + offset..before + offset + len).contains(*d))
+                .map(|d| d - before - offset)
+                .collect(),
+            lost_frames: 0,
+            recovered: false,
+            ended_early: None,
+            offset,
+            fade,
+        };
+        if let Some(whole) = frames.checked_div(c) {
+            for k in 0..whole {
+                takes.push(piece(k * c, c, e.start, 0));
+            }
+            let rest = frames % c;
+            let keep_rest = !last_part || rest * 4 > c || takes.is_empty();
+            if rest > 0 && keep_rest {
+                takes.push(piece(whole * c, rest, e.start, 0));
+            }
+        } else {
+            // A punch outgrowing a file is not a thing; split, its fades would dip.
+            let fade = if parts.len() == 1 { e.fade } else { 0 };
+            takes.push(piece(0, *frames, e.start + before, fade));
+        }
+        before += frames;
     }
-    let whole = frames / c;
-    let rest = frames % c;
-    let mut takes: Vec<Take> = (0..whole).map(|k| take(k * c, c, false)).collect();
-    if rest * 4 > c {
-        takes.push(take(whole * c, rest, false));
+    if c > 0 {
+        let chosen = takes
+            .iter()
+            .rposition(|t| t.frames == c)
+            .unwrap_or(takes.len().saturating_sub(1));
+        if let Some(t) = takes.get_mut(chosen) {
+            t.kept = true;
+        }
     }
-    takes[whole as usize - 1].kept = true;
     takes
 }
 
@@ -581,7 +610,7 @@ mod tests {
             cycle_frames: 100,
         };
         let shape = |frames| {
-            takes_of_recording(&e, frames)
+            takes_of_recording(&e, &[(e.file.clone(), frames)], &[])
                 .iter()
                 .map(|t| (t.offset, t.frames, t.kept, t.start))
                 .collect::<Vec<_>>()
@@ -597,16 +626,56 @@ mod tests {
                 (200, 30, false, 1000)
             ]
         );
+        // In two files (it outgrew the first): each time round in one file, the dropouts
+        // on the takes they fell in.
+        let t = takes_of_recording(
+            &e,
+            &[("a.wav".into(), 200), ("a-part2.wav".into(), 130)],
+            &[150, 210],
+        );
+        let got: Vec<_> = t
+            .iter()
+            .map(|t| {
+                (
+                    t.file.as_str(),
+                    t.offset,
+                    t.frames,
+                    t.kept,
+                    t.dropouts.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a.wav", 0, 100, false, vec![]),
+                ("a.wav", 100, 100, false, vec![50]),
+                ("a-part2.wav", 0, 100, true, vec![10]),
+                ("a-part2.wav", 100, 30, false, vec![]),
+            ]
+        );
         let plain = JournalEntry {
             cycle_frames: 0,
             fade: 480,
             ..e
         };
-        let t = takes_of_recording(&plain, 5000);
+        let t = takes_of_recording(&plain, &[("b.wav".into(), 5000)], &[7]);
         assert_eq!(
             (t.len(), t[0].frames, t[0].fade, t[0].kept),
             (1, 5000, 480, true)
         );
+        assert_eq!(t[0].dropouts, vec![7]);
+        // A plain take in two files: one after the other, both kept, gap-free.
+        let t = takes_of_recording(
+            &plain,
+            &[("b.wav".into(), 5000), ("b-part2.wav".into(), 10)],
+            &[],
+        );
+        let got: Vec<_> = t
+            .iter()
+            .map(|t| (t.start, t.frames, t.kept, t.fade))
+            .collect();
+        assert_eq!(got, vec![(1000, 5000, true, 0), (6000, 10, true, 0)]);
     }
 
     /// Song files as a damaged disk or a hand edit might leave them: every one is either
