@@ -110,3 +110,60 @@ fn a_take_cut_off_by_sigkill_comes_back_at_the_next_start_all_but_the_last_secon
     assert!(again.wait_exit(10 * SECS).success());
     again.assert_no_allocation_on_the_audio_thread();
 }
+
+/// The loops a client made in a jam drop into a song as tracks: on the JACK dummy
+/// server the headless program loops a feeder's noise, then `song loops 3` makes a track
+/// of the loop played three times round, sample for sample the loop each time.
+#[test]
+fn the_loops_playing_now_become_song_tracks() {
+    let turn = Turn::take("rec-loops");
+    let _jackd = Jackd::start(&turn);
+    let mut samspill = Samspill::start(&turn, "ss-loops", true, &[]);
+    samspill.wait_line("ready: jack client ss-loops", 15 * SECS);
+    let probe = client("probe-loops");
+    wait_for_port(&probe, "ss-loops:in_1", 5 * SECS);
+    let (_feeder, feeder_port) = start_feeder("feeder-loops");
+    connect(&probe, &feeder_port, "ss-loops:in_1");
+    // The looper's memory is made in the background: it answers once it is there.
+    let deadline = Instant::now() + 20 * SECS;
+    loop {
+        samspill.send("loops");
+        if samspill.wait_line("loop", 5 * SECS).starts_with("loop 1:") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the looper never came");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    samspill.send("loop 1 record");
+    std::thread::sleep(Duration::from_millis(1200));
+    samspill.send("loop 1 record");
+    std::thread::sleep(Duration::from_millis(300));
+
+    samspill.send("song new Lupe");
+    samspill.wait_line("song: Lupe", 5 * SECS);
+    samspill.send("song loops 3");
+    let said = samspill.wait_line("loops:", 20 * SECS);
+    assert!(
+        said.starts_with("loops: 1 tracks from the loops playing now, 3 times round"),
+        "{said}"
+    );
+    let folder = turn.dir.path().join("songs/Lupe");
+    let song = std::fs::read_to_string(folder.join("song.toml")).unwrap();
+    assert!(song.contains("name = \"Loop 1\""), "{song}");
+    let mut wav = hound::WavReader::open(folder.join("takes/track01-take001.wav")).unwrap();
+    let v: Vec<i32> = wav.samples::<i32>().map(Result::unwrap).collect();
+    let frames = v.len() / 2;
+    assert_eq!(frames % 3, 0, "three whole times round");
+    let len = frames / 3;
+    let secs = len as f64 / SR as f64;
+    assert!(secs > 0.8 && secs < 1.6, "the loop is {secs} s");
+    assert!(
+        v[..2 * len] == v[2 * len..4 * len] && v[..2 * len] == v[4 * len..],
+        "each time round is the loop"
+    );
+    let loud = v[..2 * len]
+        .iter()
+        .filter(|s| s.unsigned_abs() > 100_000)
+        .count();
+    assert!(loud > len / 2, "the loop holds the feeder's noise");
+}

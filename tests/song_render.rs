@@ -414,3 +414,111 @@ song = "stop"
         ]
     );
 }
+
+/// A saved jam's loops drop into a song as tracks: each loop as the looper played it
+/// (its level, pan, reversed, half speed), round and round from the song's start; a
+/// song without takes takes the jam's tempo.
+#[test]
+fn a_saved_jams_loops_become_song_tracks_as_the_looper_played_them() {
+    use samspill::engine::looper::{Quantize, Speed, SyncMode, TrackSettings};
+    use samspill::session::jam::{save_jam_in, Jam, JamTrack};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let a = noise(RATE / 2);
+    let b: Vec<f32> = noise(RATE / 4).iter().map(|v| v * 0.5).collect();
+    let jam = Jam {
+        name: "Fredag".into(),
+        created: "2026-12-02T20:00:00Z".into(),
+        sample_rate: RATE as u32,
+        sync: SyncMode::Tempo {
+            bpm: 90.0,
+            beats_per_bar: 3,
+        },
+        quantize: Quantize::Off,
+        cycle_frames: RATE as u64 / 4,
+        tracks: vec![
+            JamTrack {
+                left: a.clone(),
+                right: a.clone(),
+                settings: TrackSettings {
+                    volume: 0.5,
+                    pan: -0.5,
+                    ..TrackSettings::default()
+                },
+            },
+            JamTrack::default(),
+            JamTrack {
+                left: b.clone(),
+                right: b.clone(),
+                settings: TrackSettings {
+                    reversed: true,
+                    speed: Speed::Half,
+                    muted: true,
+                    ..TrackSettings::default()
+                },
+            },
+        ],
+    };
+    save_jam_in(&data.join("jams"), Some("Fredag"), &jam).unwrap();
+    let text = r#"
+soundfont = "none"
+length_secs = 0.5
+songs = "data/songs"
+[[command]]
+at_secs = 0.0
+song = "song new Fra jam"
+[[command]]
+at_secs = 0.1
+song = "song jam Fredag 3"
+[[command]]
+at_secs = 0.2
+song = "song loops"
+"#;
+    let first = text.replace("song new Fra jam", "song new Prøve");
+    let script = Script::parse(&first, "jam.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let err = render(&script)
+        .err()
+        .expect("a render cannot copy loops out of itself");
+    assert!(err.to_string().contains("from a saved jam"), "{err}");
+    let text = text.replace("[[command]]\nat_secs = 0.2\nsong = \"song loops\"\n", "");
+    let script = Script::parse(&text, "jam.toml", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let out = render(&script).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.said
+            .iter()
+            .any(|l| l.starts_with("loops: 2 tracks from the jam Fredag, 3 times round (0:01.5)")),
+        "{:?}",
+        out.said
+    );
+    let (song_dir, song) = open_song(&data.join("songs"), "Fra-jam").unwrap();
+    assert_eq!((song.tempo_bpm, song.beats_per_bar), (90.0, 3));
+    assert_eq!(song.tracks.len(), 2);
+    let (one, three) = (&song.tracks[0], &song.tracks[1]);
+    assert_eq!(
+        (one.name.as_str(), three.name.as_str()),
+        ("Loop 1", "Loop 3")
+    );
+    assert!((one.volume_db + 6.02).abs() < 0.01 && one.pan == -0.5 && !one.muted);
+    assert!(three.muted);
+    let take = read_stereo(&song_dir.join("takes").join(&one.takes[0].file));
+    assert_eq!(take.0.len(), 3 * a.len());
+    for (i, v) in take.0.iter().enumerate() {
+        assert!((v - a[i % a.len()]).abs() < 1e-6, "loop 1, frame {i}");
+    }
+    // Reversed and at half speed: twice as long, and backwards.
+    let take = read_stereo(&song_dir.join("takes").join(&three.takes[0].file));
+    let n = 2 * b.len();
+    assert_eq!(take.0.len(), 3 * n);
+    assert_eq!(take.0[..n], take.0[n..2 * n]);
+    let slow: Vec<f32> = take.0[..n].iter().step_by(2).copied().collect();
+    let back: Vec<f32> = b.iter().rev().copied().collect();
+    let corr = |x: &[f32], y: &[f32]| {
+        let dot: f32 = x.iter().zip(y).map(|(a, b)| a * b).sum();
+        dot / (rms(x) * rms(y) * x.len() as f32)
+    };
+    let (backwards, forwards) = (corr(&slow, &back), corr(&slow, &b));
+    assert!(
+        backwards > 0.5 && forwards.abs() < 0.1,
+        "the half-speed copy runs backwards: {backwards:.2} backwards, {forwards:.2} forwards"
+    );
+}

@@ -24,7 +24,12 @@ use crate::session::song::{
 };
 use std::sync::Arc;
 
-pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | song punch FROM TO|off | song pre-roll SECS | song cycle FIRST LAST|off | export wav|flac|ogg|stems [PATH]";
+pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | song punch FROM TO|off | song pre-roll SECS | song cycle FIRST LAST|off | song loops [TIMES] | song jam NAME [TIMES] | export wav|flac|ogg|stems [PATH]";
+
+/// The most times round a loop is brought into a song.
+pub const MAX_LOOP_TIMES: u32 = 64;
+/// Times round when not said.
+const LOOP_TIMES: u32 = 4;
 
 /// Seconds of sound a take's ring holds while the disk is slow.
 const RING_SECS: usize = 10;
@@ -55,6 +60,9 @@ pub enum SongLine {
     PreRoll(f64),
     /// Bars (first, last) recorded round and round; `None`: off.
     Cycle(Option<(u32, u32)>),
+    /// Loops as new tracks, each this many times round from the song's start: the
+    /// loops playing now (`None`), or a saved jam's.
+    Loops(Option<String>, u32),
     Export(ExportKind, Option<PathBuf>),
 }
 
@@ -105,6 +113,14 @@ pub enum SongLineError {
     PreRoll,
     #[error("a cycle is two bar numbers from 1, the first no later than the second (`song cycle 5 8`), or `song cycle off`")]
     Cycle,
+    #[error("`song loops [TIMES]` brings in the loops playing now, `song jam NAME [TIMES]` a saved jam's; TIMES is 1 to {MAX_LOOP_TIMES}")]
+    LoopsHow,
+    #[error("there is no saved jam called \"{0}\"; `jams` lists them")]
+    NoSuchJam(String),
+    #[error("no loop has anything in it, so there is nothing to bring in")]
+    NoLoops,
+    #[error("the loops could not be read: {0}")]
+    Loops(String),
     #[error("the tempo cannot change while recording")]
     BusyRecording,
     #[error("export wav, flac, ogg or stems, and a path if not into the song's folder")]
@@ -183,6 +199,28 @@ impl SongLine {
                     },
                     _ => Err(SongLineError::Cycle),
                 },
+                Some("loops") => match rest.as_slice() {
+                    [] => Ok(SongLine::Loops(None, LOOP_TIMES)),
+                    [n] => match n.parse::<u32>() {
+                        Ok(n) if (1..=MAX_LOOP_TIMES).contains(&n) => Ok(SongLine::Loops(None, n)),
+                        _ => Err(SongLineError::LoopsHow),
+                    },
+                    _ => Err(SongLineError::LoopsHow),
+                },
+                Some("jam") => {
+                    // A last word that is a number is how many times round.
+                    let (name, times) = match rest.split_last() {
+                        Some((n, name)) if !name.is_empty() && n.parse::<u32>().is_ok() => {
+                            (name.join(" "), n.parse::<u32>().unwrap_or(LOOP_TIMES))
+                        }
+                        _ => (rest.join(" "), LOOP_TIMES),
+                    };
+                    if name.is_empty() || !(1..=MAX_LOOP_TIMES).contains(&times) {
+                        Err(SongLineError::LoopsHow)
+                    } else {
+                        Ok(SongLine::Loops(Some(name), times))
+                    }
+                }
                 Some("count-in") => match rest.as_slice() {
                     [n] => match n.parse::<u32>() {
                         Ok(n) if n <= song::MAX_COUNT_IN_BARS => Ok(SongLine::CountIn(n)),
@@ -563,6 +601,7 @@ impl SongDesk {
                 Ok(said)
             }
             SongLine::Record(track) => self.record(track),
+            SongLine::Loops(jam, times) => self.add_loops(jam, times),
             SongLine::Play => {
                 if self.is_recording() {
                     return Err(SongLineError::AlreadyRecording);
@@ -818,6 +857,128 @@ impl SongDesk {
             t + 1,
             takes_before + 1,
             self.room_text()
+        ))
+    }
+
+    /// Loops as new tracks: each as the looper played it (reversed, at half or double
+    /// speed, at its level and pan, muted or not), `times` round from the song's start.
+    /// A song with no takes yet takes the jam's tempo.
+    fn add_loops(&mut self, jam: Option<String>, times: u32) -> Result<String, SongLineError> {
+        use crate::engine::looper::{Speed, SyncMode};
+        use crate::session::jam;
+        if self.is_recording() {
+            return Err(SongLineError::AlreadyRecording);
+        }
+        let rate = self.rate();
+        if self.open.is_none() {
+            return Err(SongLineError::NoSong);
+        }
+        let (loops, whence) = match jam {
+            // The engine copies the loops out as it runs; a render runs it only between lines.
+            None if self.offline => {
+                return Err(SongLineError::Loops(
+                    "a render brings loops in from a saved jam (`song jam NAME`)".into(),
+                ))
+            }
+            None => {
+                let c = self
+                    .controller
+                    .capture_loops(jam::CAPTURE_TIMEOUT)
+                    .map_err(|e| SongLineError::Loops(e.to_string()))?;
+                (
+                    jam::Jam::from_capture(&c, "").0,
+                    "the loops playing now".to_string(),
+                )
+            }
+            Some(name) => {
+                let jams = self.songs.with_file_name(jam::JAMS_DIR);
+                let dir =
+                    jam::find_jam(&jams, &name).ok_or(SongLineError::NoSuchJam(name.clone()))?;
+                let opened =
+                    jam::open_jam(&dir).map_err(|e| SongLineError::Loops(e.to_string()))?;
+                (opened.jam, format!("the jam {name}"))
+            }
+        };
+        let loops = loops.at_rate(rate);
+        if loops.tracks.iter().all(|t| t.frames() == 0) {
+            return Err(SongLineError::NoLoops);
+        }
+        let format = self.format;
+        let (dir, s) = self.open.as_mut().ok_or(SongLineError::NoSong)?;
+        if let SyncMode::Tempo { bpm, beats_per_bar } = loops.sync {
+            if s.tracks.iter().all(|t| t.takes.is_empty()) {
+                s.tempo_bpm = bpm;
+                s.beats_per_bar = beats_per_bar;
+            }
+        }
+        let mut made = 0;
+        let mut longest = 0;
+        for (i, t) in loops
+            .tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.frames() > 0)
+        {
+            let n = t.frames();
+            let (mut l, mut r) = (t.left[..n].to_vec(), t.right[..n].to_vec());
+            if t.settings.reversed {
+                l.reverse();
+                r.reverse();
+            }
+            let played = match t.settings.speed {
+                Speed::Half => 2 * n,
+                Speed::Double => (n / 2).max(1),
+                Speed::Normal => n,
+            };
+            if played != n {
+                let mut v = crate::prep::resample::resample_loop(&[&l, &r], played).into_iter();
+                l = v.next().unwrap_or_default();
+                r = v.next().unwrap_or_default();
+            }
+            let total = played * times as usize;
+            let (l, r): (Vec<f32>, Vec<f32>) =
+                (0..total).map(|k| (l[k % played], r[k % played])).unzip();
+            let index = s.tracks.len();
+            let file = song::new_take_file(dir, index);
+            disk::take_writer::write_take_file(
+                &dir.join(song::TAKES_DIR).join(&file),
+                &l,
+                &r,
+                rate,
+                format,
+            )
+            .map_err(SongLineError::CannotStart)?;
+            if let Some(p) = disk::overview::load_or_make(&dir.join(song::TAKES_DIR).join(&file)) {
+                self.overviews.insert(file.clone(), Arc::new(p));
+            }
+            s.tracks.push(SongTrack {
+                name: format!("Loop {}", i + 1),
+                source: song::source_text(TakeSource::Inputs),
+                volume_db: (20.0 * t.settings.volume.max(1e-4).log10()).clamp(-60.0, 12.0),
+                pan: t.settings.pan.clamp(-1.0, 1.0),
+                muted: t.settings.muted,
+                solo: false,
+                takes: vec![song::Take {
+                    file,
+                    start: 0,
+                    frames: total as u64,
+                    sample_rate: rate,
+                    kept: true,
+                    dropouts: Vec::new(),
+                    lost_frames: 0,
+                    recovered: false,
+                    ended_early: None,
+                    offset: 0,
+                    fade: 0,
+                }],
+            });
+            made += 1;
+            longest = longest.max(total);
+        }
+        song::save_song(dir, s)?;
+        Ok(format!(
+            "loops: {made} tracks from {whence}, {times} times round ({})",
+            clock(longest as u64, rate)
         ))
     }
 

@@ -251,6 +251,35 @@ fn new_wav(
     Ok((wav, sync))
 }
 
+/// A whole take written at once (loops brought into a song), readable by its owner only,
+/// synced, with its overview beside it.
+pub fn write_take_file(
+    path: &std::path::Path,
+    l: &[f32],
+    r: &[f32],
+    sample_rate: u32,
+    format: TakeFormat,
+) -> Result<(), WriteFailure> {
+    let (mut wav, file) = new_wav(path, format, sample_rate)?;
+    let mut peaks = crate::disk::overview::PeakMaker::default();
+    for (a, b) in l.iter().zip(r) {
+        for v in [*a, *b] {
+            match format {
+                TakeFormat::Int24 => {
+                    wav.write_sample((v.clamp(-1.0, 1.0) * 8_388_607.0).round() as i32)
+                }
+                TakeFormat::Float32 => wav.write_sample(v),
+            }
+            .map_err(hound_failure)?;
+        }
+        peaks.push(&[*a, *b]);
+    }
+    wav.finalize().map_err(hound_failure)?;
+    file.sync_all().map_err(io_failure)?;
+    let _ = crate::disk::overview::save(path, &peaks.finish());
+    Ok(())
+}
+
 impl Open {
     fn create(job: WriterJob) -> Result<Open, WriteFailure> {
         let (wav, sync) = new_wav(&job.path, job.format, job.sample_rate)?;
