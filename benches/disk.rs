@@ -197,6 +197,7 @@ fn export_speed() {
         (ExportKind::Wav, "WAV"),
         (ExportKind::Flac, "FLAC"),
         (ExportKind::Ogg, "Ogg (normalised)"),
+        (ExportKind::Mp3, "MP3 (normalised)"),
         (ExportKind::Stems, "stems"),
     ] {
         let t = Instant::now();

@@ -268,6 +268,52 @@ fn the_phone_file_plays_at_minus_14_lufs_with_its_peaks_under_the_ceiling() {
     );
     // The limiter holds -1 dBTP; the lossy codec may overshoot it by a fraction.
     assert!(peak <= -0.5, "the phone file peaks at {peak} dBTP");
+    // The same as MP3: every phone plays it. ffmpeg decodes it to the song's length
+    // (the LAME tag makes it gapless) at the same loudness.
+    let said = desk.run(SongLine::Export(ExportKind::Mp3, None)).unwrap();
+    let mp3 = dir.join("exports/Telefon.mp3");
+    assert!(
+        said.starts_with(&format!("exported: {} (0:08.0, -14.0 LUFS", mp3.display())),
+        "{said}"
+    );
+    let probe = Cmd::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,sample_rate,channels,duration_ts,bit_rate",
+            "-of",
+            "default=nw=1",
+        ])
+        .arg(&mp3)
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&probe.stdout).to_string();
+    eprintln!("{text}");
+    for want in [
+        "codec_name=mp3",
+        "sample_rate=48000",
+        "channels=2",
+        "bit_rate=192000",
+    ] {
+        assert!(text.contains(want), "ffprobe says\n{text}");
+    }
+    let decoded = Cmd::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&mp3)
+        .args(["-f", "f32le", "-"])
+        .output()
+        .expect("ffmpeg decodes");
+    let frames = decoded.stdout.len() / 8;
+    assert_eq!(
+        frames,
+        pad.len(),
+        "decoded to the song's length, to the frame"
+    );
+    let (lufs, peak) = ffmpeg_r128(&mp3);
+    eprintln!("ffmpeg's meter on the MP3: {lufs} LUFS, true peak {peak} dBTP");
+    assert!((lufs + 14.0).abs() <= 0.5, "the MP3 is at {lufs} LUFS");
+    assert!(peak <= -0.5, "the MP3 peaks at {peak} dBTP");
     // Unnormalised, the same song is far quieter: the normalisation did the work.
     desk.run(SongLine::Export(ExportKind::Wav, None)).unwrap();
     let (quiet, _) = ffmpeg_r128(&dir.join("exports/Telefon.wav"));

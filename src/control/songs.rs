@@ -24,7 +24,7 @@ use crate::session::song::{
 };
 use std::sync::Arc;
 
-pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | song punch FROM TO|off | song pre-roll SECS | song cycle FIRST LAST|off | song loops [TIMES] | song jam NAME [TIMES] | export wav|flac|ogg|stems [PATH]";
+pub const SONG_HELP: &str = "song new NAME | song open NAME | songs | record [TRACK] | play | stop | take keep|discard | song tempo BPM [BEATS] | song click on|off | song count-in 0|1|2 | song punch FROM TO|off | song pre-roll SECS | song cycle FIRST LAST|off | song loops [TIMES] | song jam NAME [TIMES] | export wav|flac|mp3|ogg|stems [PATH]";
 
 /// The most times round a loop is brought into a song.
 pub const MAX_LOOP_TIMES: u32 = 64;
@@ -73,6 +73,8 @@ pub enum ExportKind {
     Flac,
     /// Ogg Vorbis for a phone, loudness-normalised (-14 LUFS, -1 dBTP).
     Ogg,
+    /// MP3 for a phone (every phone plays it), normalised as `Ogg`.
+    Mp3,
     /// One WAV per track, each from the song's start.
     Stems,
 }
@@ -123,7 +125,7 @@ pub enum SongLineError {
     Loops(String),
     #[error("the tempo cannot change while recording")]
     BusyRecording,
-    #[error("export wav, flac, ogg or stems, and a path if not into the song's folder")]
+    #[error("export wav, flac, mp3, ogg or stems, and a path if not into the song's folder")]
     ExportWhat,
     #[error("nothing to export: the song has no kept takes")]
     NothingToExport,
@@ -235,7 +237,8 @@ impl SongLine {
                 let kind = match second.map(str::to_ascii_lowercase).as_deref() {
                     Some("wav") => Ok(ExportKind::Wav),
                     Some("flac") => Ok(ExportKind::Flac),
-                    Some("ogg") | Some("phone") => Ok(ExportKind::Ogg),
+                    Some("ogg") => Ok(ExportKind::Ogg),
+                    Some("mp3") | Some("phone") => Ok(ExportKind::Mp3),
                     Some("stems") => Ok(ExportKind::Stems),
                     _ => Err(SongLineError::ExportWhat),
                 };
@@ -1439,10 +1442,10 @@ fn export_song(
     // The work foreseen: a bounce (two and the encoding for the phone file).
     let frames = song_frames(dir, s, rate);
     progress.add_total(match kind {
-        ExportKind::Ogg => frames * (2 + disk::export::OGG_WEIGHT),
+        ExportKind::Ogg | ExportKind::Mp3 => frames * (2 + disk::export::OGG_WEIGHT),
         _ => frames,
     });
-    let (b, loud) = if kind == ExportKind::Ogg {
+    let (b, loud) = if matches!(kind, ExportKind::Ogg | ExportKind::Mp3) {
         let (b, lufs, tp) = normalised_bounce_with(dir, s, rate, progress)?;
         (b, format!(", {lufs:.1} LUFS, {tp:.1} dBTP"))
     } else {
@@ -1455,6 +1458,7 @@ fn export_song(
     let target = match (kind, path) {
         (_, Some(p)) => p,
         (ExportKind::Ogg, None) => exports.join(format!("{name}.ogg")),
+        (ExportKind::Mp3, None) => exports.join(format!("{name}.mp3")),
         (ExportKind::Wav, None) => exports.join(format!("{name}.wav")),
         (ExportKind::Flac, None) => exports.join(format!("{name}.flac")),
         (ExportKind::Stems, None) => exports.join(format!("{name} stems")),
@@ -1468,13 +1472,16 @@ fn export_song(
         })
     };
     match kind {
-        ExportKind::Wav | ExportKind::Flac | ExportKind::Ogg => {
+        ExportKind::Wav | ExportKind::Flac | ExportKind::Ogg | ExportKind::Mp3 => {
             if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
                 made(parent)?;
             }
             match kind {
                 ExportKind::Wav => disk::export::write_wav(&target, &b.left, &b.right, rate, None)?,
                 ExportKind::Flac => disk::export::write_flac(&target, &b.left, &b.right, rate)?,
+                ExportKind::Mp3 => {
+                    disk::export::write_mp3(&target, &b.left, &b.right, rate, progress)?
+                }
                 _ => disk::export::write_ogg(&target, &b.left, &b.right, rate, progress)?,
             }
         }

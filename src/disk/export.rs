@@ -17,6 +17,8 @@ pub enum ExportError {
     Flac(String),
     #[error("the Ogg Vorbis encoder refused the sound: {0}")]
     Ogg(String),
+    #[error("the MP3 encoder refused the sound: {0}")]
+    Mp3(String),
     #[error("the loudness could not be measured: {0}")]
     Loudness(String),
     #[error("the export was cancelled; no file was written")]
@@ -111,6 +113,50 @@ pub fn write_ogg(
             progress.advance(k as u64 * OGG_WEIGHT)?;
         }
         enc.finish().map_err(err)?;
+    }
+    write_whole(path, &bytes)
+}
+
+/// An MP3 file of `l` and `r` (192 kbit/s constant, with the LAME tag that makes it
+/// gapless): plays on every phone. Each frame is `OGG_WEIGHT` of `progress`.
+pub fn write_mp3(
+    path: &Path,
+    l: &[f32],
+    r: &[f32],
+    sample_rate: u32,
+    progress: &Progress,
+) -> Result<(), ExportError> {
+    if !matches!(sample_rate, 32_000 | 44_100 | 48_000) {
+        return Err(ExportError::Mp3(format!(
+            "an MP3 holds 32, 44.1 or 48 kHz, and the song is at {} kHz; `export ogg` makes the phone file at any rate",
+            sample_rate as f64 / 1000.0
+        )));
+    }
+    let mut enc = rusty_mp3::Mp3Encoder::new(rusty_mp3::Mp3EncoderConfig {
+        bitrate_kbps: 192,
+        vbr_quality: None,
+    });
+    let n = l.len().min(r.len());
+    let mut block = Vec::with_capacity(2 * 4096);
+    let mut at = 0;
+    while at < n {
+        let k = 4096.min(n - at);
+        block.clear();
+        block.extend(
+            l[at..at + k]
+                .iter()
+                .zip(&r[at..at + k])
+                .flat_map(|(a, b)| [*a, *b]),
+        );
+        enc.push_pcm_f32(&block, 2, sample_rate)
+            .map_err(|e| ExportError::Mp3(e.to_string()))?;
+        at += k;
+        progress.advance(k as u64 * OGG_WEIGHT)?;
+    }
+    enc.finish();
+    let mut bytes = Vec::new();
+    while let Ok(p) = enc.next_packet() {
+        bytes.extend(p);
     }
     write_whole(path, &bytes)
 }

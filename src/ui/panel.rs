@@ -356,7 +356,7 @@ impl Panel {
                 let kind = if a == RecordAction::ExportWav {
                     ExportKind::Wav
                 } else {
-                    ExportKind::Ogg
+                    ExportKind::Mp3
                 };
                 let progress = Arc::new(crate::disk::export::Progress::default());
                 match desk.export_work(kind, None, progress.clone()) {
