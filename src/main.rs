@@ -68,6 +68,10 @@ enum Cmd {
         /// (4 tracks, 4 undo levels): 60 s ≈ 460 MB.
         #[arg(long, default_value_t = 60.0, value_name = "SECS", value_parser = loop_secs)]
         loop_secs: f32,
+        /// The song's click on its own outputs, for headphones: JACK ports click_left and
+        /// click_right, or outputs 3 and 4 of a device opened with four or more.
+        #[arg(long)]
+        click_apart: bool,
     },
     /// List audio devices, the JACK server and MIDI keyboards.
     Devices {
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
             osc_port,
             no_osc,
             loop_secs,
+            click_apart,
         }) => {
             use samspill::app::headless::{run, HeadlessOptions, SoundFontChoice};
             use samspill::session::settings::AudioHost;
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
                 connect,
                 osc_port: (!no_osc).then_some(osc_port),
                 loop_secs,
+                click_apart,
             })
             .map_err(|e| e.to_string())
         }

@@ -167,3 +167,54 @@ fn the_loops_playing_now_become_song_tracks() {
         .count();
     assert!(loud > len / 2, "the loop holds the feeder's noise");
 }
+
+/// With `--click-apart` the song's click and count-in go to their own ports (for the
+/// headphones) and stay out of the mix the room and the mix take hear: recorded by two
+/// JACK clients during a count-in, the click port ticks and the main output is silent.
+#[test]
+fn the_click_goes_to_its_own_ports_and_stays_out_of_the_mix() {
+    let turn = Turn::take("rec-click");
+    let _jackd = Jackd::start(&turn);
+    let mut samspill = Samspill::start(&turn, "ss-click", true, &["--click-apart"]);
+    samspill.wait_line("ready: jack client ss-click", 15 * SECS);
+    let probe = client("probe-click");
+    wait_for_port(&probe, "ss-click:click_left", 5 * SECS);
+    let mut click = Recorder::start("rec-click-port");
+    let mut main = Recorder::start("rec-main-port");
+    connect(&probe, "ss-click:click_left", &click.port);
+    connect(&probe, "ss-click:out_left", &main.port);
+
+    samspill.send("song new Klikk");
+    samspill.wait_line("song: Klikk", 5 * SECS);
+    samspill.send("song count-in 2");
+    samspill.wait_line("song count-in: 2", 5 * SECS);
+    click.forget();
+    main.forget();
+    samspill.send("record");
+    samspill.wait_line("recording:", 5 * SECS);
+    // Two bars at the default 100 bpm: 4.8 s of count-in; the first 2 s are plenty.
+    click.record_for(Duration::from_secs(2));
+    main.drain();
+    samspill.send("take discard");
+    samspill.wait_line("stopped: during the count-in", 10 * SECS);
+    let peak = |x: &[f32]| x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let (c, m) = (&click.got.samples, &main.got.samples);
+    assert!(
+        c.len() > SR as usize,
+        "the click port was recorded: {}",
+        c.len()
+    );
+    assert!(
+        peak(c) > 0.1,
+        "the click ticks on its own port: peak {}",
+        peak(c)
+    );
+    // Ticks: most of a beat is silence between them.
+    let quiet = c.iter().filter(|v| v.abs() < 1e-4).count();
+    assert!(quiet > c.len() / 2, "the click port holds ticks, not noise");
+    assert!(
+        peak(m) < 1e-6,
+        "the mix stays clean of the click: peak {}",
+        peak(m)
+    );
+}

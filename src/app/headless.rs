@@ -55,6 +55,8 @@ pub struct HeadlessOptions {
     /// Longest loop in seconds. Memory: 4 tracks × 5 layers × secs × rate × 8 bytes
     /// (60 s at 48 kHz ≈ 460 MB).
     pub loop_secs: f32,
+    /// The song's click on its own output pair (`Command::ClickApart`).
+    pub click_apart: bool,
 }
 
 impl Default for HeadlessOptions {
@@ -71,6 +73,7 @@ impl Default for HeadlessOptions {
             connect: false,
             osc_port: Some(crate::control::DEFAULT_OSC_PORT),
             loop_secs: 60.0,
+            click_apart: false,
         }
     }
 }
@@ -239,6 +242,9 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
     let mut bad_numbers = 0;
     let mut commands_refused = 0;
     let loops = start_looper_and_osc(&controller, &opts);
+    if opts.click_apart {
+        let _ = controller.send(Command::ClickApart(true));
+    }
     // Takes a crash cut off come back first, then the desk for new ones.
     let mut songs = match crate::session::song::songs_dir() {
         Ok(dir) => {

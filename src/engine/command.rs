@@ -146,6 +146,9 @@ pub enum Command {
     LoopQuantize(Quantize),
     LoopClick(bool),
     LoopCountIn(bool),
+    /// The song's click (and count-in) to its own output pair, for the headphones, when
+    /// the backend has one; else in the mix.
+    ClickApart(bool),
     /// Frames added by hand to the device's round trip when aligning recordings.
     LoopLatencyOffset(i32),
     /// Copy every loop into these buffers, a little per block, and hand them back
@@ -183,6 +186,7 @@ impl std::fmt::Debug for Command {
             Command::LoopQuantize(q) => write!(f, "LoopQuantize({q:?})"),
             Command::LoopClick(on) => write!(f, "LoopClick({on})"),
             Command::LoopCountIn(on) => write!(f, "LoopCountIn({on})"),
+            Command::ClickApart(on) => write!(f, "ClickApart({on})"),
             Command::LoopLatencyOffset(n) => write!(f, "LoopLatencyOffset({n})"),
             Command::CaptureLoops(c) => write!(f, "CaptureLoops({} tracks)", c.tracks.len()),
             Command::StartTake(t) => write!(f, "StartTake({}, {:?})", t.id, t.source),

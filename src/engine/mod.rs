@@ -189,6 +189,13 @@ pub struct Engine {
     master: Smoother,
     limiter: Limiter,
     bus_l: Vec<f32>,
+    /// The click's own pair, when it goes apart (`Command::ClickApart`).
+    click_l: Vec<f32>,
+    click_r: Vec<f32>,
+    /// Asked for (`Command::ClickApart`); `click_routed`: and the backend has the pair,
+    /// for the chunk being made.
+    click_apart: bool,
+    click_routed: bool,
     bus_r: Vec<f32>,
     in_l: Vec<f32>,
     in_r: Vec<f32>,
@@ -259,6 +266,10 @@ impl Engine {
             master: Smoother::new(db_to_gain(-6.0), ramp),
             limiter: Limiter::new(sr, MAX_BLOCK_FRAMES),
             bus_l: vec![0.0; MAX_BLOCK_FRAMES],
+            click_l: vec![0.0; MAX_BLOCK_FRAMES],
+            click_r: vec![0.0; MAX_BLOCK_FRAMES],
+            click_apart: false,
+            click_routed: false,
             bus_r: vec![0.0; MAX_BLOCK_FRAMES],
             in_l: vec![0.0; MAX_BLOCK_FRAMES],
             in_r: vec![0.0; MAX_BLOCK_FRAMES],
@@ -372,6 +383,19 @@ impl Engine {
         out_right: &mut [f32],
         midi: &[MidiEvent],
     ) {
+        self.process_with_click(inputs, out_left, out_right, None, midi);
+    }
+
+    /// rt: [`Engine::process`] for a backend with an output pair for the click: it gets
+    /// the song's click when `Command::ClickApart` is on, silence otherwise.
+    pub fn process_with_click(
+        &mut self,
+        inputs: &[&[f32]],
+        out_left: &mut [f32],
+        out_right: &mut [f32],
+        mut click: Option<(&mut [f32], &mut [f32])>,
+        midi: &[MidiEvent],
+    ) {
         let frames = out_left.len().min(out_right.len());
         let mut start = 0;
         let mut midi_at = 0;
@@ -382,13 +406,27 @@ impl Engine {
             while midi_at < midi.len() && (midi[midi_at].frame as usize) < end {
                 midi_at += 1;
             }
+            let apart = self.click_apart && click.is_some();
             self.process_chunk(
                 inputs,
                 start,
                 &mut out_left[start..end],
                 &mut out_right[start..end],
                 &midi[first..midi_at],
+                apart,
             );
+            if let Some((cl, cr)) = click.as_mut() {
+                let (cl, cr) = (cl.get_mut(start..end), cr.get_mut(start..end));
+                if let (Some(cl), Some(cr)) = (cl, cr) {
+                    if apart {
+                        cl.copy_from_slice(&self.click_l[..len]);
+                        cr.copy_from_slice(&self.click_r[..len]);
+                    } else {
+                        cl.fill(0.0);
+                        cr.fill(0.0);
+                    }
+                }
+            }
             start = end;
         }
         // Anything past the block's end is played at its last frame rather than lost.
@@ -421,9 +459,13 @@ impl Engine {
         out_left: &mut [f32],
         out_right: &mut [f32],
         midi: &[MidiEvent],
+        click_apart: bool,
     ) {
         let n = out_left.len();
         self.follow_latency();
+        self.click_l[..n].fill(0.0);
+        self.click_r[..n].fill(0.0);
+        self.click_routed = click_apart;
         let chunk_start = self.frame;
         let chunk_end = chunk_start + n as u64;
         if self.take_commands() {
@@ -672,7 +714,10 @@ impl Engine {
             }
         }
         if let Some(song) = &mut self.song {
-            song.render(self.frame + from as u64, bl, br);
+            let click = self
+                .click_routed
+                .then(|| (&mut self.click_l[from..to], &mut self.click_r[from..to]));
+            song.render(self.frame + from as u64, bl, br, click);
         }
         if let Some(looper) = &mut self.looper {
             // Sources by index: the live inputs, the instruments, everything before the loops.
@@ -872,6 +917,7 @@ impl Engine {
                     l.set_click(on);
                 }
             }
+            Command::ClickApart(on) => self.click_apart = on,
             Command::LoopCountIn(on) => {
                 if let Some(l) = &mut self.looper {
                     l.set_count_in(on);

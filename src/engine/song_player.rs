@@ -92,8 +92,14 @@ impl SongPlayback {
     }
 
     /// rt: adds the song (and its click) for the frames from engine frame `now` into `l`
-    /// and `r`.
-    pub fn render(&mut self, now: u64, l: &mut [f32], r: &mut [f32]) {
+    /// and `r`; the click into `click` instead, when given (its own outputs).
+    pub fn render(
+        &mut self,
+        now: u64,
+        l: &mut [f32],
+        r: &mut [f32],
+        click: Option<(&mut [f32], &mut [f32])>,
+    ) {
         let n = l.len().min(r.len()).min(MAX_BLOCK_FRAMES);
         // The count-in part of this piece, then the song.
         let before = if self.position < self.from as i64 {
@@ -103,13 +109,13 @@ impl SongPlayback {
         };
         let click_to = if self.click_on { n } else { before };
         if click_to > 0 {
-            self.click.render(
-                &self.grid,
-                now,
-                self.click_gain,
-                &mut l[..click_to],
-                &mut r[..click_to],
-            );
+            let (cl, cr) = match click {
+                Some((cl, cr)) => (cl, cr),
+                None => (&mut *l, &mut *r),
+            };
+            let k = click_to.min(cl.len()).min(cr.len());
+            self.click
+                .render(&self.grid, now, self.click_gain, &mut cl[..k], &mut cr[..k]);
         }
         let k = n - before;
         if k > 0 {
@@ -171,7 +177,7 @@ mod tests {
         assert_eq!(bar, 96_000);
         s.start(1000);
         let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
-        s.render(1000, &mut l, &mut r);
+        s.render(1000, &mut l, &mut r, None);
         // The click's downbeat starts at the count-in's first frame.
         assert!(l.iter().any(|v| *v != 0.0));
         assert_eq!(status.position.load(Relaxed), 64 - bar as i64);
@@ -179,13 +185,13 @@ mod tests {
         let mut at = 1064u64;
         let mut pos = 64usize;
         while pos + 64 <= bar {
-            s.render(at, &mut vec![0.0; 64], &mut vec![0.0; 64]);
+            s.render(at, &mut vec![0.0; 64], &mut vec![0.0; 64], None);
             at += 64;
             pos += 64;
         }
         let left = bar - pos;
         let (mut l, mut r) = (vec![0.0; 64], vec![0.0; 64]);
-        s.render(at, &mut l, &mut r);
+        s.render(at, &mut l, &mut r, None);
         for i in 0..8 {
             assert_eq!(l[left + i], (2 * i) as f32, "frame {i} of the song");
             assert_eq!(r[left + i], 0.5 * (2 * i + 1) as f32);

@@ -333,6 +333,7 @@ impl Backend for AlsaBackend {
             planar: vec![vec![0.0; chunk]; in_channels],
             left: vec![0.0; chunk],
             right: vec![0.0; chunk],
+            click: [vec![0.0; chunk], vec![0.0; chunk]],
             midi: MidiScheduler::new(ctx.midi.clone(), ctx.counters.clone()),
             rate,
             in_latency,
@@ -557,6 +558,8 @@ pub(crate) struct OutputSide {
     planar: Vec<Vec<f32>>,
     left: Vec<f32>,
     right: Vec<f32>,
+    /// The click's own pair: outputs 3 and 4, when the device has them.
+    click: [Vec<f32>; 2],
     midi: MidiScheduler,
     rate: u32,
     in_latency: Arc<AtomicU32>,
@@ -606,6 +609,7 @@ impl OutputSide {
             planar,
             left,
             right,
+            click,
             midi,
             rate,
             input_started,
@@ -630,12 +634,18 @@ impl OutputSide {
                 *slot = &plane[..len];
             }
             let (l, r) = (&mut left[..len], &mut right[..len]);
+            let [cl, cr] = click;
+            let (cl, cr) = (&mut cl[..len], &mut cr[..len]);
             match engine.lend() {
+                Some(mut e) if oc >= 4 => {
+                    e.process_with_click(&ins[..ic], l, r, Some((&mut *cl, &mut *cr)), ev)
+                }
                 Some(mut e) => e.process(&ins[..ic], l, r, ev),
                 None => {
                     // The control side has the engine for a moment (a new sample rate).
-                    l.fill(0.0);
-                    r.fill(0.0);
+                    for out in [&mut *l, &mut *r, &mut *cl, &mut *cr] {
+                        out.fill(0.0);
+                    }
                 }
             }
             let out = &mut data[start * oc..(start + len) * oc];
@@ -645,8 +655,12 @@ impl OutputSide {
                 } else {
                     frame[0] = T::from_sample(l[i]);
                     frame[1] = T::from_sample(r[i]);
-                    for s in &mut frame[2..] {
-                        *s = T::EQUILIBRIUM;
+                    for (k, s) in frame[2..].iter_mut().enumerate() {
+                        *s = match k {
+                            0 => T::from_sample(cl[i]),
+                            1 => T::from_sample(cr[i]),
+                            _ => T::EQUILIBRIUM,
+                        };
                     }
                 }
             }
@@ -764,6 +778,7 @@ mod tests {
             planar: vec![vec![0.0; 1024]; 2],
             left: vec![0.0; 1024],
             right: vec![0.0; 1024],
+            click: [vec![0.0; 1024], vec![0.0; 1024]],
             midi: MidiScheduler::new(rx, counters),
             rate: 48_000,
             in_latency: Arc::new(AtomicU32::new(0)),

@@ -26,6 +26,9 @@ use crate::engine::{MidiEvent, Shared};
 /// Port names other JACK programs connect to (as `<client>:<port>`).
 pub const PORT_OUT_LEFT: &str = "out_left";
 pub const PORT_OUT_RIGHT: &str = "out_right";
+/// The song's click on its own pair, for the headphones (when asked: `ClickApart`).
+pub const PORT_CLICK_LEFT: &str = "click_left";
+pub const PORT_CLICK_RIGHT: &str = "click_right";
 pub const PORT_MIDI_IN: &str = "midi_in";
 
 /// The name of input port `i` (0-based): `in_1`, `in_2`, ...
@@ -290,6 +293,8 @@ struct Cycle {
     ins: Vec<Port<AudioIn>>,
     out_left: Port<AudioOut>,
     out_right: Port<AudioOut>,
+    click_left: Port<AudioOut>,
+    click_right: Port<AudioOut>,
     midi: Port<MidiIn>,
     events: Vec<MidiEvent>,
     counters: Arc<IoCounters>,
@@ -344,11 +349,16 @@ impl Cycle {
         }
         let l = self.out_left.as_mut_slice(ps);
         let r = self.out_right.as_mut_slice(ps);
+        let cl = self.click_left.as_mut_slice(ps);
+        let cr = self.click_right.as_mut_slice(ps);
         match self.engine.lend() {
-            Some(mut e) => e.process(&ins[..self.ins.len()], l, r, &self.events),
+            Some(mut e) => {
+                e.process_with_click(&ins[..self.ins.len()], l, r, Some((cl, cr)), &self.events)
+            }
             None => {
-                l.fill(0.0);
-                r.fill(0.0);
+                for out in [l, r, cl, cr] {
+                    out.fill(0.0);
+                }
             }
         }
     }
@@ -424,6 +434,12 @@ impl Backend for JackBackend {
         let out_right = client
             .register_port(PORT_OUT_RIGHT, AudioOut::default())
             .map_err(|e| port_error(PORT_OUT_RIGHT, e))?;
+        let click_left = client
+            .register_port(PORT_CLICK_LEFT, AudioOut::default())
+            .map_err(|e| port_error(PORT_CLICK_LEFT, e))?;
+        let click_right = client
+            .register_port(PORT_CLICK_RIGHT, AudioOut::default())
+            .map_err(|e| port_error(PORT_CLICK_RIGHT, e))?;
         let midi = client
             .register_port(PORT_MIDI_IN, MidiIn::default())
             .map_err(|e| port_error(PORT_MIDI_IN, e))?;
@@ -437,7 +453,12 @@ impl Backend for JackBackend {
 
         let latency = Box::new(LatencyCtx {
             inputs: ins.iter().map(|p| p.raw()).chain([midi.raw()]).collect(),
-            outputs: vec![out_left.raw(), out_right.raw()],
+            outputs: vec![
+                out_left.raw(),
+                out_right.raw(),
+                click_left.raw(),
+                click_right.raw(),
+            ],
             engine_frames,
             in_capture: AtomicU32::new(0),
             out_playback: AtomicU32::new(0),
@@ -473,6 +494,8 @@ impl Backend for JackBackend {
                 ins,
                 out_left,
                 out_right,
+                click_left,
+                click_right,
                 midi,
                 events: Vec::with_capacity(MAX_MIDI_PER_BLOCK),
                 counters: ctx.counters.clone(),

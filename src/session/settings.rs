@@ -78,6 +78,10 @@ pub struct Settings {
     /// monitoring; loops record them all the same.
     #[serde(default)]
     pub unmonitored_inputs: Vec<usize>,
+    /// The song's click on its own outputs (JACK's click ports, or outputs 3 and 4), for
+    /// the headphones.
+    #[serde(default)]
+    pub click_apart: bool,
 }
 
 fn osc_on() -> bool {
@@ -96,6 +100,7 @@ impl Default for Settings {
             looper: LoopSettings::default(),
             osc_enabled: true,
             unmonitored_inputs: Vec::new(),
+            click_apart: false,
         }
     }
 }

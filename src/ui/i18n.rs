@@ -187,6 +187,8 @@ text_table! {
         "Could not read the learned keys:",
     ),
     OscSection => ("Fjernstyring", "Remote control"),
+    ClickApartToggle => ("Klikket i egne utganger", "Click on its own outputs"),
+    ClickApartHint => ("Klikket og inntellingen går til utgang 3–4 (JACK: click_left/click_right), så de bare høres i hodetelefonene og ikke kommer med i opptaket.", "The click and count-in go to outputs 3–4 (JACK: click_left/click_right), so they are heard only in the headphones and stay out of the recording."),
     OscToggle => ("OSC på", "OSC on"),
     OscOff => ("OSC er av.", "OSC is off."),
     OscHint => (

@@ -153,8 +153,10 @@ impl Panel {
         let s = &panel.state.settings;
         let (patch, db) = (s.patch, s.master_db);
         let unheard = s.unmonitored_inputs.clone();
+        let apart = s.click_apart;
         panel.send(Command::Patch(patch));
         panel.send(Command::MasterGain { db });
+        panel.send(Command::ClickApart(apart));
         for input in unheard {
             if let (Ok(index), Some(m)) = (
                 u8::try_from(input),
@@ -722,6 +724,12 @@ impl Panel {
                     if self.state.loops[t].state == 1 {
                         self.act(Action::FootSwitch(t));
                     }
+                }
+            }
+            Action::ClickApart(on) => {
+                if self.send(Command::ClickApart(on)) {
+                    self.state.settings.click_apart = on;
+                    self.save();
                 }
             }
             Action::Osc(on) => {

@@ -170,6 +170,14 @@ fn hint(ui: &mut egui::Ui, text: &str) {
 fn sound(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
     let lang = state.lang();
     let draft = &state.draft;
+    let apart = state.settings.click_apart;
+    ui.horizontal_wrapped(|ui| {
+        let toggle = egui::Button::new(tr(lang, Text::ClickApartToggle)).selected(apart);
+        if ui.add(toggle).clicked() {
+            actions.push(Action::ClickApart(!apart));
+        }
+    });
+    hint(ui, tr(lang, Text::ClickApartHint));
     row(ui, sizes, tr(lang, Text::AudioSystem), |ui| {
         for (host, text) in [
             (AudioHost::Alsa, Text::HostAlsa),

@@ -258,6 +258,8 @@ pub enum Action {
     Cancel,
     /// OSC on 127.0.0.1 on or off.
     Osc(bool),
+    /// The song's click on its own outputs.
+    ClickApart(bool),
     Record(RecordAction),
     /// One loop command on every track.
     AllTracks(LoopCommand),
