@@ -1,6 +1,7 @@
 //! The panel in a real window: Xvfb, eframe's glow renderer on Mesa's software GL, and
 //! a screenshot taken by eframe itself, written to target/panel-screenshot.png (Play)
-//! and target/panel-screenshot-settings.png (and -easy, -english, -jam for the Loop view).
+//! and target/panel-screenshot-settings.png (and -easy, -english, -jam for the Loop view,
+//! -record-count-in, -record, -record-english for the Record view: docs/ keeps copies).
 //! A missing package fails the test by name.
 
 use std::io::{BufRead, BufReader};
@@ -14,7 +15,10 @@ use eframe::egui;
 use samspill::controller::{build_looper, LooperConfig};
 use samspill::engine::looper::LoopOp;
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
-use samspill::ui::{self, Action, ApplyError, AudioControl, AudioState, AudioStatus, Panel, View};
+use samspill::ui::{
+    self, state::RecordAction, Action, ApplyError, AudioControl, AudioState, AudioStatus, Panel,
+    View,
+};
 use samspill::{new_engine, Command, EngineConfig};
 use winit::platform::x11::EventLoopBuilderExtX11;
 
@@ -104,40 +108,74 @@ impl AudioControl for ShowroomDevices {
 
 type Shot = Arc<Mutex<Option<Arc<egui::ColorImage>>>>;
 
-/// What is photographed, in order: the file name, and what is clicked first.
-const SHOTS: [(&str, &[Action]); 5] = [
-    ("panel-screenshot.png", &[]),
+/// The photographer's script: at these seconds after the window opened, click these, or
+/// take a picture (the clicks for a picture come half a second before it, so it shows them
+/// settled). The engine plays in real time, so the Record view's pictures show a count-in,
+/// a kept take and a running one with their waveforms.
+enum Step {
+    Act(&'static [Action]),
+    Shoot(&'static str),
+}
+
+const SCRIPT: &[(f32, Step)] = &[
+    (1.5, Step::Shoot("panel-screenshot.png")),
+    (2.0, Step::Act(&[Action::Show(View::Settings)])),
+    (2.5, Step::Shoot("panel-screenshot-settings.png")),
     (
-        "panel-screenshot-settings.png",
-        &[Action::Show(View::Settings)],
+        3.0,
+        Step::Act(&[Action::EasyMode(true), Action::Show(View::Play)]),
     ),
+    (3.5, Step::Shoot("panel-screenshot-easy.png")),
     (
-        "panel-screenshot-easy.png",
-        &[Action::EasyMode(true), Action::Show(View::Play)],
+        4.0,
+        Step::Act(&[Action::EasyMode(false), Action::Language(Language::English)]),
     ),
+    (4.5, Step::Shoot("panel-screenshot-english.png")),
     (
-        "panel-screenshot-english.png",
-        &[Action::EasyMode(false), Action::Language(Language::English)],
-    ),
-    (
-        "panel-screenshot-jam.png",
-        &[
+        5.0,
+        Step::Act(&[
             Action::Language(Language::Bokmal),
             Action::Show(View::Jam),
             Action::Loop {
                 track: 0,
                 op: LoopOp::Record,
             },
-        ],
+        ]),
     ),
+    (5.5, Step::Shoot("panel-screenshot-jam.png")),
+    // A first take: 2.4 s of count-in at the new song's 100 bpm, then 3 s of the tone.
+    (
+        6.0,
+        Step::Act(&[
+            Action::Show(View::Record),
+            Action::Record(RecordAction::Start),
+        ]),
+    ),
+    (11.4, Step::Act(&[Action::Record(RecordAction::Stop)])),
+    (12.5, Step::Act(&[Action::Record(RecordAction::Start)])),
+    (13.5, Step::Shoot("panel-screenshot-record-count-in.png")),
+    (17.5, Step::Shoot("panel-screenshot-record.png")),
+    (17.6, Step::Act(&[Action::Record(RecordAction::Stop)])),
+    (18.0, Step::Act(&[Action::Language(Language::English)])),
+    (18.5, Step::Shoot("panel-screenshot-record-english.png")),
 ];
 
-/// Runs the panel and photographs each of [`SHOTS`], then closes the window.
+fn shot_names() -> Vec<&'static str> {
+    SCRIPT
+        .iter()
+        .filter_map(|(_, s)| match s {
+            Step::Shoot(name) => Some(*name),
+            Step::Act(_) => None,
+        })
+        .collect()
+}
+
+/// Runs the panel through [`SCRIPT`], then closes the window.
 struct Photographer {
     panel: Panel,
     started: Instant,
-    /// How many shots' clicks are done.
-    clicked: usize,
+    /// How many steps of the script are done.
+    done: usize,
     /// Shared with the test, which reads them once the window is closed.
     shots: Arc<Mutex<Vec<Shot>>>,
 }
@@ -148,24 +186,29 @@ impl eframe::App for Photographer {
         let ctx = ui.ctx().clone();
         let secs = self.started.elapsed().as_secs_f32();
         let mut shots = self.shots.lock().unwrap();
-        let taken = shots.iter().filter(|s| s.lock().unwrap().is_some()).count();
-        // The first after the meters have had a while to move, then one a second; the
-        // clicks for a shot come half a second before it, so the picture shows them settled.
-        let next = shots.len();
-        let at = 1.5 + next as f32;
-        if next < SHOTS.len() && self.clicked == next && secs > at - 0.5 {
-            for action in SHOTS[next].1 {
-                self.panel.act(action.clone());
+        while let Some((at, step)) = SCRIPT.get(self.done) {
+            if secs < *at {
+                break;
             }
-            self.clicked += 1;
+            match step {
+                Step::Act(actions) => {
+                    for action in actions.iter() {
+                        self.panel.act(action.clone());
+                    }
+                }
+                Step::Shoot(_) => {
+                    let slot: Shot = Arc::default();
+                    let fill = slot.clone();
+                    ctx.request_screenshot(move |image| *fill.lock().unwrap() = Some(image));
+                    shots.push(slot);
+                }
+            }
+            self.done += 1;
+            // One step a frame, so a picture is never asked for in the frame of its clicks.
+            break;
         }
-        if next < SHOTS.len() && taken == next && secs > at {
-            let slot: Shot = Arc::default();
-            let fill = slot.clone();
-            ctx.request_screenshot(move |image| *fill.lock().unwrap() = Some(image));
-            shots.push(slot);
-        }
-        if taken == SHOTS.len() || secs > 60.0 {
+        let taken = shots.iter().filter(|s| s.lock().unwrap().is_some()).count();
+        if taken == shot_names().len() || secs > 60.0 {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
         ctx.request_repaint_after(Duration::from_millis(30));
@@ -214,7 +257,7 @@ fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
     std::env::set_var("WINIT_X11_SCALE_FACTOR", "1");
     std::env::set_var("LIBGL_ALWAYS_SOFTWARE", "1");
 
-    // The engine on its own thread, as a device would drive it: a tone on input 1, a chord.
+    // The engine on its own thread, as a device would drive it: notes on input 1, a chord.
     let (controller, mut engine) = new_engine(&EngineConfig::default());
     let looper = LooperConfig {
         tracks: 3,
@@ -242,7 +285,10 @@ fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
             let mut n = 0usize;
             while !stop.load(Ordering::Relaxed) {
                 for s in input.iter_mut() {
-                    *s = 0.3 * (std::f32::consts::TAU * 220.0 * n as f32 / 48_000.0).sin();
+                    // A note plucked every half second, so waveforms look like playing.
+                    let t = n as f32 / 48_000.0;
+                    let pluck = 0.6 * (-5.0 * (t % 0.5)).exp() * (0.6 + 0.4 * (1.3 * t).sin());
+                    *s = pluck * (std::f32::consts::TAU * 220.0 * t).sin();
                     n += 1;
                 }
                 engine.process(&[&input, &silence], &mut left, &mut right, &[]);
@@ -263,7 +309,7 @@ fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
     let photographer = Photographer {
         panel,
         started: Instant::now(),
-        clicked: 0,
+        done: 0,
         shots: shots.clone(),
     };
     let result = ui::open_window(options, Default::default(), move |_| Box::new(photographer));
@@ -281,10 +327,10 @@ fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
         .collect();
     assert_eq!(
         images.len(),
-        SHOTS.len(),
+        shot_names().len(),
         "eframe took every screenshot before the window closed"
     );
-    for (image, (name, _)) in images.iter().zip(SHOTS) {
+    for (image, name) in images.iter().zip(shot_names()) {
         let path = target_dir().join(name);
         let _ = std::fs::remove_file(&path);
         write_png(image, &path);

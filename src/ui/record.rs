@@ -232,7 +232,7 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
                 }
             });
             let (rect, _) = ui.allocate_exact_size(
-                egui::vec2(ui.available_width(), sizes.meter_height * 1.5),
+                egui::vec2(ui.available_width(), sizes.meter_height * 2.5),
                 egui::Sense::hover(),
             );
             let p = ui.painter_at(rect);
@@ -268,7 +268,8 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
 }
 
 /// The take's overview drawn in its place: a line a pixel wide per column, as loud as
-/// the loudest sample under it.
+/// the loudest sample under it, on a decibel scale (48 dB tall, as Ardour's logarithmic
+/// view), so a quiet singer's take is still seen.
 fn waveform(p: &egui::Painter, r: egui::Rect, t: &LaneTake, color: egui::Color32) {
     use crate::disk::overview::FRAMES_PER_PEAK;
     let first = (t.offset / FRAMES_PER_PEAK) as usize;
@@ -294,7 +295,7 @@ fn waveform(p: &egui::Painter, r: egui::Rect, t: &LaneTake, color: egui::Color32
             .max()
             .unwrap_or(0) as f32
             / 255.0;
-        let h = (v * half).max(0.5);
+        let h = (shown_height(v) * half).max(0.5);
         let xc = r.left() + c as f32 + 0.5;
         p.line_segment(
             [
@@ -306,6 +307,16 @@ fn waveform(p: &egui::Painter, r: egui::Rect, t: &LaneTake, color: egui::Color32
     }
 }
 
+/// A peak (0..1 of full scale) as a share of the lane's half height: -48 dBFS and below
+/// are a hairline, full scale fills it.
+fn shown_height(peak: f32) -> f32 {
+    const FLOOR_DB: f32 = 48.0;
+    if peak <= 0.0 {
+        return 0.0;
+    }
+    ((20.0 * peak.log10() + FLOOR_DB) / FLOOR_DB).clamp(0.0, 1.0)
+}
+
 /// Where the device dropped out during the take: a red line each.
 fn dropout_marks(p: &egui::Painter, r: egui::Rect, t: &LaneTake) {
     for m in &t.dropout_marks {
@@ -314,5 +325,18 @@ fn dropout_marks(p: &egui::Painter, r: egui::Rect, t: &LaneTake) {
             [egui::pos2(xm, r.top()), egui::pos2(xm, r.bottom())],
             egui::Stroke::new(2.0, theme::PROBLEM),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_height;
+
+    #[test]
+    fn waveforms_are_drawn_in_decibels() {
+        assert_eq!(shown_height(0.0), 0.0);
+        assert_eq!(shown_height(1.0), 1.0);
+        assert!((shown_height(0.5) - (1.0 - 6.0206 / 48.0)).abs() < 1e-3);
+        assert_eq!(shown_height(0.001), 0.0, "-60 dBFS is below the floor");
     }
 }
