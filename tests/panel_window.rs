@@ -186,10 +186,8 @@ impl eframe::App for Photographer {
         let ctx = ui.ctx().clone();
         let secs = self.started.elapsed().as_secs_f32();
         let mut shots = self.shots.lock().unwrap();
-        while let Some((at, step)) = SCRIPT.get(self.done) {
-            if secs < *at {
-                break;
-            }
+        // One step a frame, so a picture is never asked for in the frame of its clicks.
+        if let Some((_, step)) = SCRIPT.get(self.done).filter(|(at, _)| secs >= *at) {
             match step {
                 Step::Act(actions) => {
                     for action in actions.iter() {
@@ -204,8 +202,6 @@ impl eframe::App for Photographer {
                 }
             }
             self.done += 1;
-            // One step a frame, so a picture is never asked for in the frame of its clicks.
-            break;
         }
         let taken = shots.iter().filter(|s| s.lock().unwrap().is_some()).count();
         if taken == shot_names().len() || secs > 60.0 {

@@ -145,6 +145,66 @@ fn one_press_records_a_take_after_the_count_in_and_it_lands_on_its_lane_and_disk
     assert_all_in(&room, Language::English);
 }
 
+/// A punch and a cycle from the panel: the checkbox sets the song's stretch, "Record here"
+/// records on that track, and the take lands in the stretch.
+#[test]
+fn a_punch_on_track_one_and_a_cycle_are_set_and_recorded_from_the_panel() {
+    let mut room = room(Settings::default());
+    record_a_take(&mut room);
+    let l = lang(&room);
+    let desk = |r: &PanelRoom| r.harness.state().state().record.desk.clone();
+    assert_eq!(desk(&room).punch, None);
+    room.click(tr(l, Text::RecordPunch));
+    // The first take is about a second long: the punch is put at 2 to 6 s.
+    assert_eq!(desk(&room).punch, Some((2.0, 6.0)), "{:?}", room.texts());
+    assert!(room.has(tr(l, Text::RecordFrom)) && room.has(tr(l, Text::RecordTo)));
+    room.click(tr(l, Text::RecordHere));
+    assert_eq!(desk(&room).recording, Some(0), "recording on track 1");
+    // The count-in, the pre-roll to 2 s, and the punch stops itself at 6 s.
+    play(&mut room, 2.4 + 6.5);
+    until(&mut room, "the punched take", |r| {
+        takes_on_track_one(r) == 2
+    });
+    let take = desk(&room).lanes[0].takes[1].clone();
+    // With the 10 ms crossfades either side, over the old take.
+    let fade = 480;
+    assert_eq!(
+        take.start,
+        2 * 48_000 - fade,
+        "the take starts at the punch-in"
+    );
+    assert_eq!(
+        take.frames,
+        4 * 48_000 + 2 * fade,
+        "and ends at the punch-out"
+    );
+    assert_eq!(desk(&room).lanes.len(), 1, "no new track was made");
+
+    // The cycle turns the punch off; its bars are the next take's stretch.
+    room.click(tr(l, Text::RecordCycle));
+    assert_eq!(desk(&room).cycle, Some((1, 4)));
+    assert_eq!(desk(&room).punch, None, "one stretch at a time");
+    let toml = std::fs::read_to_string(
+        std::fs::read_dir(room.dir.path().join("songs"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("song.toml"),
+    )
+    .unwrap();
+    let saved: toml::Value = toml::from_str(&toml).unwrap();
+    assert_eq!(
+        saved.get("cycle_bars").map(|v| v.to_string()),
+        Some("[1, 4]".to_string()),
+        "the song keeps its cycle: {toml}"
+    );
+    room.click(tr(l, Text::RecordCycle));
+    assert_eq!(desk(&room).cycle, None);
+    assert_all_in(&room, l);
+}
+
 #[test]
 fn in_easy_mode_the_record_view_is_the_big_button_and_the_lanes_in_bokmal() {
     let mut room = room(Settings {

@@ -280,6 +280,9 @@ pub struct DeskView {
     pub room_secs: Option<u64>,
     /// The take being recorded: its song frame, its overview so far and its dropouts.
     pub live: Option<LaneTake>,
+    /// The song's punch (seconds) and cycle (bars, from 1), as the next take uses them.
+    pub punch: Option<(f64, f64)>,
+    pub cycle: Option<(u32, u32)>,
 }
 
 /// A track as lanes show it.
@@ -1125,6 +1128,8 @@ impl SongDesk {
             beat_frames: (rate as f64 * 60.0 / s.tempo_bpm.max(1.0) as f64).round() as u64,
             beats_per_bar: s.beats_per_bar,
             room_secs: self.room_now(),
+            punch: s.punch.map(|[a, b]| (a, b)),
+            cycle: s.cycle_bars.map(|[a, b]| (a, b)),
         }
     }
 

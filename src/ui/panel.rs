@@ -342,6 +342,11 @@ impl Panel {
                 }
                 r.and_then(|_| desk.run(SongLine::Record(None)))
             }
+            RecordAction::StartOn(track) => desk.run(SongLine::Record(Some(track))),
+            RecordAction::Punch(p) => desk.run(SongLine::Punch(
+                p.map(|(a, b)| (a as f64 / 1000.0, b as f64 / 1000.0)),
+            )),
+            RecordAction::Cycle(c) => desk.run(SongLine::Cycle(c)),
             RecordAction::Stop => desk.stop_nowait(false).map(|()| String::new()),
             RecordAction::DiscardRunning => desk.stop_nowait(true).map(|()| String::new()),
             RecordAction::DiscardLast => desk.run(SongLine::Discard),

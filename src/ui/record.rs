@@ -140,7 +140,11 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
         });
         ui.add_space(sizes.gap * 0.25);
     }
-    lanes(ui, state, &sizes);
+    lanes(ui, state, &sizes, actions);
+    if !state.settings.easy_mode && d.song.is_some() && d.recording.is_none() {
+        ui.add_space(sizes.gap * 0.5);
+        card(ui, &sizes, |ui| stretch(ui, state, actions));
+    }
     if let Some(done) = r.exporting.filter(|_| !state.settings.easy_mode) {
         ui.add_space(sizes.gap * 0.5);
         card(ui, &sizes, |ui| {
@@ -187,9 +191,10 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
 
 /// Each track a lane: its takes placed along the song, kept ones filled, thrown away
 /// ones outlined, dropouts as red marks.
-fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
+fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
     let lang = state.lang();
     let d = &state.record.desk;
+    let stretch = stretch_frames(d);
     let end = d
         .lanes
         .iter()
@@ -197,6 +202,7 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
         .max()
         .unwrap_or(0)
         .max(d.position.unwrap_or(0).max(0) as u64)
+        .max(stretch.map_or(0, |(_, b)| b))
         .max(1);
     for (i, lane) in d.lanes.iter().enumerate() {
         card(ui, sizes, |ui| {
@@ -230,6 +236,12 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
                         RichText::new(tr(lang, Text::RecordTrackEmpty)).color(theme::WEAK_TEXT),
                     );
                 }
+                if !state.settings.easy_mode
+                    && d.recording.is_none()
+                    && ui.small_button(tr(lang, Text::RecordHere)).clicked()
+                {
+                    actions.push(Action::Record(RecordAction::StartOn(i)));
+                }
             });
             let (rect, _) = ui.allocate_exact_size(
                 egui::vec2(ui.available_width(), sizes.meter_height * 2.5),
@@ -238,6 +250,11 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
             let p = ui.painter_at(rect);
             p.rect_filled(rect, 4.0, theme::METER_BACK);
             let x = |f: u64| rect.left() + rect.width() * (f as f32 / end as f32);
+            // The stretch the next take records: a frame of its own under the takes.
+            if let Some((a, b)) = stretch {
+                let r = egui::Rect::from_x_y_ranges(x(a)..=x(b), rect.y_range());
+                p.rect_filled(r, 4.0, theme::BUTTON_PRESSED);
+            }
             for t in &lane.takes {
                 let r =
                     egui::Rect::from_x_y_ranges(x(t.start)..=x(t.start + t.frames), rect.y_range());
@@ -265,6 +282,99 @@ fn lanes(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes) {
         });
         ui.add_space(sizes.gap * 0.25);
     }
+}
+
+/// The frames a punch or a cycle records, if the song has one.
+fn stretch_frames(d: &crate::control::songs::DeskView) -> Option<(u64, u64)> {
+    let rate = d.sample_rate as f64;
+    let bar = d.beat_frames * d.beats_per_bar.max(1) as u64;
+    match (d.punch, d.cycle) {
+        (Some((a, b)), _) => Some(((a * rate) as u64, (b * rate) as u64)),
+        (None, Some((first, last))) => {
+            Some((first.saturating_sub(1) as u64 * bar, last as u64 * bar))
+        }
+        (None, None) => None,
+    }
+}
+
+/// A punch (replace seconds A to B of a track) or a cycle (go round bars A to B), the two
+/// ways to record a stretch; turning one on turns the other off.
+fn stretch(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let d = &state.record.desk;
+    let ms = |secs: f64| (secs.max(0.0) * 1000.0).round() as u64;
+    let song_secs = d
+        .lanes
+        .iter()
+        .flat_map(|l| l.takes.iter().map(|t| t.start + t.frames))
+        .max()
+        .unwrap_or(0) as f64
+        / d.sample_rate.max(1) as f64;
+    ui.horizontal_wrapped(|ui| {
+        let mut on = d.punch.is_some();
+        if ui.checkbox(&mut on, tr(lang, Text::RecordPunch)).changed() {
+            // The middle third of what is recorded, in tenths of a second.
+            let (a, b) = if song_secs >= 3.0 {
+                (
+                    (song_secs / 3.0 * 10.0).round() / 10.0,
+                    (song_secs * 2.0 / 3.0 * 10.0).round() / 10.0,
+                )
+            } else {
+                (2.0, 6.0)
+            };
+            actions.push(Action::Record(RecordAction::Punch(
+                on.then(|| (ms(a), ms(b))),
+            )));
+        }
+        if let Some((mut a, mut b)) = d.punch {
+            let from = ui.label(tr(lang, Text::RecordFrom));
+            let ra = ui
+                .add(
+                    egui::DragValue::new(&mut a)
+                        .range(0.0..=(b - 0.1).max(0.0))
+                        .speed(0.1)
+                        .max_decimals(1)
+                        .suffix(" s"),
+                )
+                .labelled_by(from.id);
+            let to = ui.label(tr(lang, Text::RecordTo));
+            let rb = ui
+                .add(
+                    egui::DragValue::new(&mut b)
+                        .range(a + 0.1..=24.0 * 3600.0)
+                        .speed(0.1)
+                        .max_decimals(1)
+                        .suffix(" s"),
+                )
+                .labelled_by(to.id);
+            if ra.changed() || rb.changed() {
+                actions.push(Action::Record(RecordAction::Punch(Some((ms(a), ms(b))))));
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let mut on = d.cycle.is_some();
+        if ui.checkbox(&mut on, tr(lang, Text::RecordCycle)).changed() {
+            actions.push(Action::Record(RecordAction::Cycle(on.then_some((1, 4)))));
+        }
+        if let Some((mut a, mut b)) = d.cycle {
+            let from = ui.label(tr(lang, Text::RecordFrom));
+            let ra = ui
+                .add(egui::DragValue::new(&mut a).range(1..=b).speed(0.1))
+                .labelled_by(from.id);
+            let to = ui.label(tr(lang, Text::RecordTo));
+            let rb = ui
+                .add(
+                    egui::DragValue::new(&mut b)
+                        .range(a..=crate::session::song::MAX_BAR)
+                        .speed(0.1),
+                )
+                .labelled_by(to.id);
+            if ra.changed() || rb.changed() {
+                actions.push(Action::Record(RecordAction::Cycle(Some((a, b)))));
+            }
+        }
+    });
 }
 
 /// The take's overview drawn in its place: a line a pixel wide per column, as loud as

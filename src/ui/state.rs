@@ -52,6 +52,12 @@ pub struct RecordState {
 pub enum RecordAction {
     /// A take on a new track (a song is made first if none is open).
     Start,
+    /// A take on this track (from 0), over what it has.
+    StartOn(usize),
+    /// The next takes replace only this stretch, in milliseconds; `None`: all of it.
+    Punch(Option<(u64, u64)>),
+    /// The next take goes round these bars (from 1); `None`: straight through.
+    Cycle(Option<(u32, u32)>),
     Stop,
     /// Stops the running take and throws it away.
     DiscardRunning,
