@@ -2,7 +2,9 @@
 //! WAV files, synced every second), the repair of files a crash cut off, free space.
 //! Nothing here runs on the audio thread; the engine only sees the rings.
 
+pub mod decode;
 pub mod export;
+pub mod listen_feeder;
 pub mod overview;
 pub mod song_reader;
 pub mod space;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::listen_player::{Duck, ListenStream};
 use super::looper::{LoopCapture, LoopOp, Looper, Quantize, SyncMode};
 use super::recorder::TakeTap;
 use super::song_player::SongPlayback;
@@ -163,6 +164,16 @@ pub enum Command {
     /// A song starts playing (its count-in first) at the command's frame.
     PlaySong(Box<SongPlayback>),
     StopSong,
+    /// A song to listen to starts (one playing crossfades out under it).
+    ListenPlay(Box<ListenStream>),
+    ListenPause,
+    ListenResume,
+    ListenStop,
+    /// Seconds the pause, resume and stop fades take.
+    ListenFade(f32),
+    /// The talk-over dip by hand.
+    ListenTalk(bool),
+    ListenDuck(Duck),
 }
 
 impl std::fmt::Debug for Command {
@@ -193,6 +204,13 @@ impl std::fmt::Debug for Command {
             Command::StopTake { id } => write!(f, "StopTake({id})"),
             Command::PlaySong(_) => write!(f, "PlaySong"),
             Command::StopSong => write!(f, "StopSong"),
+            Command::ListenPlay(s) => write!(f, "ListenPlay(from {})", s.from),
+            Command::ListenPause => write!(f, "ListenPause"),
+            Command::ListenResume => write!(f, "ListenResume"),
+            Command::ListenStop => write!(f, "ListenStop"),
+            Command::ListenFade(s) => write!(f, "ListenFade({s} s)"),
+            Command::ListenTalk(on) => write!(f, "ListenTalk({on})"),
+            Command::ListenDuck(d) => write!(f, "ListenDuck({d:?})"),
         }
     }
 }
@@ -220,4 +238,6 @@ pub enum Garbage {
     Take(Box<TakeTap>),
     /// A song that stopped playing (its reader has stopped feeding it).
     Song(Box<SongPlayback>),
+    /// A song listened to, let go (ended, stopped or replaced; its feeder stops).
+    Listen(Box<ListenStream>),
 }

@@ -9,6 +9,7 @@ pub mod drums;
 pub mod instruments;
 pub mod level;
 pub mod limiter;
+pub mod listen_player;
 pub mod looper;
 pub mod midi;
 pub mod recorder;
@@ -220,6 +221,8 @@ pub struct Engine {
     now: u64,
     /// A song playing (its tracks and click).
     song: Option<Box<SongPlayback>>,
+    /// The client's songs, listened to.
+    listen: listen_player::ListenPlayer,
     loop_latency_offset: i32,
     loop_latency: usize,
     synth_l: Vec<f32>,
@@ -287,6 +290,7 @@ impl Engine {
             silence: vec![0.0; MAX_BLOCK_FRAMES],
             now: 0,
             song: None,
+            listen: listen_player::ListenPlayer::new(sr),
             loop_latency_offset: 0,
             loop_latency: 0,
             synth_l: vec![0.0; MAX_BLOCK_FRAMES],
@@ -353,6 +357,18 @@ impl Engine {
         }
         self.meter_decay_per_frame = meter_decay(sr);
         self.shared.sample_rate.store(sr, Relaxed);
+        // A song being listened to was resampled for the old rate: it stops (the control
+        // side sees it let go and can start it again at the new rate).
+        self.listen.stop_now();
+        self.listen.set_rate(sr);
+        self.hand_back_listened();
+    }
+
+    /// rt: songs the listening player has let go, back to the control side.
+    fn hand_back_listened(&mut self) {
+        while let Some(s) = self.listen.take_let_go() {
+            self.throw_away(Garbage::Listen(s));
+        }
     }
 
     /// Whether a SoundFont is installed and resting (its tail has died away).
@@ -547,6 +563,13 @@ impl Engine {
         }
         out_left.copy_from_slice(bl);
         out_right.copy_from_slice(br);
+        if self.listen.is_playing() {
+            let mut peaks = [0.0f32; MAX_INPUTS];
+            for (p, s) in peaks.iter_mut().zip(&self.strips) {
+                *p = s.block_peak;
+            }
+            self.listen.follow_mic(&peaks, n);
+        }
         if !self.takes.is_empty() {
             let xruns = self.shared.xruns.load(Relaxed);
             for t in self.takes.iter_mut() {
@@ -556,6 +579,7 @@ impl Engine {
             }
             self.let_go_of_finished_takes();
         }
+        self.hand_back_listened();
         self.frame = chunk_end;
         self.publish(n, peak, ms);
     }
@@ -719,6 +743,9 @@ impl Engine {
                 .then(|| (&mut self.click_l[from..to], &mut self.click_r[from..to]));
             song.render(self.frame + from as u64, bl, br, click);
         }
+        if self.listen.is_playing() {
+            self.listen.render(bl, br);
+        }
         if let Some(looper) = &mut self.looper {
             // Sources by index: the live inputs, the instruments, everything before the loops.
             let ml = &mut self.mix_l[from..to];
@@ -811,6 +838,10 @@ impl Engine {
             Command::PlaySong(p) => {
                 p.status.done.store(true, Relaxed);
                 self.throw_away(Garbage::Song(p));
+            }
+            Command::ListenPlay(p) => {
+                p.status.done.store(true, Relaxed);
+                self.throw_away(Garbage::Listen(p));
             }
             Command::StartTake(t) => {
                 // Never started: the writer sees it end with no frames.
@@ -945,6 +976,13 @@ impl Engine {
                     self.throw_away(Garbage::Song(old));
                 }
             }
+            Command::ListenPlay(p) => self.listen.play(p),
+            Command::ListenPause => self.listen.pause(),
+            Command::ListenResume => self.listen.resume(),
+            Command::ListenStop => self.listen.stop(),
+            Command::ListenFade(secs) => self.listen.set_fade_secs(secs),
+            Command::ListenTalk(on) => self.listen.set_talk(on),
+            Command::ListenDuck(d) => self.listen.set_duck(d),
             Command::StopSong => {
                 if let Some(old) = self.song.take() {
                     old.status.done.store(true, Relaxed);

@@ -1,7 +1,8 @@
-//! The user's data: settings, jams and songs (playlists later).
+//! The user's data: settings, jams, songs and playlists.
 //! Everything lives in the user's data folder, readable by its owner only.
 
 pub mod jam;
+pub mod playlist;
 pub mod settings;
 pub mod song;
 
