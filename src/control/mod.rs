@@ -5,6 +5,7 @@
 //! `Command`s through the `Controller`.
 
 pub mod lines;
+pub mod listen;
 pub mod midi_learn;
 pub mod ops;
 pub mod osc;

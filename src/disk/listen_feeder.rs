@@ -68,7 +68,9 @@ impl Feeder {
             if n == 0 {
                 break;
             }
-            self.at += self.prod.push_slice(&self.left[self.at..self.at + n]);
+            let pushed = self.prod.push_slice(&self.left[self.at..self.at + n]);
+            self.at += pushed;
+            self.status.fed.fetch_add(pushed as u64 / 2, Relaxed);
         }
         Ok(true)
     }

@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod export;
 pub mod listen_feeder;
+pub mod loudness;
 pub mod overview;
 pub mod song_reader;
 pub mod space;

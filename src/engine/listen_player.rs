@@ -22,7 +22,8 @@ pub struct ListenStatus {
     pub position: AtomicU64,
     /// Frames the ring did not have in time (played as silence).
     pub underruns: AtomicU64,
-    /// The feeder has put the song's last frame in the ring.
+    /// Frames the feeder has put in the ring, and whether the song's last is among them.
+    pub fed: AtomicU64,
     pub fed_all: AtomicBool,
     /// The engine has played the song to its end.
     pub ended: AtomicBool,

@@ -104,6 +104,11 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
     let mut start = 0usize;
     let mut views: Vec<&[f32]> = Vec::with_capacity(inputs.len());
     let mut desk = song_desk(script, &controller)?;
+    let mut listen = script
+        .commands
+        .iter()
+        .any(|c| matches!(c.action, script::Action::Listen(..)))
+        .then(|| crate::control::listen::ListenDesk::offline(controller.clone(), None));
     let mut said = Vec::new();
     while start < total {
         let mut end = (start + block).min(total);
@@ -129,6 +134,22 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
                         message: e.to_string(),
                     })?;
                     said.extend(answer.lines().map(String::from));
+                }
+                continue;
+            }
+            if let script::Action::Listen(line, text) = &c.action {
+                if c.frame > start as u64 {
+                    end = c.frame as usize;
+                    break;
+                }
+                next_command += 1;
+                if let Some(desk) = listen.as_mut() {
+                    // A song that cannot play is said, as headless says it; the render goes on.
+                    match desk.run(line.clone()) {
+                        Ok(answer) => said.push(answer),
+                        Err(e) => said.push(format!("{text}: {e}")),
+                    }
+                    desk.pump();
                 }
                 continue;
             }
@@ -174,6 +195,11 @@ pub fn render(script: &Script) -> Result<Rendered, RenderError> {
         if let Some(desk) = desk.as_mut() {
             desk.pump();
             said.extend(desk.poll());
+            controller.collect_garbage();
+        }
+        if let Some(desk) = listen.as_mut() {
+            said.extend(desk.poll());
+            desk.pump();
             controller.collect_garbage();
         }
     }

@@ -31,6 +31,7 @@ use toml::Spanned;
 use super::smf::read_smf;
 use super::wav::{read_wav, resample};
 use super::RenderError;
+use crate::control::listen::{ListenLine, LISTEN_HELP};
 use crate::control::ops::source_from_name;
 use crate::control::songs::{SongLine, SONG_HELP};
 use crate::controller::{find_soundfont, LooperConfig};
@@ -172,6 +173,9 @@ struct RawCommand {
     /// A song line as `samspill headless` takes it: "song new NAME", "record 2",
     /// "stop", "take discard", "export wav PATH", ...
     song: Option<String>,
+    /// A listening line as `samspill headless` takes it: "play songs/a.flac" (relative
+    /// to the script), "pause", "resume", "seek 30", "talk on", "next", "stop", ...
+    listen: Option<String>,
 }
 
 /// One timed change, ready to become an engine command.
@@ -189,6 +193,8 @@ pub enum Action {
     Loop(u8, LoopOp),
     /// Done by the song desk at its frame, not sent to the engine.
     Song(SongLine, String),
+    /// Done by the listen desk at its frame.
+    Listen(ListenLine, String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,7 +216,7 @@ impl ScriptCommand {
             Action::AllNotesOff => Command::AllNotesOff,
             Action::Midi(data, len) => Command::Midi { data, len },
             Action::Loop(track, op) => Command::Loop { track, op },
-            Action::Song(..) => return None,
+            Action::Song(..) | Action::Listen(..) => return None,
         })
     }
 }
@@ -444,7 +450,7 @@ impl Script {
         for c in &raw.command {
             let line = at(c.span());
             commands.push(
-                parse_command(c.get_ref(), line, sample_rate, raw.input.len(), loop_tracks)
+                parse_command(c.get_ref(), base, sample_rate, raw.input.len(), loop_tracks)
                     .map_err(|m| err(line, m))?,
             );
         }
@@ -570,7 +576,7 @@ fn unknown_patch(name: &str) -> String {
 
 fn parse_command(
     c: &RawCommand,
-    _line: usize,
+    base: &Path,
     sample_rate: u32,
     inputs: usize,
     loop_tracks: usize,
@@ -653,6 +659,20 @@ fn parse_command(
             },
             text.clone(),
         ));
+    }
+    if let Some(text) = &c.listen {
+        let line = match ListenLine::parse(text) {
+            Some(Ok(ListenLine::Play(p))) => ListenLine::Play(base.join(p)),
+            Some(Ok(l)) => l,
+            Some(Err(e)) => return Err(format!("listen = \"{text}\": {e}")),
+            None if text.trim() == "stop" => ListenLine::Stop,
+            None => {
+                return Err(format!(
+                    "listen = \"{text}\" is not a listening line; the words are: {LISTEN_HELP}"
+                ))
+            }
+        };
+        actions.push(Action::Listen(line, text.clone()));
     }
     if let Some(name) = &c.loop_op {
         actions.push(Action::Loop(

@@ -1,0 +1,687 @@
+//! Guided listening from the control side: the queue (a song, a folder or a playlist),
+//! the song playing, its gain for even loudness, and what the feeder says, in words.
+//! One `ListenDesk` per program; `samspill headless` drives it with typed lines
+//! (`play PATH`, `pause`, `resume`, `stop`, `next`, `seek SECS`, `talk on|off`, `queue`).
+//!
+//! "Stop after this song" is the default: a song that ends is the end, unless the queue
+//! is set to run on (then the next song follows after the gap).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::controller::Controller;
+use crate::disk::decode::{self, DecodeError, SongFile, SongStream};
+use crate::disk::listen_feeder::{self, FeedNews, Start};
+use crate::disk::loudness::{self, GainFrom, Scanner};
+use crate::engine::listen_player::{Duck, ListenStatus};
+use crate::engine::smooth::db_to_gain;
+use crate::engine::Command;
+use crate::session::playlist::{self, Entry, PlaylistError};
+
+pub const LISTEN_HELP: &str = "play PATH (a song, a folder or a playlist) | pause | resume | stop | next | seek SECS|M:SS | skip SECS|-SECS | talk on|off | queue | listen run-on on|off | listen gap SECS | listen fade SECS | listen target LUFS | listen talk-depth DB | listen mic N|off [DB]";
+
+/// Extensions a folder's songs are picked by (the content decides how they are read).
+const SONG_EXTENSIONS: [&str; 12] = [
+    "wav", "wave", "aif", "aiff", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "alac",
+];
+/// Seconds of fade-in after a seek.
+const SEEK_FADE_SECS: f32 = 0.05;
+
+/// A listening line, understood.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListenLine {
+    Play(PathBuf),
+    Pause,
+    Resume,
+    Stop,
+    Next,
+    Seek(f64),
+    Skip(f64),
+    Talk(bool),
+    Queue,
+    RunOn(bool),
+    Gap(f32),
+    Fade(f32),
+    Target(f32),
+    TalkDepth(f32),
+    /// The input (from 0) whose sound dips the music, and its threshold in dBFS.
+    Mic(Option<u8>, f32),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("play what? `play PATH` plays a song, a folder of songs or a playlist")]
+    PlayWhat,
+    #[error("nothing is playing")]
+    NothingPlaying,
+    #[error("seek to a time in seconds or minutes:seconds, e.g. `seek 75` or `seek 1:15`")]
+    SeekWhat,
+    #[error("skip by seconds, e.g. `skip 15` or `skip -5`")]
+    SkipWhat,
+    #[error("say on or off")]
+    OnOrOff,
+    #[error("{0}")]
+    Setting(&'static str),
+    #[error("that is the last song in the list")]
+    EndOfList,
+    #[error("{0} holds no songs Samspill plays")]
+    EmptyFolder(PathBuf),
+    #[error("none of the {0} songs in the list can be played: {1}")]
+    NonePlays(usize, String),
+    #[error("{0}: {1}")]
+    CannotPlay(PathBuf, String),
+    #[error("the engine is not taking commands just now; try again")]
+    Busy,
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Playlist(#[from] PlaylistError),
+}
+
+fn secs_word(w: &str) -> Option<f64> {
+    let v = match w.split_once(':') {
+        Some((m, s)) => m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?,
+        None => w.parse::<f64>().ok()?,
+    };
+    v.is_finite().then_some(v)
+}
+
+impl ListenLine {
+    /// `None` when the line is not about listening (`play` alone plays the song).
+    pub fn parse(line: &str) -> Option<Result<ListenLine, ListenError>> {
+        let trimmed = line.trim();
+        let mut words = trimmed.split_whitespace();
+        let first = words.next()?.to_ascii_lowercase();
+        let rest: Vec<&str> = words.collect();
+        let on_off = |w: Option<&&str>| match w.map(|w| w.to_ascii_lowercase()).as_deref() {
+            Some("on") => Ok(true),
+            Some("off") => Ok(false),
+            _ => Err(ListenError::OnOrOff),
+        };
+        Some(match (first.as_str(), rest.as_slice()) {
+            ("play", []) => return None,
+            // The path is the rest of the line as typed, spaces and all.
+            ("play", _) => Ok(ListenLine::Play(PathBuf::from(trimmed[4..].trim()))),
+            ("pause", []) => Ok(ListenLine::Pause),
+            ("resume", []) => Ok(ListenLine::Resume),
+            ("next", []) => Ok(ListenLine::Next),
+            ("queue", []) => Ok(ListenLine::Queue),
+            ("seek", [w]) => secs_word(w)
+                .filter(|s| *s >= 0.0)
+                .map(ListenLine::Seek)
+                .ok_or(ListenError::SeekWhat),
+            ("seek", _) => Err(ListenError::SeekWhat),
+            ("skip", [w]) => secs_word(w)
+                .map(ListenLine::Skip)
+                .ok_or(ListenError::SkipWhat),
+            ("skip", _) => Err(ListenError::SkipWhat),
+            ("talk", [_]) => on_off(rest.first()).map(ListenLine::Talk),
+            ("talk", _) => Err(ListenError::OnOrOff),
+            ("listen", [what, args @ ..]) => {
+                let num = |w: Option<&&str>| {
+                    w.and_then(|w| w.parse::<f32>().ok())
+                        .filter(|v| v.is_finite())
+                };
+                match (what.to_ascii_lowercase().as_str(), args) {
+                    ("run-on", [_]) => on_off(args.first()).map(ListenLine::RunOn),
+                    ("gap", [_]) => num(args.first())
+                        .filter(|v| (0.0..=60.0).contains(v))
+                        .map(ListenLine::Gap)
+                        .ok_or(ListenError::Setting("the gap is 0 to 60 seconds")),
+                    ("fade", [_]) => num(args.first())
+                        .filter(|v| (0.3..=1.0).contains(v))
+                        .map(ListenLine::Fade)
+                        .ok_or(ListenError::Setting("the fade is 0.3 to 1 second")),
+                    ("target", [_]) => num(args.first())
+                        .filter(|v| (-30.0..=-6.0).contains(v))
+                        .map(ListenLine::Target)
+                        .ok_or(ListenError::Setting("the target is -30 to -6 LUFS")),
+                    ("talk-depth", [_]) => num(args.first())
+                        .map(|v| -v.abs())
+                        .filter(|v| (-40.0..=-3.0).contains(v))
+                        .map(ListenLine::TalkDepth)
+                        .ok_or(ListenError::Setting("talk dips the music 3 to 40 dB")),
+                    ("mic", ["off"]) => Ok(ListenLine::Mic(None, -30.0)),
+                    ("mic", [n, db @ ..]) if db.len() <= 1 => {
+                        let input = n.parse::<usize>().ok().filter(|n| (1..=crate::engine::MAX_INPUTS).contains(n));
+                        let db = match db.first() {
+                            Some(d) => num(Some(d)).filter(|v| (-70.0..=0.0).contains(v)),
+                            None => Some(-30.0),
+                        };
+                        match (input, db) {
+                            (Some(i), Some(d)) => Ok(ListenLine::Mic(Some((i - 1) as u8), d)),
+                            _ => Err(ListenError::Setting(
+                                "listen mic N [DB]: the input that dips the music, and its threshold (-70 to 0 dBFS)",
+                            )),
+                        }
+                    }
+                    _ => Err(ListenError::Setting(
+                        "listen run-on on|off, gap SECS, fade SECS, target LUFS, talk-depth DB or mic N|off [DB]",
+                    )),
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// How the desk plays: settings a panel or typed lines change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ListenSettings {
+    /// Plays on into the next song (else: stop after this song).
+    pub run_on: bool,
+    pub gap_secs: f32,
+    pub fade_secs: f32,
+    pub target_lufs: f32,
+    pub duck: Duck,
+}
+
+impl Default for ListenSettings {
+    fn default() -> Self {
+        ListenSettings {
+            run_on: false,
+            gap_secs: 2.0,
+            fade_secs: 0.5,
+            target_lufs: loudness::REFERENCE_LUFS as f32,
+            duck: Duck::default(),
+        }
+    }
+}
+
+/// The song playing.
+struct Now {
+    index: usize,
+    status: Arc<ListenStatus>,
+    gain_db: f64,
+    gain_from: GainFrom,
+    secs: Option<f64>,
+    /// Engine frames a second when it started, and the song frame it started at.
+    rate: u32,
+    from: u64,
+}
+
+/// A song of the queue as a panel shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueItem {
+    pub title: String,
+    pub path: PathBuf,
+    pub problem: Option<String>,
+    pub secs: Option<f64>,
+}
+
+/// What a panel shows of the desk.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListenView {
+    pub queue: Vec<QueueItem>,
+    pub playing: Option<usize>,
+    pub paused: bool,
+    pub position_secs: f64,
+    pub secs: Option<f64>,
+    pub gain_db: f64,
+    pub gain_from: Option<GainFrom>,
+    pub talk: bool,
+    /// Songs measured of those asked, for the loudness scan's progress.
+    pub scanned: (u64, u64),
+}
+
+pub struct ListenDesk {
+    controller: Controller,
+    scanner: Scanner,
+    queue: Vec<Entry>,
+    /// Seconds each song lasts, when its file says (learnt when it plays).
+    lengths: Vec<Option<f64>>,
+    now: Option<Now>,
+    paused: bool,
+    talk: bool,
+    settings: ListenSettings,
+    news_tx: Sender<FeedNews>,
+    news: Receiver<FeedNews>,
+    /// The engine frame the next song starts at (the gap between songs), and which.
+    next_at: Option<u64>,
+    pending_next: Option<usize>,
+    offline: bool,
+}
+
+fn title_of(e: &Entry, file: Option<&SongFile>) -> String {
+    e.title
+        .clone()
+        .or_else(|| file.and_then(|f| f.tags.title.clone()))
+        .unwrap_or_else(|| {
+            e.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| e.path.display().to_string())
+        })
+}
+
+pub fn time_text(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// The songs in a folder, by name, as a queue.
+fn folder_songs(dir: &Path) -> Result<Vec<Entry>, ListenError> {
+    let mut songs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| DecodeError::Unreadable(dir.to_owned(), e.to_string()))?
+        .flatten()
+        .map(|d| d.path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| SONG_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    songs.sort();
+    if songs.is_empty() {
+        return Err(ListenError::EmptyFolder(dir.to_owned()));
+    }
+    Ok(songs
+        .into_iter()
+        .map(|path| {
+            let problem = decode::check_path(&path).err().map(|e| e.to_string());
+            Entry {
+                path,
+                title: None,
+                problem,
+            }
+        })
+        .collect())
+}
+
+impl ListenDesk {
+    /// Not rt: a desk keeping its loudness measurements in `cache` (none: this run only).
+    pub fn new(controller: Controller, cache: Option<PathBuf>) -> ListenDesk {
+        let (news_tx, news) = crossbeam_channel::unbounded();
+        ListenDesk {
+            controller,
+            scanner: Scanner::start(cache),
+            queue: Vec::new(),
+            lengths: Vec::new(),
+            now: None,
+            paused: false,
+            talk: false,
+            settings: ListenSettings::default(),
+            news_tx,
+            news,
+            next_at: None,
+            pending_next: None,
+            offline: false,
+        }
+    }
+
+    /// For a render: a song is measured before it plays (its gain is then the same on
+    /// every run), and the engine waits for the feeder as a device's pace would.
+    pub fn offline(controller: Controller, cache: Option<PathBuf>) -> ListenDesk {
+        let mut d = ListenDesk::new(controller, cache);
+        d.offline = true;
+        d
+    }
+
+    pub fn settings(&self) -> ListenSettings {
+        self.settings
+    }
+
+    fn rate(&self) -> u32 {
+        self.controller.shared().sample_rate.load(Relaxed)
+    }
+
+    fn engine_frame(&self) -> u64 {
+        self.controller.shared().frames.load(Relaxed)
+    }
+
+    fn send(&self, c: Command) -> Result<(), ListenError> {
+        self.controller.send(c).map_err(|_| ListenError::Busy)
+    }
+
+    pub fn is_playing(&self) -> bool {
+        self.now.is_some()
+    }
+
+    /// The song's place now, in seconds.
+    fn position_secs(&self) -> f64 {
+        self.now.as_ref().map_or(0.0, |n| {
+            n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64
+        })
+    }
+
+    /// Not rt: the song at `index` starts `from_secs` in.
+    fn start_at(
+        &mut self,
+        index: usize,
+        from_secs: f64,
+        fade_in: f32,
+    ) -> Result<String, ListenError> {
+        let entry = self.queue.get(index).ok_or(ListenError::EndOfList)?.clone();
+        if let Some(p) = &entry.problem {
+            return Err(ListenError::CannotPlay(entry.path.clone(), p.clone()));
+        }
+        if self.offline {
+            self.scanner.ask([entry.path.clone()]);
+            self.scanner.wait(600.0);
+        }
+        let file = SongFile::open(&entry.path)?;
+        let title = title_of(&entry, Some(&file));
+        let secs = file.secs();
+        let (gain_db, gain_from) = loudness::gain_db(
+            self.settings.target_lufs as f64,
+            self.scanner.measured(&entry.path),
+            &file.tags,
+        );
+        let rate = self.rate();
+        let stream = SongStream::new(file, rate)?;
+        let song = listen_feeder::start(
+            stream,
+            Start {
+                from_secs,
+                gain: db_to_gain(gain_db as f32),
+                fade_in_secs: fade_in,
+                pause_at_secs: None,
+            },
+            self.news_tx.clone(),
+        )?;
+        let status = song.status.clone();
+        self.send(Command::ListenPlay(song))?;
+        if let Some(l) = self.lengths.get_mut(index) {
+            *l = secs;
+        }
+        self.now = Some(Now {
+            index,
+            status,
+            gain_db,
+            gain_from,
+            secs,
+            rate,
+            from: (from_secs * rate as f64).round() as u64,
+        });
+        self.paused = false;
+        self.next_at = None;
+        self.pending_next = None;
+        let length = secs
+            .map(|s| format!(" ({})", time_text(s)))
+            .unwrap_or_default();
+        let from = if from_secs > 0.0 {
+            format!(" from {}", time_text(from_secs))
+        } else {
+            String::new()
+        };
+        Ok(format!(
+            "playing: {} of {} \"{title}\"{length}{from}, gain {gain_db:+.2} dB ({})",
+            index + 1,
+            self.queue.len(),
+            gain_from.word()
+        ))
+    }
+
+    /// The first song from `index` on that plays; the ones that do not are named.
+    fn start_from(&mut self, index: usize) -> Result<String, ListenError> {
+        let mut skipped = Vec::new();
+        for i in index..self.queue.len() {
+            match self.start_at(i, 0.0, 0.0) {
+                Ok(said) if skipped.is_empty() => return Ok(said),
+                Ok(said) => return Ok(format!("{said}; skipped {}", skipped.join(", "))),
+                Err(ListenError::Busy) => return Err(ListenError::Busy),
+                Err(e) => skipped.push(format!("{}: {e}", i + 1)),
+            }
+        }
+        if index == 0 {
+            Err(ListenError::NonePlays(self.queue.len(), skipped.join("; ")))
+        } else if skipped.is_empty() {
+            Err(ListenError::EndOfList)
+        } else {
+            Err(ListenError::NonePlays(skipped.len(), skipped.join("; ")))
+        }
+    }
+
+    /// Not rt: what a line asks; the answer is one line.
+    pub fn run(&mut self, line: ListenLine) -> Result<String, ListenError> {
+        match line {
+            ListenLine::Play(path) => {
+                let path = if path.as_os_str().is_empty() {
+                    return Err(ListenError::PlayWhat);
+                } else {
+                    path
+                };
+                let entries = if path.is_dir() {
+                    folder_songs(&path)?
+                } else if playlist::is_playlist(&path) {
+                    decode::check_path(&path)?;
+                    playlist::read(&path)?
+                } else {
+                    decode::check_path(&path)?;
+                    vec![Entry {
+                        path,
+                        title: None,
+                        problem: None,
+                    }]
+                };
+                self.scanner.ask(
+                    entries
+                        .iter()
+                        .filter(|e| e.problem.is_none())
+                        .map(|e| e.path.clone()),
+                );
+                self.lengths = vec![None; entries.len()];
+                self.queue = entries;
+                self.start_from(0)
+            }
+            ListenLine::Pause => {
+                self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
+                self.send(Command::ListenPause)?;
+                self.paused = true;
+                Ok(format!("paused at {}", time_text(self.position_secs())))
+            }
+            ListenLine::Resume => {
+                self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
+                self.send(Command::ListenResume)?;
+                self.paused = false;
+                Ok(format!(
+                    "playing on from {}",
+                    time_text(self.position_secs())
+                ))
+            }
+            ListenLine::Stop => {
+                self.now.take().ok_or(ListenError::NothingPlaying)?;
+                self.next_at = None;
+                self.pending_next = None;
+                self.paused = false;
+                self.send(Command::ListenStop)?;
+                Ok("stopped".into())
+            }
+            ListenLine::Next => {
+                let at = self.now.as_ref().map_or(0, |n| n.index + 1);
+                if at >= self.queue.len() {
+                    return Err(ListenError::EndOfList);
+                }
+                self.start_from(at)
+            }
+            ListenLine::Seek(secs) => self.seek(secs),
+            ListenLine::Skip(by) => {
+                let at = self.position_secs();
+                self.seek((at + by).max(0.0))
+            }
+            ListenLine::Talk(on) => {
+                self.send(Command::ListenTalk(on))?;
+                self.talk = on;
+                Ok(if on {
+                    format!(
+                        "talk: the music is down {:.0} dB",
+                        -self.settings.duck.depth_db
+                    )
+                } else {
+                    "talk: off, the music is back".into()
+                })
+            }
+            ListenLine::Queue => Ok(self.queue_text()),
+            ListenLine::RunOn(on) => {
+                self.settings.run_on = on;
+                Ok(if on {
+                    format!(
+                        "listen: the list runs on, {} s between songs",
+                        self.settings.gap_secs
+                    )
+                } else {
+                    "listen: stops after this song".into()
+                })
+            }
+            ListenLine::Gap(s) => {
+                self.settings.gap_secs = s;
+                Ok(format!("listen: {s} s between songs"))
+            }
+            ListenLine::Fade(s) => {
+                self.send(Command::ListenFade(s))?;
+                self.settings.fade_secs = s;
+                Ok(format!("listen: pause and stop fade over {s} s"))
+            }
+            ListenLine::Target(t) => {
+                self.settings.target_lufs = t;
+                Ok(format!(
+                    "listen: songs are brought to {t} LUFS from the next one on"
+                ))
+            }
+            ListenLine::TalkDepth(db) => {
+                self.settings.duck.depth_db = db;
+                self.send(Command::ListenDuck(self.settings.duck))?;
+                Ok(format!("listen: talk dips the music {:.0} dB", -db))
+            }
+            ListenLine::Mic(input, db) => {
+                self.settings.duck.input = input;
+                self.settings.duck.threshold_db = db;
+                self.send(Command::ListenDuck(self.settings.duck))?;
+                Ok(match input {
+                    Some(i) => format!("listen: input {} above {db} dBFS dips the music", i + 1),
+                    None => "listen: only the talk button dips the music".into(),
+                })
+            }
+        }
+    }
+
+    fn seek(&mut self, secs: f64) -> Result<String, ListenError> {
+        let index = self.now.as_ref().ok_or(ListenError::NothingPlaying)?.index;
+        let secs = match self.now.as_ref().and_then(|n| n.secs) {
+            Some(len) if secs >= len => return Err(ListenError::SeekWhat),
+            _ => secs,
+        };
+        self.start_at(index, secs, SEEK_FADE_SECS)
+    }
+
+    fn queue_text(&self) -> String {
+        if self.queue.is_empty() {
+            return "queue: empty".into();
+        }
+        let playing = self.now.as_ref().map(|n| n.index);
+        let items: Vec<String> = self
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let mark = if playing == Some(i) { ">" } else { "" };
+                let problem = e
+                    .problem
+                    .as_ref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default();
+                format!("{mark}{} \"{}\"{problem}", i + 1, title_of(e, None))
+            })
+            .collect();
+        format!("queue: {}", items.join(" | "))
+    }
+
+    /// Offline: the feeder and the scanner keep up with a render that runs far faster
+    /// than a device.
+    pub fn pump(&mut self) {
+        let Some(n) = &self.now else {
+            return;
+        };
+        let want = (listen_feeder::PREFILL_SECS * n.rate as f64) as u64;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !n.status.fed_all.load(Relaxed)
+            && !n.status.done.load(Relaxed)
+            && n.status.fed.load(Relaxed)
+                < n.status.position.load(Relaxed).saturating_sub(n.from) + want
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// What happened since last asked, a line each: songs that ended or broke, the next
+    /// song after the gap.
+    pub fn poll(&mut self) -> Vec<String> {
+        let mut said = Vec::new();
+        while let Ok(n) = self.news.try_recv() {
+            said.push(format!("listen problem: {}; it stops there", n.error));
+        }
+        let ended = self
+            .now
+            .as_ref()
+            .filter(|n| n.status.ended.load(Relaxed))
+            .map(|n| n.index);
+        if let Some(i) = ended {
+            self.now = None;
+            let title = self
+                .queue
+                .get(i)
+                .map(|e| title_of(e, None))
+                .unwrap_or_default();
+            let more = i + 1 < self.queue.len();
+            if self.settings.run_on && more {
+                let gap = (self.settings.gap_secs as f64 * self.rate() as f64) as u64;
+                self.next_at = Some(self.engine_frame() + gap);
+                said.push(format!(
+                    "ended: {} \"{title}\"; the next in {} s",
+                    i + 1,
+                    self.settings.gap_secs
+                ));
+                self.pending_next = Some(i + 1);
+            } else {
+                said.push(format!("ended: {} \"{title}\"", i + 1));
+            }
+        }
+        if let (Some(at), Some(i)) = (self.next_at, self.pending_next) {
+            if self.engine_frame() >= at {
+                self.next_at = None;
+                self.pending_next = None;
+                match self.start_from(i) {
+                    Ok(s) => said.push(s),
+                    Err(e) => said.push(format!("listen problem: {e}")),
+                }
+            }
+        }
+        said
+    }
+
+    /// What a panel shows.
+    pub fn view(&self) -> ListenView {
+        let p = self.scanner.progress();
+        ListenView {
+            queue: self
+                .queue
+                .iter()
+                .enumerate()
+                .map(|(i, e)| QueueItem {
+                    title: title_of(e, None),
+                    path: e.path.clone(),
+                    problem: e.problem.clone().or_else(|| self.scanner.failed(&e.path)),
+                    secs: self.lengths.get(i).copied().flatten(),
+                })
+                .collect(),
+            playing: self.now.as_ref().map(|n| n.index),
+            paused: self.paused,
+            position_secs: self.position_secs(),
+            secs: self.now.as_ref().and_then(|n| n.secs),
+            gain_db: self.now.as_ref().map_or(0.0, |n| n.gain_db),
+            gain_from: self.now.as_ref().map(|n| n.gain_from),
+            talk: self.talk,
+            scanned: (p.done.load(Relaxed), p.asked.load(Relaxed)),
+        }
+    }
+
+    /// The scanner, for whoever waits on it (scripts, tests).
+    pub fn scanner(&self) -> &Scanner {
+        &self.scanner
+    }
+}

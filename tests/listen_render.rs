@@ -1,0 +1,350 @@
+//! Guided listening through the engine, offline: songs made by independent encoders
+//! (`flac`, `lame`, `oggenc`, ffmpeg's AAC and ALAC) are played by a render script and
+//! compared with ffmpeg's own decode of the same file; a seek lands where it was asked;
+//! a pause fades without a jump; broken files and playlists are said and the rest plays.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command as Process;
+
+use samspill::render::{render, Rendered, Script};
+
+#[global_allocator]
+static ALLOC_CHECK: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+const SR: u32 = 48_000;
+
+/// Something like music: a note every half second, three partials, a soft attack and a
+/// decay, different on the left and right, peaks well below full scale.
+fn music(secs: f64, rate: u32) -> [Vec<f32>; 2] {
+    let n = (secs * rate as f64) as usize;
+    let notes = [220.0, 277.18, 329.63, 440.0, 392.0, 293.66, 246.94, 349.23];
+    let mut l = vec![0.0f32; n];
+    let mut r = vec![0.0f32; n];
+    for i in 0..n {
+        let t = i as f64 / rate as f64;
+        let k = (t / 0.5) as usize;
+        let f = notes[k % notes.len()];
+        let u = t - k as f64 * 0.5;
+        let env = (u / 0.01).min(1.0) * (-3.0 * u).exp();
+        let w = std::f64::consts::TAU * f * t;
+        let s = env * (w.sin() + 0.4 * (2.0 * w).sin() + 0.2 * (3.0 * w).sin());
+        l[i] = (0.2 * s) as f32;
+        r[i] = (0.2 * s * 0.7 + 0.03 * (std::f64::consts::TAU * 110.0 * t).sin()) as f32;
+    }
+    [l, r]
+}
+
+fn write_wav(path: &Path, ch: &[Vec<f32>; 2], rate: u32, bits: u16) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let full = ((1i64 << (bits - 1)) - 1) as f32;
+    for i in 0..ch[0].len() {
+        for c in ch {
+            w.write_sample((c[i] * full).round() as i32).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+fn run(program: &str, args: &[&str]) {
+    let out = Process::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed (bash .ci/install): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// ffmpeg's decode of `path` at 48 kHz, interleaved stereo.
+fn ffmpeg_decode(path: &Path) -> Vec<f32> {
+    let out = Process::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "f32le", "-ac", "2", "-ar", "48000", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// The songs, each made by its own encoder from the same music.
+struct Songs {
+    dir: tempfile::TempDir,
+    /// The music at 48 kHz, and at 44.1 kHz.
+    m48: [Vec<f32>; 2],
+}
+
+fn make_songs() -> Songs {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m48 = music(8.0, SR);
+    let m44 = music(8.0, 44_100);
+    write_wav(&d.join("song48.wav"), &m48, SR, 24);
+    write_wav(&d.join("song44.wav"), &m44, 44_100, 16);
+    let p = |n: &str| d.join(n).to_string_lossy().into_owned();
+    run(
+        "flac",
+        &["-s", "-f", "-o", &p("song.flac"), &p("song48.wav")],
+    );
+    run(
+        "lame",
+        &["--quiet", "-b", "192", &p("song44.wav"), &p("song.mp3")],
+    );
+    run(
+        "oggenc",
+        &["-Q", "-q", "5", "-o", &p("song.ogg"), &p("song48.wav")],
+    );
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            &p("song48.wav"),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            &p("song.m4a"),
+        ],
+    );
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            &p("song48.wav"),
+            "-c:a",
+            "alac",
+            &p("alac.m4a"),
+        ],
+    );
+    Songs { dir, m48 }
+}
+
+fn render_script(dir: &Path, body: &str, secs: f64) -> Rendered {
+    let text = format!("master_db = 0\nlength_secs = {secs}\n{body}");
+    let script = Script::parse(&text, "listen.toml", dir).unwrap_or_else(|e| panic!("{e}"));
+    render(&script).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The gain the desk said it set, in dB.
+fn said_gain(said: &[String]) -> f32 {
+    let line = said
+        .iter()
+        .find(|l| l.starts_with("playing:"))
+        .unwrap_or_else(|| panic!("no playing line: {said:?}"));
+    let at = line.find("gain ").unwrap() + 5;
+    line[at..].split(' ').next().unwrap().parse().unwrap()
+}
+
+/// The lag (frames) at which `out` best matches `reference` (interleaved stereo, left
+/// channel compared) within ±`max`, at the gain that fits best, and the error of that
+/// match in dB below the signal.
+fn best_match(out: &[f32], reference: &[f32], start: usize, len: usize, max: i64) -> (i64, f64) {
+    let left = |v: &[f32], i: i64| -> f64 {
+        if i < 0 {
+            0.0
+        } else {
+            v.get(2 * i as usize).copied().unwrap_or(0.0) as f64
+        }
+    };
+    let mut best = (0i64, f64::INFINITY);
+    for lag in -max..=max {
+        let (mut xy, mut yy, mut xx) = (0.0, 0.0, 0.0);
+        for i in start..start + len {
+            let (x, y) = (left(out, i as i64), left(reference, i as i64 - lag));
+            xy += x * y;
+            yy += y * y;
+            xx += x * x;
+        }
+        let g = xy / yy.max(1e-30);
+        let err = (xx - 2.0 * g * xy + g * g * yy).max(0.0) / xx.max(1e-30);
+        if err < best.1 {
+            best = (lag, err);
+        }
+    }
+    (best.0, 10.0 * best.1.max(1e-30).log10())
+}
+
+/// What the speakers played, the engine's own delay (the limiter's look-ahead) taken
+/// off, and the song's gain divided out.
+fn played(r: &Rendered) -> Vec<f32> {
+    let g = 10f32.powf(said_gain(&r.said) / 20.0);
+    let lat = r.latency_frames;
+    r.left[lat..]
+        .iter()
+        .zip(&r.right[lat..])
+        .flat_map(|(l, r)| [*l / g, *r / g])
+        .collect()
+}
+
+#[test]
+fn songs_from_independent_encoders_play_as_ffmpeg_decodes_them() {
+    let songs = make_songs();
+    let d = songs.dir.path();
+    // (file, how close to ffmpeg's decode, in dB of error below the music, and the
+    // most frames it may be shifted: decoders of lossy formats differ a little, and
+    // symphonia's MP4 reader does not cut the AAC encoder's 1024 frames of priming; the
+    // MP3 is at 44.1 kHz, resampled by rubato here and by ffmpeg's own resampler there)
+    let cases: [(&str, f64, i64); 6] = [
+        ("song48.wav", -100.0, 0),
+        ("song.flac", -100.0, 0),
+        ("alac.m4a", -100.0, 0),
+        ("song.ogg", -60.0, 0),
+        ("song.mp3", -60.0, 0),
+        ("song.m4a", -60.0, 1024),
+    ];
+    for (name, bound, max_lag) in cases {
+        let out = render_script(
+            d,
+            &format!("[[command]]\nat_secs = 0\nlisten = \"play {name}\"\n"),
+            8.5,
+        );
+        let played = played(&out);
+        let reference = ffmpeg_decode(&d.join(name));
+        let search = max_lag.max(48);
+        let (lag, err_db) = best_match(&played, &reference, 48_000, 96_000, search);
+        eprintln!(
+            "{name}: gain {:.2} dB, lag {lag}, error {err_db:.1} dB",
+            said_gain(&out.said)
+        );
+        assert!(lag.abs() <= max_lag, "{name} is shifted by {lag} frames");
+        assert!(
+            err_db < bound,
+            "{name}: {err_db:.1} dB of difference (bound {bound})"
+        );
+        assert_eq!(
+            out.shared
+                .bad_numbers
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+    }
+}
+
+#[test]
+fn a_seek_lands_where_asked_and_a_pause_fades_without_a_jump() {
+    let songs = make_songs();
+    let d = songs.dir.path();
+    let out = render_script(
+        d,
+        "[[command]]\nat_secs = 0\nlisten = \"play song.flac\"\n\
+         [[command]]\nat_secs = 1.0\nlisten = \"seek 5\"\n\
+         [[command]]\nat_secs = 2.0\nlisten = \"pause\"\n\
+         [[command]]\nat_secs = 3.0\nlisten = \"resume\"\n",
+        4.5,
+    );
+    let played = played(&out);
+    let m = &songs.m48[0];
+    // After the seek's 50 ms fade-in: the song from 5 s on, to the frame.
+    for i in 0..10_000 {
+        let at = 48_000 + 2_400 + 100 + i;
+        let want = m[5 * 48_000 + at - 48_000];
+        assert!(
+            (played[2 * at] - want).abs() < 2e-3 * want.abs().max(0.05),
+            "frame {at} after the seek: {} vs {want}",
+            played[2 * at]
+        );
+    }
+    // The pause: a fade of half a second, no step bigger than the music's own.
+    let music_step = m
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max);
+    let around: Vec<f32> = (2 * 48_000 - 100..2 * 48_000 + 30_000)
+        .map(|i| played[2 * i])
+        .collect();
+    let step = around
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        step <= music_step * 1.01,
+        "a jump of {step} in the pause ({music_step})"
+    );
+    let quiet = &played[2 * (2 * 48_000 + 26_000)..2 * (3 * 48_000)];
+    assert!(quiet.iter().all(|v| *v == 0.0), "silent while paused");
+    // Resumed where the pause's fade ended: 6.5 s into the song, after its fade-in.
+    for t in 3 * 48_000 + 30_000..3 * 48_000 + 40_000 {
+        let want = m[6 * 48_000 + 24_000 + (t - 3 * 48_000)];
+        assert!(
+            (played[2 * t] - want).abs() < 2e-3 * want.abs().max(0.05),
+            "frame {t} after resume: {} vs {want}",
+            played[2 * t]
+        );
+    }
+    assert!(
+        out.said.iter().any(|l| l.starts_with("paused at 0:06")),
+        "{:?}",
+        out.said
+    );
+}
+
+#[test]
+fn broken_files_and_playlists_are_said_and_the_rest_plays() {
+    let songs = make_songs();
+    let d = songs.dir.path();
+    let flac = std::fs::read(d.join("song.flac")).unwrap();
+    // Cut in half, a wrong extension, a folder named like a song, random bytes.
+    std::fs::write(d.join("half.flac"), &flac[..flac.len() / 2]).unwrap();
+    std::fs::write(d.join("flac-really.mp3"), &flac).unwrap();
+    std::fs::create_dir(d.join("folder.mp3")).unwrap();
+    std::fs::write(d.join("noise.ogg"), vec![0x5Au8; 20_000]).unwrap();
+    // A Latin-1 playlist with Windows paths, a missing song and a web address.
+    let mut list = Vec::new();
+    list.extend_from_slice(b"#EXTM3U\r\n#EXTINF:8,Bl\xE5 sang\r\nnoise.ogg\r\n");
+    list.extend_from_slice(b"C:\\Musikk\\borte.mp3\r\nhttp://radio.example/stream\r\n");
+    list.extend_from_slice(b"folder.mp3\r\nE:\\Musikk\\half.flac\r\n");
+    std::fs::write(d.join("liste.m3u"), &list).unwrap();
+
+    let out = render_script(
+        d,
+        "[[command]]\nat_secs = 0\nlisten = \"play folder.mp3\"\n\
+         [[command]]\nat_secs = 0.1\nlisten = \"play liste.m3u\"\n\
+         [[command]]\nat_secs = 0.2\nlisten = \"queue\"\n\
+         [[command]]\nat_secs = 5\nlisten = \"play flac-really.mp3\"\n",
+        6.0,
+    );
+    let said = out.said.join("\n");
+    eprintln!("{said}");
+    assert!(said.contains("folder.mp3 holds no songs"), "{said}");
+    // The list's first four cannot play, each with its reason; the cut file plays.
+    assert!(said.contains("playing: 5 of 5"), "{said}");
+    assert!(said.contains("not a sound file"), "{said}");
+    assert!(said.contains("Windows"), "{said}");
+    assert!(said.contains("web address"), "{said}");
+    assert!(said.contains("a folder, not a song"), "{said}");
+    assert!(said.contains("queue: 1 \"Blå sang\""), "{said}");
+    // The half file plays its half (about 4 s) and ends there; then the FLAC named .mp3.
+    let l = &out.left;
+    assert!(
+        common::rms(&l[48_000..3 * 48_000]) > 0.01,
+        "the cut file plays"
+    );
+    assert!(said.contains("ended: 5"), "{said}");
+    assert!(
+        common::rms(&l[5 * 48_000 + 4_800..6 * 48_000]) > 0.01,
+        "a FLAC named .mp3 plays"
+    );
+}
