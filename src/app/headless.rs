@@ -261,6 +261,11 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
         }
     };
 
+    let mut listen = crate::control::listen::ListenDesk::new(
+        controller.clone(),
+        crate::session::playlist::loudness_cache_path(),
+    );
+
     let (tx, lines) = crossbeam_channel::bounded::<String>(64);
     std::thread::Builder::new()
         .name("stdin".into())
@@ -323,6 +328,19 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
                         Err(e) => eprintln!("samspill: {e}"),
                     }
                 }
+                Ok(Line::Listen(l)) => match listen.run(l) {
+                    Ok(said) => say(&said),
+                    Err(e) => eprintln!("samspill: {e}"),
+                },
+                // A bare `stop` stops what plays: the song or take first, else the listening.
+                Ok(Line::Song(crate::control::songs::SongLine::Stop))
+                    if listen.is_playing() && !songs.as_ref().is_some_and(|d| d.is_busy()) =>
+                {
+                    match listen.run(crate::control::listen::ListenLine::Stop) {
+                        Ok(said) => say(&said),
+                        Err(e) => eprintln!("samspill: {e}"),
+                    }
+                }
                 Ok(Line::Song(l)) => match songs.as_mut() {
                     Some(desk) => match desk.run(l) {
                         Ok(said) => said.lines().for_each(say),
@@ -360,6 +378,7 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
         if let Some(desk) = songs.as_mut() {
             desk.poll().iter().for_each(|l| say(l));
         }
+        listen.poll().iter().for_each(|l| say(l));
         let now = sys.status();
         if now.serial != status.serial {
             report_change(&status, &now);

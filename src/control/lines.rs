@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::engine::{Command, Patch, MAX_INPUTS};
 
+use super::listen::{ListenError, ListenLine, LISTEN_HELP};
 use super::ops::{
     source_from_name, Action, LoopCommand, LoopControl, LoopControlError, TrackSel, SOURCE_FORMS,
 };
@@ -78,6 +79,8 @@ pub enum LineError {
     Loop(#[from] LoopControlError),
     #[error(transparent)]
     Song(#[from] SongLineError),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
 }
 
 fn patch_names() -> String {
@@ -96,6 +99,7 @@ fn loop_op_names() -> String {
 pub enum Line {
     Jam(JamLine),
     Song(SongLine),
+    Listen(ListenLine),
     Loop(LoopLine),
     Control(ControlLine),
 }
@@ -105,6 +109,10 @@ impl Line {
     pub fn parse(line: &str) -> Result<Line, LineError> {
         if let Some(j) = JamLine::parse(line) {
             return j.map(Line::Jam);
+        }
+        // Before songs: `play PATH` is for listening, `play` alone plays the song.
+        if let Some(l) = ListenLine::parse(line) {
+            return l.map(Line::Listen).map_err(LineError::from);
         }
         if let Some(s) = SongLine::parse(line) {
             return s.map(Line::Song).map_err(LineError::from);
@@ -133,7 +141,7 @@ pub const CONTROL_HELP: &str = "master DB | instruments DB | patch NAME | gain N
 
 /// Every line `samspill headless` takes, for a person who typed one it does not.
 pub fn help() -> String {
-    format!("{CONTROL_HELP} | {LOOP_HELP} | {JAM_HELP} | {SONG_HELP}")
+    format!("{CONTROL_HELP} | {LOOP_HELP} | {JAM_HELP} | {SONG_HELP} | {LISTEN_HELP}")
 }
 
 fn number<T: std::str::FromStr>(word: Option<&str>, what: &'static str) -> Result<T, LineError> {

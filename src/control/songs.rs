@@ -536,6 +536,11 @@ impl SongDesk {
         !self.recording.is_empty()
     }
 
+    /// Recording, or playing the song: a bare `stop` is for this desk.
+    pub fn is_busy(&self) -> bool {
+        self.is_recording() || self.playing.is_some()
+    }
+
     fn rate(&self) -> u32 {
         self.controller
             .shared()

@@ -6,6 +6,18 @@
 
 use std::path::{Component, Path, PathBuf};
 
+/// The folder of the listening room's own files: the loudness measurements (and the
+/// client's playlists, notes and cue points as they come).
+pub const LISTENING_DIR: &str = "listening";
+
+/// Where the loudness measurements are kept: `listening/loudness.toml` in the user's
+/// data folder (0700 folder, 0600 file); `None` without a data folder.
+pub fn loudness_cache_path() -> Option<PathBuf> {
+    let dir = super::data_dir()?.join(LISTENING_DIR);
+    super::make_private_dir(&dir, true).ok()?;
+    Some(dir.join("loudness.toml"))
+}
+
 /// One song of a playlist: where it is, what the list calls it, and why it cannot be
 /// played, when it cannot.
 #[derive(Clone, Debug, PartialEq)]
