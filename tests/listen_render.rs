@@ -348,3 +348,93 @@ fn broken_files_and_playlists_are_said_and_the_rest_plays() {
         "a FLAC named .mp3 plays"
     );
 }
+
+fn write_float_wav(path: &Path, l: &[f32], r: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: SR,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for (a, b) in l.iter().zip(r) {
+        w.write_sample(*a).unwrap();
+        w.write_sample(*b).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Two songs 12 LU apart (a FLAC and an MP3 of the same music, one turned down) play
+/// one after the other within 1 LU of each other and of the -18 LUFS target, measured
+/// on what the speakers got by ffmpeg's EBU R128 meter, not by the scanner that set the
+/// gains; no true peak passes -1 dBTP. The list runs on with a 1 s gap.
+#[test]
+fn two_songs_12_lu_apart_play_within_1_lu_of_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let m = music(6.0, SR);
+    let loud = [
+        m[0].iter().map(|v| v * 2.5).collect::<Vec<f32>>(),
+        m[1].iter().map(|v| v * 2.5).collect(),
+    ];
+    let quiet = [
+        loud[0]
+            .iter()
+            .map(|v| v * 0.251_188_64)
+            .collect::<Vec<f32>>(),
+        loud[1].iter().map(|v| v * 0.251_188_64).collect(),
+    ];
+    write_wav(&d.join("loud.wav"), &loud, SR, 24);
+    write_wav(&d.join("quiet.wav"), &quiet, SR, 24);
+    let p = |n: &str| d.join(n).to_string_lossy().into_owned();
+    run("flac", &["-s", "-f", "-o", &p("loud.flac"), &p("loud.wav")]);
+    run(
+        "lame",
+        &["--quiet", "-b", "256", &p("quiet.wav"), &p("quiet.mp3")],
+    );
+    let (l_in, _) = common::ffmpeg_r128(&d.join("loud.flac"));
+    let (q_in, _) = common::ffmpeg_r128(&d.join("quiet.mp3"));
+    assert!(
+        (l_in - q_in - 12.0).abs() < 0.3,
+        "the songs are 12 LU apart: {l_in} and {q_in}"
+    );
+    std::fs::write(d.join("to.m3u8"), "quiet.mp3\nloud.flac\n").unwrap();
+
+    let out = render_script(
+        d,
+        "[[command]]\nat_secs = 0\nlisten = \"listen run-on on\"\n\
+         [[command]]\nat_secs = 0\nlisten = \"listen gap 1\"\n\
+         [[command]]\nat_secs = 0\nlisten = \"play to.m3u8\"\n",
+        14.0,
+    );
+    let said = out.said.join("\n");
+    assert!(said.contains("playing: 1 of 2"), "{said}");
+    assert!(
+        said.contains("ended: 1 \"quiet.mp3\"; the next in 1 s"),
+        "{said}"
+    );
+    assert!(said.contains("playing: 2 of 2"), "the list ran on: {said}");
+    // The gap: about a second of silence between the songs.
+    let silent = out.left[6 * SR as usize + 4_800..7 * SR as usize - 2_400]
+        .iter()
+        .all(|v| *v == 0.0);
+    assert!(silent, "a gap between the songs");
+    let first = d.join("first.wav");
+    let second = d.join("second.wav");
+    let cut = |from: f64, to: f64| (from * SR as f64) as usize..(to * SR as f64) as usize;
+    write_float_wav(&first, &out.left[cut(0.0, 6.0)], &out.right[cut(0.0, 6.0)]);
+    write_float_wav(
+        &second,
+        &out.left[cut(7.0, 13.0)],
+        &out.right[cut(7.0, 13.0)],
+    );
+    let (a, a_peak) = common::ffmpeg_r128(&first);
+    let (b, b_peak) = common::ffmpeg_r128(&second);
+    eprintln!("played at {a} and {b} LUFS, peaks {a_peak} and {b_peak} dBTP");
+    assert!((a - b).abs() <= 1.0, "{a} and {b} LUFS");
+    assert!(
+        (a + 18.0).abs() <= 1.0 && (b + 18.0).abs() <= 1.0,
+        "{a}, {b}"
+    );
+    assert!(a_peak <= -1.0 && b_peak <= -1.0, "{a_peak}, {b_peak} dBTP");
+}

@@ -192,30 +192,6 @@ fn a_song_exports_as_its_tracks_sound_together_to_wav_flac_and_stems() {
     );
 }
 
-/// What ffmpeg's EBU R128 meter says of a file: integrated loudness (LUFS) and true
-/// peak (dBTP).
-fn ffmpeg_r128(path: &Path) -> (f64, f64) {
-    let out = Cmd::new("ffmpeg")
-        .args(["-nostats", "-hide_banner", "-i"])
-        .arg(path)
-        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
-        .output()
-        .expect("ffmpeg runs (bash .ci/install puts it there)");
-    let text = String::from_utf8_lossy(&out.stderr);
-    let summary = &text[text.rfind("Summary:").expect("ffmpeg's ebur128 summary")..];
-    let number_after = |key: &str| -> f64 {
-        let at = summary
-            .find(key)
-            .unwrap_or_else(|| panic!("no {key} in {summary}"));
-        summary[at + key.len()..]
-            .split_whitespace()
-            .next()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("no number after {key} in {summary}"))
-    };
-    (number_after("I:"), number_after("Peak:"))
-}
-
 /// A quiet song with sharp peaks (a soft pad and a few loud claps): the phone file is
 /// brought up to -14 LUFS, which the claps would take far past full scale; the engine's
 /// limiter holds them under the -1 dBTP ceiling. Measured on the decoded Ogg file by

@@ -132,3 +132,27 @@ pub fn reference_true_peak(x: &[f32]) -> f32 {
 pub fn db(gain: f32) -> f32 {
     20.0 * gain.max(1e-9).log10()
 }
+
+/// What ffmpeg's EBU R128 meter says of a file: integrated loudness (LUFS) and true
+/// peak (dBTP).
+pub fn ffmpeg_r128(path: &Path) -> (f64, f64) {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostats", "-hide_banner", "-i"])
+        .arg(path)
+        .args(["-filter_complex", "ebur128=peak=true", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs (bash .ci/install puts it there)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let summary = &text[text.rfind("Summary:").expect("ffmpeg's ebur128 summary")..];
+    let number_after = |key: &str| -> f64 {
+        let at = summary
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {summary}"));
+        summary[at + key.len()..]
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no number after {key} in {summary}"))
+    };
+    (number_after("I:"), number_after("Peak:"))
+}
