@@ -20,7 +20,7 @@ use crate::disk::loudness::{self, GainFrom, Scanner};
 use crate::engine::listen_player::{Duck, ListenStatus};
 use crate::engine::smooth::db_to_gain;
 use crate::engine::Command;
-use crate::session::playlist::{self, Entry, PlaylistError};
+use crate::session::playlist::{self, Entry, PlaylistError, Problem};
 
 pub const LISTEN_HELP: &str = "play PATH (a song, a folder or a playlist) | pause | resume | stop | next | seek SECS|M:SS | skip SECS|-SECS | talk on|off | queue | listen run-on on|off | listen gap SECS | listen fade SECS | listen target LUFS | listen talk-depth DB | listen mic N|off [DB]";
 
@@ -73,7 +73,7 @@ pub enum ListenError {
     #[error("none of the {0} songs in the list can be played: {1}")]
     NonePlays(usize, String),
     #[error("{0}: {1}")]
-    CannotPlay(PathBuf, String),
+    CannotPlay(PathBuf, Problem),
     #[error("the engine is not taking commands just now; try again")]
     Busy,
     #[error(transparent)]
@@ -209,7 +209,7 @@ struct Now {
 pub struct QueueItem {
     pub title: String,
     pub path: PathBuf,
-    pub problem: Option<String>,
+    pub problem: Option<Problem>,
     pub secs: Option<f64>,
 }
 
@@ -263,6 +263,34 @@ pub fn time_text(secs: f64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// A decoder's refusal as a list shows it.
+pub fn problem_of(e: &DecodeError) -> Problem {
+    match e {
+        DecodeError::Missing(_) => Problem::Missing,
+        DecodeError::Folder(_) => Problem::Folder,
+        DecodeError::Unreadable(_, why) => Problem::Unreadable(why.clone()),
+        DecodeError::NotSound(_) => Problem::NotSound,
+        DecodeError::Codec(_, c) => Problem::Codec(c.clone()),
+        DecodeError::Broken(_, why) => Problem::Broken(why.clone()),
+    }
+}
+
+/// What one path brings to the queue: a folder's songs, a playlist's, or the song.
+fn entries_of(path: &Path) -> Result<Vec<Entry>, ListenError> {
+    if path.is_dir() {
+        return folder_songs(path);
+    }
+    decode::check_path(path)?;
+    if playlist::is_playlist(path) {
+        return Ok(playlist::read(path)?);
+    }
+    Ok(vec![Entry {
+        path: path.to_owned(),
+        title: None,
+        problem: None,
+    }])
+}
+
 /// The songs in a folder, by name, as a queue.
 fn folder_songs(dir: &Path) -> Result<Vec<Entry>, ListenError> {
     let mut songs: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -282,7 +310,7 @@ fn folder_songs(dir: &Path) -> Result<Vec<Entry>, ListenError> {
     Ok(songs
         .into_iter()
         .map(|path| {
-            let problem = decode::check_path(&path).err().map(|e| e.to_string());
+            let problem = decode::check_path(&path).err().map(|e| problem_of(&e));
             Entry {
                 path,
                 title: None,
@@ -440,33 +468,10 @@ impl ListenDesk {
     pub fn run(&mut self, line: ListenLine) -> Result<String, ListenError> {
         match line {
             ListenLine::Play(path) => {
-                let path = if path.as_os_str().is_empty() {
+                if path.as_os_str().is_empty() {
                     return Err(ListenError::PlayWhat);
-                } else {
-                    path
-                };
-                let entries = if path.is_dir() {
-                    folder_songs(&path)?
-                } else if playlist::is_playlist(&path) {
-                    decode::check_path(&path)?;
-                    playlist::read(&path)?
-                } else {
-                    decode::check_path(&path)?;
-                    vec![Entry {
-                        path,
-                        title: None,
-                        problem: None,
-                    }]
-                };
-                self.scanner.ask(
-                    entries
-                        .iter()
-                        .filter(|e| e.problem.is_none())
-                        .map(|e| e.path.clone()),
-                );
-                self.lengths = vec![None; entries.len()];
-                self.queue = entries;
-                self.start_from(0)
+                }
+                self.play_all(&[path])
             }
             ListenLine::Pause => {
                 self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
@@ -557,6 +562,29 @@ impl ListenDesk {
                 })
             }
         }
+    }
+
+    /// Not rt: songs, folders and playlists (dropped on the panel, or one typed path)
+    /// become the queue, and its first playable song starts.
+    pub fn play_all(&mut self, paths: &[PathBuf]) -> Result<String, ListenError> {
+        let mut entries = Vec::new();
+        for path in paths {
+            entries.extend(entries_of(path)?);
+        }
+        self.scanner.ask(
+            entries
+                .iter()
+                .filter(|e| e.problem.is_none())
+                .map(|e| e.path.clone()),
+        );
+        self.lengths = vec![None; entries.len()];
+        self.queue = entries;
+        self.start_from(0)
+    }
+
+    /// Not rt: the song at `index` of the queue, from its start.
+    pub fn play_at(&mut self, index: usize) -> Result<String, ListenError> {
+        self.start_at(index, 0.0, 0.0)
     }
 
     fn seek(&mut self, secs: f64) -> Result<String, ListenError> {
@@ -665,7 +693,10 @@ impl ListenDesk {
                 .map(|(i, e)| QueueItem {
                     title: title_of(e, None),
                     path: e.path.clone(),
-                    problem: e.problem.clone().or_else(|| self.scanner.failed(&e.path)),
+                    problem: e
+                        .problem
+                        .clone()
+                        .or_else(|| self.scanner.failed(&e.path).map(|d| problem_of(&d))),
                     secs: self.lengths.get(i).copied().flatten(),
                 })
                 .collect(),

@@ -24,7 +24,7 @@ const RESAMPLE_CHUNK: usize = 1024;
 /// Broken packets in a row after which a file is given up as broken.
 const MAX_BAD_PACKETS: u32 = 50;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("{0} is not there (moved, renamed or on a USB stick that was taken out)")]
     Missing(PathBuf),

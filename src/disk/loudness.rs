@@ -182,8 +182,8 @@ struct Shared {
     queue: Mutex<VecDeque<PathBuf>>,
     /// By path: what was measured (or found by content) this run.
     found: Mutex<BTreeMap<PathBuf, Measured>>,
-    /// Failures by path, in plain words.
-    failed: Mutex<BTreeMap<PathBuf, String>>,
+    /// Failures by path.
+    failed: Mutex<BTreeMap<PathBuf, DecodeError>>,
     cache: Mutex<Cache>,
     cache_path: Option<PathBuf>,
     progress: ScanProgress,
@@ -258,7 +258,7 @@ impl Scanner {
     }
 
     /// Why `path` could not be measured, if it could not.
-    pub fn failed(&self, path: &Path) -> Option<String> {
+    pub fn failed(&self, path: &Path) -> Option<DecodeError> {
         self.shared.failed.lock().ok()?.get(path).cloned()
     }
 
@@ -323,7 +323,7 @@ fn scan_one(s: &Shared, path: &Path) {
         Ok(None) => {}
         Err(e) => {
             if let Ok(mut f) = s.failed.lock() {
-                f.insert(path.to_owned(), e.to_string());
+                f.insert(path.to_owned(), e);
             }
         }
     }

@@ -24,7 +24,48 @@ pub fn loudness_cache_path() -> Option<PathBuf> {
 pub struct Entry {
     pub path: PathBuf,
     pub title: Option<String>,
-    pub problem: Option<String>,
+    pub problem: Option<Problem>,
+}
+
+/// Why a song of a list cannot be played; the panel says it in its language.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Problem {
+    Missing,
+    /// A Windows path (as the list has it) not found here.
+    NotOnThisMachine(String),
+    Folder,
+    WebAddress,
+    Unreadable(String),
+    NotSound,
+    /// The codec's name.
+    Codec(String),
+    Broken(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Missing => write!(
+                f,
+                "not there (moved, renamed, or on a USB stick that is not in)"
+            ),
+            Problem::NotOnThisMachine(p) => {
+                write!(
+                    f,
+                    "not found here (the list points to {p} on a Windows machine)"
+                )
+            }
+            Problem::Folder => write!(f, "a folder, not a song"),
+            Problem::WebAddress => write!(
+                f,
+                "a web address: Samspill plays files on this machine only"
+            ),
+            Problem::Unreadable(why) => write!(f, "cannot be read: {why}"),
+            Problem::NotSound => write!(f, "not a sound file Samspill knows"),
+            Problem::Codec(c) => write!(f, "sound in a form Samspill cannot play ({c})"),
+            Problem::Broken(why) => write!(f, "broken: {why}"),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +223,7 @@ fn entry(line: &str, title: Option<String>, base: &Path) -> Entry {
         return Entry {
             path: PathBuf::from(line),
             title,
-            problem: Some("a web address: Samspill plays files on this machine only".into()),
+            problem: Some(Problem::WebAddress),
         };
     }
     let text = match line.strip_prefix("file://") {
@@ -202,14 +243,14 @@ fn entry(line: &str, title: Option<String>, base: &Path) -> Entry {
         }
     };
     let problem = match std::fs::metadata(&path) {
-        Ok(m) if m.is_dir() => Some("a folder, not a song".to_string()),
+        Ok(m) if m.is_dir() => Some(Problem::Folder),
         Ok(_) => None,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(if windows {
-            format!("not found here (the list points to {text} on a Windows machine)")
+            Problem::NotOnThisMachine(text.clone())
         } else {
-            "not there (moved, renamed, or on a USB stick that is not in)".to_string()
+            Problem::Missing
         }),
-        Err(e) => Some(format!("cannot be read: {e}")),
+        Err(e) => Some(Problem::Unreadable(e.to_string())),
     };
     Entry {
         path,
@@ -319,8 +360,8 @@ mod tests {
         assert_eq!(e[0].title.as_deref(), Some("Kari - Sang"));
         assert_eq!(e[0].problem, None);
         assert_eq!(e[1].title, None);
-        assert!(e[1].problem.as_deref().unwrap().starts_with("not there"));
-        assert!(e[2].problem.as_deref().unwrap().contains("web address"));
+        assert_eq!(e[1].problem, Some(Problem::Missing));
+        assert_eq!(e[2].problem, Some(Problem::WebAddress));
     }
 
     #[test]
@@ -333,7 +374,10 @@ mod tests {
         assert_eq!(e[0].problem, None);
         assert_eq!(e[1].path, dir.path().join("Album/a.mp3"));
         let gone = parse("C:\\Users\\x\\b.mp3", dir.path());
-        assert!(gone[0].problem.as_deref().unwrap().contains("Windows"));
+        assert_eq!(
+            gone[0].problem,
+            Some(Problem::NotOnThisMachine("C:\\Users\\x\\b.mp3".into()))
+        );
     }
 
     #[test]

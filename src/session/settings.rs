@@ -82,6 +82,32 @@ pub struct Settings {
     /// the headphones.
     #[serde(default)]
     pub click_apart: bool,
+    #[serde(default)]
+    pub listen: ListenSettings,
+}
+
+/// Listening: how pause and stop fade, whether the list runs on, how deep talk dips.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListenSettings {
+    /// Seconds, 0.3 to 1.
+    pub fade_secs: f32,
+    /// After a song: the next one (else stop after this song, the default).
+    pub run_on: bool,
+    pub gap_secs: f32,
+    /// dB the talk button dips the music, 3 to 40.
+    pub talk_depth_db: f32,
+}
+
+impl Default for ListenSettings {
+    fn default() -> Self {
+        ListenSettings {
+            fade_secs: 0.5,
+            run_on: false,
+            gap_secs: 2.0,
+            talk_depth_db: 15.0,
+        }
+    }
 }
 
 fn osc_on() -> bool {
@@ -101,6 +127,7 @@ impl Default for Settings {
             osc_enabled: true,
             unmonitored_inputs: Vec::new(),
             click_apart: false,
+            listen: ListenSettings::default(),
         }
     }
 }
@@ -269,6 +296,31 @@ impl Settings {
             ok,
             dl.latency_offset_ms,
             " ms",
+        );
+        let (ls, dls) = (&mut self.listen, &d.listen);
+        let v = ls.fade_secs;
+        fix(
+            "listen.fade_secs",
+            &mut ls.fade_secs,
+            (0.3..=1.0).contains(&v),
+            dls.fade_secs,
+            " s",
+        );
+        let v = ls.gap_secs;
+        fix(
+            "listen.gap_secs",
+            &mut ls.gap_secs,
+            (0.0..=60.0).contains(&v),
+            dls.gap_secs,
+            " s",
+        );
+        let v = ls.talk_depth_db;
+        fix(
+            "listen.talk_depth_db",
+            &mut ls.talk_depth_db,
+            (3.0..=40.0).contains(&v),
+            dls.talk_depth_db,
+            " dB",
         );
         (self, problems)
     }

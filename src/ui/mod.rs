@@ -6,6 +6,7 @@
 pub mod audio;
 pub mod i18n;
 pub mod jam;
+pub mod listen;
 pub mod live;
 pub mod meter;
 pub mod panel;

@@ -84,6 +84,8 @@ pub struct Panel {
     songs_path: Option<PathBuf>,
     /// An export running on a worker thread.
     export_work: Option<ExportWork>,
+    /// The listen desk, made when the Listen view is first used.
+    listening: Option<crate::control::listen::ListenDesk>,
     /// "Save first" was answered: this jam opens once the save is done.
     open_after_save: Option<PathBuf>,
     /// The minute the default jam name was last set for.
@@ -123,6 +125,7 @@ impl Panel {
             osc: OscView::default(),
             jams: JamFiles::default(),
             record: RecordState::default(),
+            listen: ListenState::default(),
             settings,
         };
         let mut panel = Self {
@@ -145,6 +148,7 @@ impl Panel {
             songs: None,
             songs_path: None,
             export_work: None,
+            listening: None,
             applying: None,
             watcher: None,
             open_after_save: None,
@@ -309,6 +313,107 @@ impl Panel {
         self.state.record.desk = desk.view();
     }
 
+    /// The listen desk, made on first use; the loudness cache beside the settings.
+    fn listen_desk(&mut self) -> &mut crate::control::listen::ListenDesk {
+        use crate::control::listen::{ListenDesk, ListenLine};
+        let desk = match self.listening.take() {
+            Some(d) => d,
+            None => {
+                let cache = match &self.settings_path {
+                    Some(p) => {
+                        let dir = p.with_file_name(crate::session::playlist::LISTENING_DIR);
+                        crate::session::make_private_dir(&dir, true)
+                            .ok()
+                            .map(|_| dir.join("loudness.toml"))
+                    }
+                    None => crate::session::playlist::loudness_cache_path(),
+                };
+                let mut desk = ListenDesk::new(self.controller.clone(), cache);
+                let l = &self.state.settings.listen;
+                for line in [
+                    ListenLine::Fade(l.fade_secs),
+                    ListenLine::RunOn(l.run_on),
+                    ListenLine::Gap(l.gap_secs),
+                    ListenLine::TalkDepth(-l.talk_depth_db),
+                ] {
+                    let _ = desk.run(line);
+                }
+                desk
+            }
+        };
+        self.listening.insert(desk)
+    }
+
+    /// Songs dropped on the window, the desk's news, what the view shows.
+    fn poll_listening(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            self.state.view = View::Listen;
+            self.listen_action(ListenAction::Open(dropped));
+        }
+        if self.state.view == View::Listen && self.state.listen.places.is_empty() {
+            self.state.listen.places = super::listen::places();
+        }
+        let Some(desk) = self.listening.as_mut() else {
+            return;
+        };
+        for line in desk.poll() {
+            let problem = line.starts_with("listen problem");
+            self.state.listen.said.push((line, problem));
+        }
+        let said = &mut self.state.listen.said;
+        if said.len() > 20 {
+            said.drain(..said.len() - 20);
+        }
+        self.state.listen.desk = desk.view();
+    }
+
+    /// A Listen view button.
+    fn listen_action(&mut self, a: ListenAction) {
+        use crate::control::listen::ListenLine;
+        if let ListenAction::Path(p) = a {
+            self.state.listen.path = p;
+            return;
+        }
+        if a == ListenAction::LookForPlaces {
+            self.state.listen.places = super::listen::places();
+            return;
+        }
+        let desk = self.listen_desk();
+        let result = match a {
+            ListenAction::Open(paths) => desk.play_all(&paths),
+            ListenAction::PlayAt(i) => desk.play_at(i),
+            ListenAction::Pause => desk.run(ListenLine::Pause),
+            ListenAction::Resume => desk.run(ListenLine::Resume),
+            ListenAction::Stop => desk.run(ListenLine::Stop),
+            ListenAction::Next => desk.run(ListenLine::Next),
+            ListenAction::Skip(by) => desk.run(ListenLine::Skip(by)),
+            ListenAction::Talk(on) => desk.run(ListenLine::Talk(on)),
+            ListenAction::Path(_) | ListenAction::LookForPlaces => return,
+        };
+        self.note_listen_result(result);
+    }
+
+    fn note_listen_result(&mut self, result: Result<String, crate::control::listen::ListenError>) {
+        // What goes well shows on the view itself; the words are kept for problems and
+        // for songs skipped on the way.
+        match result {
+            Ok(line) if line.contains("; skipped ") => {
+                self.state.listen.said.push((line, true));
+            }
+            Ok(_) => {}
+            Err(e) => self.state.listen.said.push((e.to_string(), true)),
+        }
+        self.state.listen.desk = self.listen_desk().view();
+    }
+
     /// A Record view button.
     fn record_action(&mut self, a: RecordAction) {
         use crate::control::songs::{ExportKind, SongLine};
@@ -443,6 +548,7 @@ impl Panel {
         self.load_learned();
         self.poll_jam_work();
         self.poll_songs();
+        self.poll_listening(ui.ctx());
         self.poll_apply();
         self.name_jam_by_the_clock();
         let now_secs = ui.input(|i| i.time);
@@ -475,6 +581,7 @@ impl Panel {
                         View::Play => play::draw(ui, state, &mut actions),
                         View::Jam => jam::draw(ui, state, &mut actions),
                         View::Record => super::record::draw(ui, state, &mut actions),
+                        View::Listen => super::listen::draw(ui, state, &mut actions),
                         View::Settings => settings_view::draw(ui, state, &mut actions),
                     });
             });
@@ -594,6 +701,21 @@ impl Panel {
     pub fn act(&mut self, action: Action) {
         match action {
             Action::Record(a) => self.record_action(a),
+            Action::Listen(a) => self.listen_action(a),
+            Action::ListenSettings(l) => {
+                use crate::control::listen::ListenLine;
+                let desk = self.listen_desk();
+                for line in [
+                    ListenLine::Fade(l.fade_secs),
+                    ListenLine::RunOn(l.run_on),
+                    ListenLine::Gap(l.gap_secs),
+                    ListenLine::TalkDepth(-l.talk_depth_db),
+                ] {
+                    let _ = desk.run(line);
+                }
+                self.state.settings.listen = l;
+                self.save();
+            }
             Action::Show(view) => {
                 if view == View::Settings && self.state.view != View::Settings {
                     self.state.draft = self.state.settings.audio.clone();
@@ -1347,6 +1469,7 @@ fn top_bar(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
             (View::Play, Text::ViewPlay),
             (View::Jam, Text::ViewJam),
             (View::Record, Text::ViewRecord),
+            (View::Listen, Text::ViewListen),
             (View::Settings, Text::ViewSettings),
         ] {
             let selected = state.view == view;

@@ -9,7 +9,7 @@ use super::i18n::{bytes_text, decimal, language_text, ms_text, rate_text, tr, Te
 use super::jam::looper_config;
 use super::state::{Action, PanelState};
 use super::theme::{self, Sizes};
-use crate::session::settings::{AudioHost, Language, LoopSettings};
+use crate::session::settings::{AudioHost, Language, ListenSettings, LoopSettings};
 
 pub const SAMPLE_RATES: [u32; 3] = [44_100, 48_000, 96_000];
 /// Powers of two only: other sizes glitch on PipeWire.
@@ -32,6 +32,10 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     ui.add_space(sizes.gap);
     section(ui, &sizes, tr(state.lang(), Text::LoopSection), |ui| {
         loops(ui, state, &sizes, actions)
+    });
+    ui.add_space(sizes.gap);
+    section(ui, &sizes, tr(state.lang(), Text::SettingsListen), |ui| {
+        listening(ui, state, &sizes, actions)
     });
     ui.add_space(sizes.gap);
     section(ui, &sizes, tr(state.lang(), Text::OscSection), |ui| {
@@ -70,6 +74,38 @@ fn osc(ui: &mut egui::Ui, state: &PanelState, gap: f32, actions: &mut Vec<Action
 }
 
 /// Loop memory: every choice shows what it costs, since it is all set aside at start.
+/// Listening: the pause and stop fade, running on to the next song, how deep talk dips.
+fn listening(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
+    let lang = state.lang();
+    let s = &state.settings.listen;
+    let changed = |f: &dyn Fn(&mut ListenSettings)| {
+        let mut new = s.clone();
+        f(&mut new);
+        Action::ListenSettings(new)
+    };
+    row(ui, sizes, tr(lang, Text::ListenFadeSecs), |ui| {
+        for secs in [0.3f32, 0.5, 0.75, 1.0] {
+            let places = if (secs * 10.0).fract() == 0.0 { 1 } else { 2 };
+            if choice(ui, s.fade_secs == secs, &decimal(lang, secs, places)) {
+                actions.push(changed(&|l| l.fade_secs = secs));
+            }
+        }
+    });
+    row(ui, sizes, tr(lang, Text::ListenTalkDepth), |ui| {
+        for db in [6.0f32, 10.0, 15.0, 20.0, 30.0] {
+            if choice(ui, s.talk_depth_db == db, &decimal(lang, db, 0)) {
+                actions.push(changed(&|l| l.talk_depth_db = db));
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        let toggle = egui::Button::new(tr(lang, Text::ListenRunOn)).selected(s.run_on);
+        if ui.add(toggle).clicked() {
+            actions.push(changed(&|l| l.run_on = !l.run_on));
+        }
+    });
+}
+
 fn loops(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut Vec<Action>) {
     let lang = state.lang();
     let s = &state.settings.looper;

@@ -30,7 +30,39 @@ pub enum View {
     Play,
     Jam,
     Record,
+    Listen,
     Settings,
+}
+
+/// The Listen view as shown: what the listen desk last said of itself, and its news.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ListenState {
+    pub desk: crate::control::listen::ListenView,
+    /// The desk's latest news (a line each; true: a problem), newest last.
+    pub said: Vec<(String, bool)>,
+    /// The path typed in the "open" field.
+    pub path: String,
+    /// Where songs usually are: the Music folder and USB sticks, by name.
+    pub places: Vec<(String, PathBuf)>,
+}
+
+/// What the Listen view's buttons ask for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ListenAction {
+    /// Songs, folders or playlists (typed, chosen or dropped) become the queue.
+    Open(Vec<PathBuf>),
+    PlayAt(usize),
+    Pause,
+    Resume,
+    Stop,
+    Next,
+    /// Seconds back (negative) or forward in the song.
+    Skip(f64),
+    Talk(bool),
+    /// The path field as typed.
+    Path(String),
+    /// Looks again for the Music folder and USB sticks.
+    LookForPlaces,
 }
 
 /// The Record view as shown: what the song desk last said of itself, and its news.
@@ -201,6 +233,7 @@ pub struct PanelState {
     pub osc: OscView,
     pub jams: JamFiles,
     pub record: RecordState,
+    pub listen: ListenState,
 }
 
 impl PanelState {
@@ -267,6 +300,9 @@ pub enum Action {
     /// The song's click on its own outputs.
     ClickApart(bool),
     Record(RecordAction),
+    Listen(ListenAction),
+    /// New listening settings: sent to the listen desk and saved.
+    ListenSettings(crate::session::settings::ListenSettings),
     /// One loop command on every track.
     AllTracks(LoopCommand),
     /// What a track records from (see [`PanelState::loop_sources`]).
