@@ -438,3 +438,106 @@ fn two_songs_12_lu_apart_play_within_1_lu_of_each_other() {
     );
     assert!(a_peak <= -1.0 && b_peak <= -1.0, "{a_peak}, {b_peak} dBTP");
 }
+
+/// Cue points: a prompt is said when the song reaches it, and one that waits pauses the
+/// song there with its fade until `resume`.
+#[test]
+fn cues_are_said_where_the_song_reaches_them_and_one_waits() {
+    let songs = make_songs();
+    let d = songs.dir.path();
+    let out = render_script(
+        d,
+        "[[command]]\nat_secs = 0\nlisten = \"play song.flac\"\n\
+         [[command]]\nat_secs = 0.1\nlisten = \"cue 1 Lytt til bassen\"\n\
+         [[command]]\nat_secs = 0.1\nlisten = \"cue wait 2 Hva hører du?\"\n\
+         [[command]]\nat_secs = 0.2\nlisten = \"cues\"\n\
+         [[command]]\nat_secs = 4\nlisten = \"resume\"\n",
+        6.0,
+    );
+    let said = out.said.join("\n");
+    assert!(
+        said.contains("cues: 1 0:01 \"Lytt til bassen\" | 2 0:02 \"Hva hører du?\" (waits)"),
+        "{said}"
+    );
+    assert!(said.contains("cue: 0:01 \"Lytt til bassen\"\n"), "{said}");
+    assert!(
+        said.contains("cue: 0:02 \"Hva hører du?\", waiting"),
+        "{said}"
+    );
+    let played = played(&out);
+    let m = &songs.m48[0];
+    // Up to the cue the song as it is; from the cue a half-second fade; then silence.
+    for t in [48_000usize, 95_000] {
+        assert!(
+            (played[2 * t] - m[t]).abs() < 2e-3 * m[t].abs().max(0.05),
+            "frame {t}"
+        );
+    }
+    let quiet = &played[2 * (2 * 48_000 + 24_500)..2 * (4 * 48_000 - 100)];
+    assert!(quiet.iter().all(|v| *v == 0.0), "the song waits at its cue");
+    // Resumed where the fade ended: 2.5 s into the song.
+    let t = 4 * 48_000 + 30_000;
+    let want = m[2 * 48_000 + 24_000 + 30_000];
+    assert!(
+        (played[2 * t] - want).abs() < 2e-3 * want.abs().max(0.05),
+        "resumed at 2.5 s"
+    );
+}
+
+/// An A–B repeat plays the stretch round and round from the feeder, seamless: after B
+/// the song goes on at A, with a 5 ms dip and no click.
+#[test]
+fn an_a_b_repeat_goes_round_without_a_click() {
+    let songs = make_songs();
+    let d = songs.dir.path();
+    let out = render_script(
+        d,
+        "[[command]]\nat_secs = 0\nlisten = \"play song.flac\"\n\
+         [[command]]\nat_secs = 0.5\nlisten = \"repeat 1 2\"\n",
+        5.0,
+    );
+    assert!(
+        out.said
+            .iter()
+            .any(|l| l == "repeat: 0:01 to 0:02 round and round"),
+        "{:?}",
+        out.said
+    );
+    let played = played(&out);
+    let m = &songs.m48[0];
+    // Song frame for output frame t (after the restart's 50 ms fade-in at 0.5 s).
+    let song_frame = |t: usize| -> usize {
+        let s = t; // played from 0.5 s on at 0.5 s: the same frame
+        if s < 2 * 48_000 {
+            s
+        } else {
+            48_000 + (s - 2 * 48_000) % 48_000
+        }
+    };
+    for t in (30_000..4 * 48_000).step_by(997) {
+        let f = song_frame(t);
+        let near_seam = f % 48_000 < 300 || f % 48_000 > 48_000 - 300;
+        if near_seam {
+            continue;
+        }
+        assert!(
+            (played[2 * t] - m[f]).abs() < 2e-3 * m[f].abs().max(0.05),
+            "output frame {t} is song frame {f}: {} vs {}",
+            played[2 * t],
+            m[f]
+        );
+    }
+    let music_step = m
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f32::max);
+    for seam in [2 * 48_000usize, 3 * 48_000, 4 * 48_000] {
+        let step = (seam - 400..seam + 400)
+            .map(|t| (played[2 * t + 2] - played[2 * t]).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            step <= music_step * 1.05,
+            "a click at the seam {seam}: {step}"
+        );
+    }
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use eframe::egui;
+use egui_kittest::kittest::Queryable;
 use samspill::session::settings::{Language, Settings};
 use samspill::ui::i18n::{tr, Text};
 
@@ -79,11 +80,19 @@ fn drop_files(room: &mut PanelRoom, paths: &[PathBuf]) {
     room.harness.run();
 }
 
+/// The engine runs `secs` with silent inputs, the panel drawing every 0.1 s of it.
 fn silence(room: &mut PanelRoom, secs: f64) -> Vec<f32> {
-    room.run_engine(secs, |_, one, two| {
-        one.fill(0.0);
-        two.fill(0.0);
-    })
+    let mut out = Vec::new();
+    let mut left = secs;
+    while left > 1e-9 {
+        let step = left.min(0.1);
+        out.extend(room.run_engine(step, |_, one, two| {
+            one.fill(0.0);
+            two.fill(0.0);
+        }));
+        left -= step;
+    }
+    out
 }
 
 fn the_list_plays_pauses_and_dips(lang: Language) {
@@ -183,4 +192,75 @@ fn easy_mode_shows_play_next_and_talk_only_and_the_fade_setting_is_kept() {
     room.click(tr(lang, Text::ViewSettings));
     room.click("1,0");
     assert_eq!(room.saved().listen.fade_secs, 1.0, "the fade is saved");
+}
+
+/// Lyrics beside the song: an LRC file's line is marked as the song reaches it; a cue
+/// set from the panel shows its prompt large when the song gets there; an A–B repeat is
+/// set with two presses; the song's note is kept.
+#[test]
+fn lyrics_follow_the_song_and_cues_and_repeat_are_set_from_the_panel() {
+    let music = tempfile::tempdir().unwrap();
+    let flac = song(music.path());
+    std::fs::write(
+        music.path().join("A440.lrc"),
+        "[ti:A440]\n[00:00.50]First line\n[00:01.50]Second line\n[00:03.00]Third line\n",
+    )
+    .unwrap();
+    let mut room = room(Settings {
+        language: Language::English,
+        ..Settings::default()
+    });
+    let lang = Language::English;
+    drop_files(&mut room, &[flac]);
+    silence(&mut room, 1.7);
+    let view = room.harness.state().state().listen.desk.clone();
+    let lyrics = view.lyrics.clone().expect("the lyrics beside the song");
+    assert_eq!(view.lyric_line, Some(1), "the second line is being sung");
+    assert_eq!(lyrics.lines[1].words, "Second line");
+    assert!(room.has("Second line") && room.has("First line"));
+
+    // A cue at the place the song is now, then heard again after a skip back.
+    room.harness
+        .get_by_label(tr(lang, Text::ListenCues))
+        .focus();
+    room.harness.run();
+    room.harness
+        .get_by_label(tr(lang, Text::ListenCues))
+        .type_text("What do you hear?");
+    room.harness.run();
+    room.click(tr(lang, Text::ListenCueHere));
+    let cues = room.harness.state().state().listen.desk.cues.clone();
+    assert_eq!(cues.len(), 1);
+    assert_eq!(cues[0].prompt, "What do you hear?");
+    room.click(tr(lang, Text::ListenBack));
+    silence(&mut room, 2.5);
+    assert!(
+        room.has("What do you hear?"),
+        "the prompt is shown: {:?}",
+        room.texts()
+    );
+    assert_eq!(
+        room.harness.state().state().listen.desk.prompt.as_deref(),
+        Some("What do you hear?")
+    );
+
+    room.click(tr(lang, Text::ListenRepeatA));
+    silence(&mut room, 1.0);
+    room.click(tr(lang, Text::ListenRepeatB));
+    let r = room
+        .harness
+        .state()
+        .state()
+        .listen
+        .desk
+        .repeat
+        .expect("a repeat");
+    assert!((r.1 - r.0 - 1.0).abs() < 0.1, "about a second: {r:?}");
+    silence(&mut room, 2.0);
+    let at = room.harness.state().state().listen.desk.position_secs;
+    assert!(
+        at >= r.0 - 0.01 && at <= r.1 + 0.01,
+        "the song goes round A–B: {at}"
+    );
+    assert_all_in(&room, lang);
 }

@@ -265,6 +265,9 @@ pub fn run(opts: HeadlessOptions) -> Result<(), HeadlessError> {
         controller.clone(),
         crate::session::playlist::loudness_cache_path(),
     );
+    if let Some(dir) = crate::session::playlist::listening_dir() {
+        listen = listen.keep_notes_in(dir);
+    }
 
     let (tx, lines) = crossbeam_channel::bounded::<String>(64);
     std::thread::Builder::new()

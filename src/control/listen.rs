@@ -20,9 +20,11 @@ use crate::disk::loudness::{self, GainFrom, Scanner};
 use crate::engine::listen_player::{Duck, ListenStatus};
 use crate::engine::smooth::db_to_gain;
 use crate::engine::Command;
+use crate::session::lyrics::{self, Lyrics};
+use crate::session::notes::{Cue, SongNotes};
 use crate::session::playlist::{self, Entry, PlaylistError, Problem};
 
-pub const LISTEN_HELP: &str = "play PATH (a song, a folder or a playlist) | pause | resume | stop | next | seek SECS|M:SS | skip SECS|-SECS | talk on|off | queue | listen run-on on|off | listen gap SECS | listen fade SECS | listen target LUFS | listen talk-depth DB | listen mic N|off [DB]";
+pub const LISTEN_HELP: &str = "play PATH (a song, a folder or a playlist) | pause | resume | stop | next | seek SECS|M:SS | skip SECS|-SECS | talk on|off | queue | cue [wait] SECS|now PROMPT | uncue N | cues | repeat FROM TO|off | note TEXT | session note TEXT | transpose N | listen run-on on|off | listen gap SECS | listen fade SECS | listen target LUFS | listen talk-depth DB | listen mic N|off [DB]";
 
 /// Extensions a folder's songs are picked by (the content decides how they are read).
 const SONG_EXTENSIONS: [&str; 12] = [
@@ -50,6 +52,19 @@ pub enum ListenLine {
     TalkDepth(f32),
     /// The input (from 0) whose sound dips the music, and its threshold in dBFS.
     Mic(Option<u8>, f32),
+    /// A cue point: at seconds (`None`: where the song is now), its prompt, and whether
+    /// the song pauses there.
+    Cue(Option<f64>, String, bool),
+    /// Cue number (from 0) removed.
+    Uncue(usize),
+    Cues,
+    /// The A–B stretch played round and round (`None`: off).
+    Repeat(Option<(f64, f64)>),
+    /// The song's note, or today's session note.
+    Note(String),
+    SessionNote(String),
+    /// Chords moved by semitones.
+    Transpose(i32),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +79,12 @@ pub enum ListenError {
     SkipWhat,
     #[error("say on or off")]
     OnOrOff,
+    #[error("a cue is `cue SECS|now PROMPT` (or `cue wait SECS|now PROMPT` to pause there); `uncue N` removes one")]
+    CueWhat,
+    #[error("repeat FROM TO (seconds or minutes:seconds, at least 0.1 s apart) or repeat off")]
+    RepeatWhat,
+    #[error("the notes cannot be kept: {0}")]
+    Notes(#[from] crate::session::notes::NotesError),
     #[error("{0}")]
     Setting(&'static str),
     #[error("that is the last song in the list")]
@@ -121,6 +142,53 @@ impl ListenLine {
             ("skip", _) => Err(ListenError::SkipWhat),
             ("talk", [_]) => on_off(rest.first()).map(ListenLine::Talk),
             ("talk", _) => Err(ListenError::OnOrOff),
+            ("cue", [when, ..]) if rest.len() >= 2 => {
+                let (wait, when, prompt_from) = if when.eq_ignore_ascii_case("wait") {
+                    (true, rest.get(1).copied().unwrap_or(""), 2)
+                } else {
+                    (false, *when, 1)
+                };
+                let at = if when.eq_ignore_ascii_case("now") {
+                    Ok(None)
+                } else {
+                    secs_word(when)
+                        .filter(|s| *s >= 0.0)
+                        .map(Some)
+                        .ok_or(ListenError::CueWhat)
+                };
+                let prompt = rest.get(prompt_from..).unwrap_or(&[]).join(" ");
+                match at {
+                    Ok(_) if prompt.is_empty() => Err(ListenError::CueWhat),
+                    Ok(at) => Ok(ListenLine::Cue(at, prompt, wait)),
+                    Err(e) => Err(e),
+                }
+            }
+            ("cue", _) => Err(ListenError::CueWhat),
+            ("uncue", [n]) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .map(|n| ListenLine::Uncue(n - 1))
+                .ok_or(ListenError::CueWhat),
+            ("cues", []) => Ok(ListenLine::Cues),
+            ("repeat", ["off"]) => Ok(ListenLine::Repeat(None)),
+            ("repeat", [a, b]) => match (secs_word(a), secs_word(b)) {
+                (Some(a), Some(b)) if 0.0 <= a && a + 0.1 <= b => {
+                    Ok(ListenLine::Repeat(Some((a, b))))
+                }
+                _ => Err(ListenError::RepeatWhat),
+            },
+            ("repeat", _) => Err(ListenError::RepeatWhat),
+            ("note", _) => Ok(ListenLine::Note(trimmed[4..].trim().to_string())),
+            ("session", [w, ..]) if w.eq_ignore_ascii_case("note") => {
+                Ok(ListenLine::SessionNote(rest[1..].join(" ")))
+            }
+            ("transpose", [n]) => n
+                .parse::<i32>()
+                .ok()
+                .filter(|n| (-11..=11).contains(n))
+                .map(ListenLine::Transpose)
+                .ok_or(ListenError::Setting("transpose by -11 to 11 semitones")),
             ("listen", [what, args @ ..]) => {
                 let num = |w: Option<&&str>| {
                     w.and_then(|w| w.parse::<f32>().ok())
@@ -199,9 +267,14 @@ struct Now {
     gain_db: f64,
     gain_from: GainFrom,
     secs: Option<f64>,
-    /// Engine frames a second when it started, and the song frame it started at.
+    /// Engine frames a second when it started.
     rate: u32,
-    from: u64,
+    /// The song's content key (for its notes), its notes and lyrics.
+    key: Option<String>,
+    notes: SongNotes,
+    lyrics: Option<Arc<Lyrics>>,
+    /// Seconds where the song was at the last poll (cues between it and now are reached).
+    last_secs: f64,
 }
 
 /// A song of the queue as a panel shows it.
@@ -226,6 +299,16 @@ pub struct ListenView {
     pub talk: bool,
     /// Songs measured of those asked, for the loudness scan's progress.
     pub scanned: (u64, u64),
+    /// The last cue's prompt the song reached, shown large.
+    pub prompt: Option<String>,
+    pub cues: Vec<Cue>,
+    pub repeat: Option<(f64, f64)>,
+    pub notes: String,
+    pub session_note: String,
+    /// The lyrics beside the song (transposed as asked), and the line being sung.
+    pub lyrics: Option<Arc<Lyrics>>,
+    pub lyric_line: Option<usize>,
+    pub transpose: i32,
 }
 
 pub struct ListenDesk {
@@ -244,6 +327,11 @@ pub struct ListenDesk {
     next_at: Option<u64>,
     pending_next: Option<usize>,
     offline: bool,
+    /// Where song notes and session notes are kept (none: not kept).
+    notes_dir: Option<PathBuf>,
+    prompt: Option<String>,
+    transpose: i32,
+    session_note: String,
 }
 
 fn title_of(e: &Entry, file: Option<&SongFile>) -> String {
@@ -338,7 +426,25 @@ impl ListenDesk {
             next_at: None,
             pending_next: None,
             offline: false,
+            notes_dir: None,
+            prompt: None,
+            transpose: 0,
+            session_note: String::new(),
         }
+    }
+
+    /// Keeps song notes (cues, repeat, notes) in `dir/songs` and session notes in
+    /// `dir/sessions`.
+    pub fn keep_notes_in(mut self, dir: PathBuf) -> ListenDesk {
+        let day = crate::session::jam::default_jam_name();
+        let day = day.split(' ').next().unwrap_or(&day).to_string();
+        self.session_note = std::fs::read_to_string(crate::session::notes::session_note_path(
+            &dir.join("sessions"),
+            &day,
+        ))
+        .unwrap_or_default();
+        self.notes_dir = Some(dir);
+        self
     }
 
     /// For a render: a song is measured before it plays (its gain is then the same on
@@ -400,6 +506,24 @@ impl ListenDesk {
             &file.tags,
         );
         let rate = self.rate();
+        // The same song again (a seek, a new repeat) keeps what was read of it.
+        let kept = self
+            .now
+            .as_ref()
+            .filter(|n| n.index == index)
+            .map(|n| (n.key.clone(), n.notes.clone(), n.lyrics.clone()));
+        let same = kept.is_some();
+        let (key, notes, song_lyrics) = match kept {
+            Some(k) => k,
+            None => {
+                let key = loudness::content_key(&entry.path).ok();
+                let notes = match (&self.notes_dir, &key) {
+                    (Some(d), Some(k)) => SongNotes::load(&d.join("songs"), k).unwrap_or_default(),
+                    _ => SongNotes::default(),
+                };
+                (key, notes, lyrics::find_for(&entry.path).map(Arc::new))
+            }
+        };
         let stream = SongStream::new(file, rate)?;
         let song = listen_feeder::start(
             stream,
@@ -407,7 +531,8 @@ impl ListenDesk {
                 from_secs,
                 gain: db_to_gain(gain_db as f32),
                 fade_in_secs: fade_in,
-                pause_at_secs: None,
+                pause_at_secs: notes.next_wait_after(from_secs - 1e-6),
+                repeat: notes.repeat.map(|[a, b]| (a, b)),
             },
             self.news_tx.clone(),
         )?;
@@ -423,8 +548,14 @@ impl ListenDesk {
             gain_from,
             secs,
             rate,
-            from: (from_secs * rate as f64).round() as u64,
+            key,
+            notes,
+            lyrics: song_lyrics,
+            last_secs: from_secs - 1e-6,
         });
+        if !same {
+            self.prompt = None;
+        }
         self.paused = false;
         self.next_at = None;
         self.pending_next = None;
@@ -480,7 +611,14 @@ impl ListenDesk {
                 Ok(format!("paused at {}", time_text(self.position_secs())))
             }
             ListenLine::Resume => {
-                self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
+                let n = self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
+                // Past the cue it waited at: the next one that waits.
+                let at = n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64;
+                let next = n
+                    .notes
+                    .next_wait_after(at + 1e-3)
+                    .map(|s| (s * n.rate as f64).round() as u64);
+                self.send(Command::ListenPauseAt(next))?;
                 self.send(Command::ListenResume)?;
                 self.paused = false;
                 Ok(format!(
@@ -561,6 +699,7 @@ impl ListenDesk {
                     None => "listen: only the talk button dips the music".into(),
                 })
             }
+            other => self.notes_line(other),
         }
     }
 
@@ -585,6 +724,137 @@ impl ListenDesk {
     /// Not rt: the song at `index` of the queue, from its start.
     pub fn play_at(&mut self, index: usize) -> Result<String, ListenError> {
         self.start_at(index, 0.0, 0.0)
+    }
+
+    /// The notes of the song playing, changed by `f` and kept.
+    fn change_notes(&mut self, f: impl FnOnce(&mut SongNotes)) -> Result<(), ListenError> {
+        let n = self.now.as_mut().ok_or(ListenError::NothingPlaying)?;
+        let mut notes = n.notes.clone();
+        f(&mut notes);
+        n.notes = notes.checked();
+        if let (Some(d), Some(k)) = (&self.notes_dir, &n.key) {
+            n.notes.save(&d.join("songs"), k)?;
+        }
+        Ok(())
+    }
+
+    fn notes_line(&mut self, line: ListenLine) -> Result<String, ListenError> {
+        match line {
+            ListenLine::Cue(at, prompt, wait) => {
+                let secs = at.unwrap_or_else(|| self.position_secs());
+                let prompt = prompt.trim().to_string();
+                let said = format!(
+                    "cue: {} \"{prompt}\"{}",
+                    time_text(secs),
+                    if wait { ", the song waits there" } else { "" }
+                );
+                self.change_notes(|n| {
+                    n.cues.push(Cue {
+                        at_secs: secs,
+                        prompt,
+                        wait,
+                    })
+                })?;
+                self.send_next_wait()?;
+                Ok(said)
+            }
+            ListenLine::Uncue(i) => {
+                let n = self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
+                if i >= n.notes.cues.len() {
+                    return Err(ListenError::CueWhat);
+                }
+                self.change_notes(|n| {
+                    n.cues.remove(i);
+                })?;
+                self.send_next_wait()?;
+                Ok(format!("cue {} removed", i + 1))
+            }
+            ListenLine::Cues => {
+                let n = self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
+                if n.notes.cues.is_empty() {
+                    return Ok("cues: none".into());
+                }
+                let list: Vec<String> = n
+                    .notes
+                    .cues
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        format!(
+                            "{} {} \"{}\"{}",
+                            i + 1,
+                            time_text(c.at_secs),
+                            c.prompt,
+                            if c.wait { " (waits)" } else { "" }
+                        )
+                    })
+                    .collect();
+                Ok(format!("cues: {}", list.join(" | ")))
+            }
+            ListenLine::Repeat(r) => {
+                let len = self.now.as_ref().ok_or(ListenError::NothingPlaying)?.secs;
+                let r = match (r, len) {
+                    (Some((a, _)), Some(l)) if a >= l => return Err(ListenError::RepeatWhat),
+                    (Some((a, b)), Some(l)) => Some((a, b.min(l))),
+                    (r, _) => r,
+                };
+                self.change_notes(|n| n.repeat = r.map(|(a, b)| [a, b]))?;
+                // The song goes on from where it is, with the repeat (or without).
+                let at = self.position_secs();
+                let at = match r {
+                    Some((a, b)) if at >= b => a,
+                    _ => at,
+                };
+                let index = self.now.as_ref().map_or(0, |n| n.index);
+                self.start_at(index, at, SEEK_FADE_SECS)?;
+                Ok(match r {
+                    Some((a, b)) => format!(
+                        "repeat: {} to {} round and round",
+                        time_text(a),
+                        time_text(b)
+                    ),
+                    None => "repeat: off".into(),
+                })
+            }
+            ListenLine::Note(text) => {
+                self.change_notes(|n| n.notes = text)?;
+                Ok("note: kept with the song".into())
+            }
+            ListenLine::SessionNote(text) => {
+                self.session_note = text;
+                if let Some(d) = &self.notes_dir {
+                    let day = crate::session::jam::default_jam_name();
+                    let day = day.split(' ').next().unwrap_or(&day).to_string();
+                    let dir = d.join("sessions");
+                    crate::session::make_private_dir(&dir, true).map_err(|e| {
+                        crate::session::notes::NotesError::Write(dir.clone(), e.to_string())
+                    })?;
+                    let path = crate::session::notes::session_note_path(&dir, &day);
+                    crate::session::write_private(&path, self.session_note.as_bytes()).map_err(
+                        |e| crate::session::notes::NotesError::Write(path.clone(), e.to_string()),
+                    )?;
+                }
+                Ok("session note: kept".into())
+            }
+            ListenLine::Transpose(n) => {
+                self.transpose = n;
+                Ok(format!("transpose: {n:+} semitones"))
+            }
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// Tells the engine where the song playing next waits by itself.
+    fn send_next_wait(&mut self) -> Result<(), ListenError> {
+        if let Some(n) = &self.now {
+            let at = n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64;
+            let next = n
+                .notes
+                .next_wait_after(at)
+                .map(|s| (s * n.rate as f64).round() as u64);
+            self.send(Command::ListenPauseAt(next))?;
+        }
+        Ok(())
     }
 
     fn seek(&mut self, secs: f64) -> Result<String, ListenError> {
@@ -628,8 +898,7 @@ impl ListenDesk {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !n.status.fed_all.load(Relaxed)
             && !n.status.done.load(Relaxed)
-            && n.status.fed.load(Relaxed)
-                < n.status.position.load(Relaxed).saturating_sub(n.from) + want
+            && n.status.fed.load(Relaxed) < n.status.played.load(Relaxed) + want
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_micros(200));
@@ -642,6 +911,22 @@ impl ListenDesk {
         let mut said = Vec::new();
         while let Ok(n) = self.news.try_recv() {
             said.push(format!("listen problem: {}; it stops there", n.error));
+        }
+        if let Some(n) = self.now.as_mut() {
+            let secs = n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64;
+            // Forward a little at a time: a seek or a repeat's wrap reaches nothing.
+            if secs >= n.last_secs && secs - n.last_secs < 2.0 {
+                if let Some(c) = n.notes.cue_between(n.last_secs, secs) {
+                    said.push(format!(
+                        "cue: {} \"{}\"{}",
+                        time_text(c.at_secs),
+                        c.prompt,
+                        if c.wait { ", waiting" } else { "" }
+                    ));
+                    self.prompt = Some(c.prompt.clone());
+                }
+            }
+            n.last_secs = secs;
         }
         let ended = self
             .now
@@ -708,6 +993,35 @@ impl ListenDesk {
             gain_from: self.now.as_ref().map(|n| n.gain_from),
             talk: self.talk,
             scanned: (p.done.load(Relaxed), p.asked.load(Relaxed)),
+            prompt: self.prompt.clone(),
+            cues: self
+                .now
+                .as_ref()
+                .map(|n| n.notes.cues.clone())
+                .unwrap_or_default(),
+            repeat: self
+                .now
+                .as_ref()
+                .and_then(|n| n.notes.repeat.map(|[a, b]| (a, b))),
+            notes: self
+                .now
+                .as_ref()
+                .map(|n| n.notes.notes.clone())
+                .unwrap_or_default(),
+            session_note: self.session_note.clone(),
+            lyrics: self.now.as_ref().and_then(|n| n.lyrics.as_ref()).map(|l| {
+                if self.transpose == 0 {
+                    l.clone()
+                } else {
+                    Arc::new(l.transposed(self.transpose))
+                }
+            }),
+            lyric_line: self.now.as_ref().and_then(|n| {
+                n.lyrics
+                    .as_ref()
+                    .and_then(|l| l.line_at(self.position_secs()))
+            }),
+            transpose: self.transpose,
         }
     }
 

@@ -28,7 +28,12 @@ pub struct Start {
     pub fade_in_secs: f32,
     /// Song seconds where it pauses by itself (a cue that waits).
     pub pause_at_secs: Option<f64>,
+    /// Seconds (from, to) played round and round (an A–B repeat).
+    pub repeat: Option<(f64, f64)>,
 }
+
+/// Frames of fade at each side of an A–B repeat's seam: a short dip, no click.
+const SEAM_FRAMES: usize = 240;
 
 /// What the feeder says after the start: a song that broke part way.
 #[derive(Debug)]
@@ -40,35 +45,82 @@ pub struct FeedNews {
 struct Feeder {
     stream: SongStream,
     prod: HeapProd<f32>,
-    /// Decoded frames that did not fit in the ring yet.
+    /// Decoded frames not yet in the ring (from `at`).
     left: Vec<f32>,
     at: usize,
     status: Arc<ListenStatus>,
     ended: bool,
+    /// The song frame just after the last one in `left`.
+    end: u64,
+    /// A–B in song frames at the engine's rate.
+    repeat: Option<(u64, u64)>,
+    /// Frames of the next decoded ones still to fade in (after a seam).
+    fade_in: usize,
 }
 
 impl Feeder {
+    /// Decodes more into `left`; at an A–B repeat's B the song goes on from A, the seam
+    /// faded out and in.
+    fn read_more(&mut self) -> Result<(), DecodeError> {
+        self.left.drain(..self.at);
+        self.at = 0;
+        let before = self.left.len();
+        let more = self.stream.read(&mut self.left)?;
+        let new = (self.left.len() - before) / 2;
+        for k in 0..new.min(self.fade_in) {
+            let g = (SEAM_FRAMES - self.fade_in + k) as f32 / SEAM_FRAMES as f32;
+            self.left[before + 2 * k] *= g;
+            self.left[before + 2 * k + 1] *= g;
+        }
+        self.fade_in -= new.min(self.fade_in);
+        self.end += new as u64;
+        match self.repeat {
+            Some((a, b)) if self.end >= b || (!more && self.end > a) => {
+                let excess = self.end.saturating_sub(b) as usize;
+                let keep = self.left.len() / 2 - excess.min(self.left.len() / 2);
+                self.left.truncate(2 * keep);
+                // The last frames before B, held back from the ring for this.
+                let fade = SEAM_FRAMES.min(keep);
+                for k in 0..fade {
+                    let g = (fade - k) as f32 / (fade + 1) as f32;
+                    let i = keep - fade + k;
+                    self.left[2 * i] *= g;
+                    self.left[2 * i + 1] *= g;
+                }
+                self.stream
+                    .seek(a as f64 / self.stream.rate().max(1) as f64)?;
+                self.end = a;
+                self.fade_in = SEAM_FRAMES;
+            }
+            _ if !more => self.ended = true,
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Tops the ring up; `Ok(true)` while there is more to come.
     fn fill(&mut self, until_occupied: usize) -> Result<bool, DecodeError> {
         while self.prod.occupied_len() < until_occupied {
-            if self.at >= self.left.len() {
+            let avail = (self.left.len() - self.at) / 2;
+            // Held back while a repeat's seam may still fade them.
+            let hold = if self.ended || self.repeat.is_none() {
+                0
+            } else {
+                SEAM_FRAMES
+            };
+            if avail <= hold {
                 if self.ended {
                     self.status.fed_all.store(true, Relaxed);
                     return Ok(false);
                 }
-                self.left.clear();
-                self.at = 0;
-                if !self.stream.read(&mut self.left)? {
-                    self.ended = true;
-                }
+                self.read_more()?;
                 continue;
             }
-            let whole = (self.prod.vacant_len() / 2) * 2;
-            let n = whole.min(self.left.len() - self.at);
+            let n = (avail - hold).min(self.prod.vacant_len() / 2);
             if n == 0 {
                 break;
             }
-            let pushed = self.prod.push_slice(&self.left[self.at..self.at + n]);
+            let pushed = self.prod.push_slice(&self.left[self.at..self.at + 2 * n]);
             self.at += pushed;
             self.status.fed.fetch_add(pushed as u64 / 2, Relaxed);
         }
@@ -90,6 +142,11 @@ pub fn start(
     let capacity = 2 * (AHEAD_SECS * rate) as usize;
     let (prod, cons) = HeapRb::<f32>::new(capacity).split();
     let status = Arc::new(ListenStatus::default());
+    let from = (start.from_secs * rate).round() as u64;
+    let repeat = start
+        .repeat
+        .map(|(a, b)| ((a * rate).round() as u64, (b * rate).round() as u64))
+        .filter(|(a, b)| a < b && from < *b);
     let mut feeder = Feeder {
         stream,
         prod,
@@ -97,9 +154,11 @@ pub fn start(
         at: 0,
         status: status.clone(),
         ended: false,
+        end: from,
+        repeat,
+        fade_in: 0,
     };
     feeder.fill(2 * (PREFILL_SECS * rate) as usize)?;
-    let from = (start.from_secs * rate).round() as u64;
     let song = Box::new(ListenStream {
         ring: cons,
         gain: if start.gain.is_finite() {
@@ -113,6 +172,7 @@ pub fn start(
             .pause_at_secs
             .map(|s| (s * rate).round() as u64)
             .filter(|f| *f > from),
+        repeat,
         status: status.clone(),
     });
     std::thread::Builder::new()

@@ -168,6 +168,8 @@ pub enum Command {
     ListenPlay(Box<ListenStream>),
     ListenPause,
     ListenResume,
+    /// The song playing pauses by itself at this song frame (a cue that waits).
+    ListenPauseAt(Option<u64>),
     ListenStop,
     /// Seconds the pause, resume and stop fades take.
     ListenFade(f32),
@@ -207,6 +209,7 @@ impl std::fmt::Debug for Command {
             Command::ListenPlay(s) => write!(f, "ListenPlay(from {})", s.from),
             Command::ListenPause => write!(f, "ListenPause"),
             Command::ListenResume => write!(f, "ListenResume"),
+            Command::ListenPauseAt(at) => write!(f, "ListenPauseAt({at:?})"),
             Command::ListenStop => write!(f, "ListenStop"),
             Command::ListenFade(s) => write!(f, "ListenFade({s} s)"),
             Command::ListenTalk(on) => write!(f, "ListenTalk({on})"),

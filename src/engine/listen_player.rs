@@ -22,6 +22,8 @@ pub struct ListenStatus {
     pub position: AtomicU64,
     /// Frames the ring did not have in time (played as silence).
     pub underruns: AtomicU64,
+    /// Frames taken from the ring so far (the place goes round in a repeat; this does not).
+    pub played: AtomicU64,
     /// Frames the feeder has put in the ring, and whether the song's last is among them.
     pub fed: AtomicU64,
     pub fed_all: AtomicBool,
@@ -43,6 +45,8 @@ pub struct ListenStream {
     pub fade_in: u32,
     /// Song frame where it pauses by itself with a fade (a cue point that waits).
     pub pause_at: Option<u64>,
+    /// Song frames (A, B): the ring goes on from A after B (an A–B repeat).
+    pub repeat: Option<(u64, u64)>,
     pub status: Arc<ListenStatus>,
 }
 
@@ -240,6 +244,13 @@ impl ListenPlayer {
         self.now = Some(s);
     }
 
+    /// rt: the song pauses by itself at this song frame (the next cue that waits).
+    pub fn pause_at(&mut self, at: Option<u64>) {
+        if let Some(s) = &mut self.now {
+            s.pause_at = at;
+        }
+    }
+
     /// rt: fades out and holds the song's place.
     pub fn pause(&mut self) {
         if self.now.is_some() && !self.stopping {
@@ -358,6 +369,10 @@ impl ListenPlayer {
                 }
                 k = k.min((at - self.position) as usize);
             }
+            if let Some((_, b)) = s.repeat.filter(|(a, b)| a < b && self.position < *b) {
+                // Pieces end at B, where the place goes back to A.
+                k = k.min((b - self.position) as usize);
+            }
             if k == 0 {
                 break;
             }
@@ -373,6 +388,12 @@ impl ListenPlayer {
                 r[done + i] += fr[1] * a;
             }
             self.position += got as u64;
+            s.status.played.fetch_add(got as u64, Relaxed);
+            if let Some((a, b)) = s.repeat.filter(|(a, b)| a < b) {
+                if self.position >= b {
+                    self.position = a + (self.position - b) % (b - a);
+                }
+            }
             done += got;
             if got < k {
                 if s.status.fed_all.load(Relaxed) && s.ring.is_empty() {
@@ -420,6 +441,7 @@ mod tests {
             from: 0,
             fade_in,
             pause_at: None,
+            repeat: None,
             status: Arc::new(ListenStatus::default()),
         });
         (s, p)

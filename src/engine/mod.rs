@@ -979,6 +979,7 @@ impl Engine {
             Command::ListenPlay(p) => self.listen.play(p),
             Command::ListenPause => self.listen.pause(),
             Command::ListenResume => self.listen.resume(),
+            Command::ListenPauseAt(at) => self.listen.pause_at(at),
             Command::ListenStop => self.listen.stop(),
             Command::ListenFade(secs) => self.listen.set_fade_secs(secs),
             Command::ListenTalk(on) => self.listen.set_talk(on),

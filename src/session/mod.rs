@@ -2,6 +2,8 @@
 //! Everything lives in the user's data folder, readable by its owner only.
 
 pub mod jam;
+pub mod lyrics;
+pub mod notes;
 pub mod playlist;
 pub mod settings;
 pub mod song;

@@ -10,12 +10,17 @@ use std::path::{Component, Path, PathBuf};
 /// client's playlists, notes and cue points as they come).
 pub const LISTENING_DIR: &str = "listening";
 
+/// The listening folder in the user's data folder (0700), made if new.
+pub fn listening_dir() -> Option<PathBuf> {
+    let dir = super::data_dir()?.join(LISTENING_DIR);
+    super::make_private_dir(&dir, true).ok()?;
+    Some(dir)
+}
+
 /// Where the loudness measurements are kept: `listening/loudness.toml` in the user's
 /// data folder (0700 folder, 0600 file); `None` without a data folder.
 pub fn loudness_cache_path() -> Option<PathBuf> {
-    let dir = super::data_dir()?.join(LISTENING_DIR);
-    super::make_private_dir(&dir, true).ok()?;
-    Some(dir.join("loudness.toml"))
+    Some(listening_dir()?.join("loudness.toml"))
 }
 
 /// One song of a playlist: where it is, what the list calls it, and why it cannot be

@@ -44,6 +44,178 @@ pub fn places() -> Vec<(String, PathBuf)> {
     out
 }
 
+/// The words beside the song: the line being sung marked, chords above their words.
+fn lyrics_card(
+    ui: &mut egui::Ui,
+    state: &PanelState,
+    lyrics: &crate::session::lyrics::Lyrics,
+    actions: &mut Vec<Action>,
+) {
+    let sizes = theme::sizes(state.settings.easy_mode);
+    let lang = state.lang();
+    let d = &state.listen.desk;
+    let has_chords = lyrics.lines.iter().any(|l| !l.chords.is_empty());
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(tr(lang, Text::ListenLyrics)).strong());
+        if has_chords && !state.settings.easy_mode {
+            use crate::control::listen::ListenLine;
+            if ui.button(tr(lang, Text::ListenTransposeDown)).clicked() {
+                actions.push(Action::Listen(ListenAction::Line(ListenLine::Transpose(
+                    (d.transpose - 1).max(-11),
+                ))));
+            }
+            ui.label(format!("{:+}", d.transpose));
+            if ui.button(tr(lang, Text::ListenTransposeUp)).clicked() {
+                actions.push(Action::Listen(ListenAction::Line(ListenLine::Transpose(
+                    (d.transpose + 1).min(11),
+                ))));
+            }
+        }
+    });
+    // A timed text: a few lines before the one sung and more after; the rest scrolls.
+    let (from, to) = match d.lyric_line {
+        Some(i) => (i.saturating_sub(2), (i + 7).min(lyrics.lines.len())),
+        None if lyrics.timed => (0, 8.min(lyrics.lines.len())),
+        None => (0, lyrics.lines.len()),
+    };
+    egui::ScrollArea::vertical()
+        .max_height(sizes.body * 14.0)
+        .show(ui, |ui| {
+            for (i, line) in lyrics.lines.iter().enumerate().take(to).skip(from) {
+                if !line.chords.is_empty() {
+                    let mut above = String::new();
+                    for (at, chord) in &line.chords {
+                        let col = above.chars().count();
+                        if *at > col {
+                            above.push_str(&" ".repeat(at - col));
+                        } else if col > 0 {
+                            above.push(' ');
+                        }
+                        above.push_str(chord);
+                    }
+                    ui.label(
+                        RichText::new(above)
+                            .monospace()
+                            .size(sizes.body)
+                            .strong()
+                            .color(theme::ACCENT),
+                    );
+                }
+                let mut words = RichText::new(&line.words).size(sizes.body);
+                if !line.chords.is_empty() {
+                    words = words.monospace();
+                }
+                if line.comment {
+                    words = words.italics().color(theme::WEAK_TEXT);
+                } else if d.lyric_line == Some(i) {
+                    words = words.strong().size(sizes.heading).color(theme::ACCENT);
+                }
+                ui.label(words);
+            }
+        });
+}
+
+/// Cue points, the A–B repeat, notes on the song and on the session.
+fn talking_card(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
+    use crate::control::listen::ListenLine;
+    let lang = state.lang();
+    let l = &state.listen;
+    let d = &l.desk;
+    let line = |x: ListenLine| Action::Listen(ListenAction::Line(x));
+    let cues = ui.label(RichText::new(tr(lang, Text::ListenCues)).strong());
+    for (i, c) in d.cues.iter().enumerate() {
+        ui.horizontal(|ui| {
+            let wait = if c.wait {
+                format!(" ({})", tr(lang, Text::ListenWaits))
+            } else {
+                String::new()
+            };
+            ui.label(format!("{}  {}{wait}", time_text(c.at_secs), c.prompt));
+            if ui.small_button(tr(lang, Text::ListenRemove)).clicked() {
+                actions.push(line(ListenLine::Uncue(i)));
+            }
+        });
+    }
+    ui.horizontal_wrapped(|ui| {
+        let mut prompt = l.prompt.clone();
+        let field = egui::TextEdit::singleline(&mut prompt)
+            .hint_text(tr(lang, Text::ListenPromptHint))
+            .desired_width(ui.available_width() * 0.45);
+        if ui.add(field).labelled_by(cues.id).changed() {
+            actions.push(Action::Listen(ListenAction::Prompt(prompt.clone())));
+        }
+        let ready = !prompt.trim().is_empty();
+        for (text, wait) in [(Text::ListenCueHere, false), (Text::ListenCueWait, true)] {
+            if ui
+                .add_enabled(ready, egui::Button::new(tr(lang, text)))
+                .clicked()
+            {
+                actions.push(line(ListenLine::Cue(None, prompt.trim().to_string(), wait)));
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| match d.repeat {
+        Some((a, b)) => {
+            ui.label(
+                RichText::new(tr_n(
+                    lang,
+                    Text::ListenRepeating,
+                    format!("{}–{}", time_text(a), time_text(b)),
+                ))
+                .strong()
+                .color(theme::ACCENT),
+            );
+            if ui.button(tr(lang, Text::ListenRepeatOff)).clicked() {
+                actions.push(line(ListenLine::Repeat(None)));
+            }
+        }
+        None => {
+            let here = d.position_secs;
+            if ui.button(tr(lang, Text::ListenRepeatA)).clicked() {
+                actions.push(Action::Listen(ListenAction::MarkA(here)));
+            }
+            if let Some(a) = l.repeat_a.filter(|a| here >= a + 0.1) {
+                if ui.button(tr(lang, Text::ListenRepeatB)).clicked() {
+                    actions.push(line(ListenLine::Repeat(Some((a, here)))));
+                }
+            }
+        }
+    });
+    let mut note = l.note.clone().unwrap_or_else(|| d.notes.clone());
+    let name = ui.label(RichText::new(tr(lang, Text::ListenNotes)).strong());
+    let r = ui
+        .add(
+            egui::TextEdit::multiline(&mut note)
+                .desired_rows(2)
+                .desired_width(ui.available_width()),
+        )
+        .labelled_by(name.id);
+    if r.changed() {
+        actions.push(Action::Listen(ListenAction::NoteDraft(note.clone())));
+    }
+    if r.lost_focus() && l.note.is_some() {
+        actions.push(line(ListenLine::Note(note)));
+    }
+    let mut session = l
+        .session_note
+        .clone()
+        .unwrap_or_else(|| d.session_note.clone());
+    let name = ui.label(RichText::new(tr(lang, Text::ListenSessionNote)).strong());
+    let r = ui
+        .add(
+            egui::TextEdit::multiline(&mut session)
+                .desired_rows(2)
+                .desired_width(ui.available_width()),
+        )
+        .labelled_by(name.id);
+    if r.changed() {
+        actions.push(Action::Listen(ListenAction::SessionDraft(session.clone())));
+    }
+    if r.lost_focus() && l.session_note.is_some() {
+        actions.push(line(ListenLine::SessionNote(session)));
+    }
+}
+
 /// Why a song cannot play, in the panel's language (a system's own words after it).
 fn problem_text(lang: crate::session::settings::Language, p: &Problem) -> String {
     match p {
@@ -171,6 +343,25 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
         }
     });
     ui.add_space(sizes.gap * 0.5);
+    if let Some(p) = &d.prompt {
+        card(ui, &sizes, |ui| {
+            ui.label(
+                RichText::new(p)
+                    .size(sizes.heading * 1.4)
+                    .strong()
+                    .color(theme::ACCENT),
+            );
+        });
+        ui.add_space(sizes.gap * 0.5);
+    }
+    if let Some(lyrics) = &d.lyrics {
+        card(ui, &sizes, |ui| lyrics_card(ui, state, lyrics, actions));
+        ui.add_space(sizes.gap * 0.5);
+    }
+    if !easy && d.playing.is_some() {
+        card(ui, &sizes, |ui| talking_card(ui, state, actions));
+        ui.add_space(sizes.gap * 0.5);
+    }
     if !d.queue.is_empty() {
         card(ui, &sizes, |ui| {
             ui.label(RichText::new(tr(lang, Text::ListenList)).strong());

@@ -319,16 +319,22 @@ impl Panel {
         let desk = match self.listening.take() {
             Some(d) => d,
             None => {
-                let cache = match &self.settings_path {
+                let dir = match &self.settings_path {
                     Some(p) => {
                         let dir = p.with_file_name(crate::session::playlist::LISTENING_DIR);
                         crate::session::make_private_dir(&dir, true)
                             .ok()
-                            .map(|_| dir.join("loudness.toml"))
+                            .map(|_| dir)
                     }
-                    None => crate::session::playlist::loudness_cache_path(),
+                    None => crate::session::playlist::listening_dir(),
                 };
-                let mut desk = ListenDesk::new(self.controller.clone(), cache);
+                let mut desk = ListenDesk::new(
+                    self.controller.clone(),
+                    dir.as_ref().map(|d| d.join("loudness.toml")),
+                );
+                if let Some(d) = dir {
+                    desk = desk.keep_notes_in(d);
+                }
                 let l = &self.state.settings.listen;
                 for line in [
                     ListenLine::Fade(l.fade_secs),
@@ -378,9 +384,36 @@ impl Panel {
     /// A Listen view button.
     fn listen_action(&mut self, a: ListenAction) {
         use crate::control::listen::ListenLine;
-        if let ListenAction::Path(p) = a {
-            self.state.listen.path = p;
-            return;
+        match a {
+            ListenAction::Path(p) => {
+                self.state.listen.path = p;
+                return;
+            }
+            ListenAction::Prompt(p) => {
+                self.state.listen.prompt = p;
+                return;
+            }
+            ListenAction::NoteDraft(n) => {
+                self.state.listen.note = Some(n);
+                return;
+            }
+            ListenAction::SessionDraft(n) => {
+                self.state.listen.session_note = Some(n);
+                return;
+            }
+            ListenAction::MarkA(a) => {
+                self.state.listen.repeat_a = Some(a);
+                return;
+            }
+            ListenAction::Line(ListenLine::Cue(..)) => self.state.listen.prompt.clear(),
+            ListenAction::Line(ListenLine::Note(_)) => self.state.listen.note = None,
+            ListenAction::Line(ListenLine::SessionNote(_)) => self.state.listen.session_note = None,
+            ListenAction::Line(ListenLine::Repeat(_)) => self.state.listen.repeat_a = None,
+            ListenAction::Open(_) | ListenAction::PlayAt(_) | ListenAction::Next => {
+                self.state.listen.note = None;
+                self.state.listen.repeat_a = None;
+            }
+            _ => {}
         }
         if a == ListenAction::LookForPlaces {
             self.state.listen.places = super::listen::places();
@@ -396,7 +429,13 @@ impl Panel {
             ListenAction::Next => desk.run(ListenLine::Next),
             ListenAction::Skip(by) => desk.run(ListenLine::Skip(by)),
             ListenAction::Talk(on) => desk.run(ListenLine::Talk(on)),
-            ListenAction::Path(_) | ListenAction::LookForPlaces => return,
+            ListenAction::Line(line) => desk.run(line),
+            ListenAction::Path(_)
+            | ListenAction::Prompt(_)
+            | ListenAction::NoteDraft(_)
+            | ListenAction::SessionDraft(_)
+            | ListenAction::MarkA(_)
+            | ListenAction::LookForPlaces => return,
         };
         self.note_listen_result(result);
     }

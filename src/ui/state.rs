@@ -42,6 +42,12 @@ pub struct ListenState {
     pub said: Vec<(String, bool)>,
     /// The path typed in the "open" field.
     pub path: String,
+    /// The prompt typed for a new cue, and the song's note being typed.
+    pub prompt: String,
+    pub note: Option<String>,
+    pub session_note: Option<String>,
+    /// A–B: A marked, waiting for B.
+    pub repeat_a: Option<f64>,
     /// Where songs usually are: the Music folder and USB sticks, by name.
     pub places: Vec<(String, PathBuf)>,
 }
@@ -59,8 +65,17 @@ pub enum ListenAction {
     /// Seconds back (negative) or forward in the song.
     Skip(f64),
     Talk(bool),
+    /// Cues, repeat, notes, transposing: as the typed lines say them.
+    Line(crate::control::listen::ListenLine),
     /// The path field as typed.
     Path(String),
+    /// The prompt field as typed (for a new cue).
+    Prompt(String),
+    /// The song's note as typed (kept when the field is left).
+    NoteDraft(String),
+    SessionDraft(String),
+    /// The A of an A–B repeat, at these seconds (B comes with the repeat line).
+    MarkA(f64),
     /// Looks again for the Music folder and USB sticks.
     LookForPlaces,
 }
