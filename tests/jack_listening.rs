@@ -100,6 +100,23 @@ fn play_pause_resume_talk_and_stop_from_stdin_on_jack() {
     samspill.send("stop");
     samspill.wait_line("stopped: the song", 5 * SECS);
 
+    // The list kept in the data folder, owner-only, and played again by its name.
+    samspill.send("queue save Tirsdag");
+    samspill.wait_line("saved: 1 songs in", 5 * SECS);
+    samspill.send("lists");
+    samspill.wait_line("lists: Tirsdag", 5 * SECS);
+    let list = turn.dir.path().join("listening/lists/Tirsdag.m3u8");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&list)
+        .expect("the saved list")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    samspill.send("play list Tirsdag");
+    samspill.wait_line("playing: 1 of 1 \"akkord.flac\"", 5 * SECS);
+    samspill.send("stop");
+    samspill.wait_line("stopped", 5 * SECS);
+
     samspill.send("play /no/such/song.mp3");
     // stderr arrives in pieces (a message is written part by part): wait for all of it.
     let said = "/no/such/song.mp3 is not there";
@@ -115,7 +132,6 @@ fn play_pause_resume_talk_and_stop_from_stdin_on_jack() {
     while !cache.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&cache)
         .expect("the loudness cache")
         .permissions()

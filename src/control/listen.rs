@@ -24,7 +24,7 @@ use crate::session::lyrics::{self, Lyrics};
 use crate::session::notes::{Cue, SongNotes};
 use crate::session::playlist::{self, Entry, PlaylistError, Problem};
 
-pub const LISTEN_HELP: &str = "play PATH (a song, a folder or a playlist) | pause | resume | stop | next | seek SECS|M:SS | skip SECS|-SECS | talk on|off | queue | cue [wait] SECS|now PROMPT | uncue N | cues | repeat FROM TO|off | note TEXT | session note TEXT | transpose N | listen run-on on|off | listen gap SECS | listen fade SECS | listen target LUFS | listen talk-depth DB | listen mic N|off [DB]";
+pub const LISTEN_HELP: &str = "play PATH (a song, a folder or a playlist) | pause | resume | stop | next | seek SECS|M:SS | skip SECS|-SECS | talk on|off | queue | cue [wait] SECS|now PROMPT | uncue N | cues | repeat FROM TO|off | note TEXT | session note TEXT | transpose N | queue save NAME|PATH | lists | play list NAME | listen run-on on|off | listen gap SECS | listen fade SECS | listen target LUFS | listen talk-depth DB | listen mic N|off [DB]";
 
 /// Extensions a folder's songs are picked by (the content decides how they are read).
 const SONG_EXTENSIONS: [&str; 12] = [
@@ -65,6 +65,12 @@ pub enum ListenLine {
     SessionNote(String),
     /// Chords moved by semitones.
     Transpose(i32),
+    /// The queue saved as `.m3u8`: a name (kept in the data folder) or a path (exported,
+    /// its paths relative to it).
+    SaveQueue(String),
+    /// The saved lists, and one of them played.
+    Lists,
+    PlayList(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +89,10 @@ pub enum ListenError {
     CueWhat,
     #[error("repeat FROM TO (seconds or minutes:seconds, at least 0.1 s apart) or repeat off")]
     RepeatWhat,
+    #[error("there is no saved list called \"{0}\"; `lists` names them")]
+    NoSuchList(String),
+    #[error("the list could not be saved: {0}")]
+    SaveList(String),
     #[error("the notes cannot be kept: {0}")]
     Notes(#[from] crate::session::notes::NotesError),
     #[error("{0}")]
@@ -125,6 +135,9 @@ impl ListenLine {
         };
         Some(match (first.as_str(), rest.as_slice()) {
             ("play", []) => return None,
+            ("play", ["list", ..]) if rest.len() >= 2 => {
+                Ok(ListenLine::PlayList(rest[1..].join(" ")))
+            }
             // The path is the rest of the line as typed, spaces and all.
             ("play", _) => Ok(ListenLine::Play(PathBuf::from(trimmed[4..].trim()))),
             ("pause", []) => Ok(ListenLine::Pause),
@@ -171,6 +184,10 @@ impl ListenLine {
                 .map(|n| ListenLine::Uncue(n - 1))
                 .ok_or(ListenError::CueWhat),
             ("cues", []) => Ok(ListenLine::Cues),
+            ("queue", ["save", ..]) if rest.len() >= 2 => Ok(ListenLine::SaveQueue(
+                trimmed[5..].trim()[4..].trim().to_string(),
+            )),
+            ("lists", []) => Ok(ListenLine::Lists),
             ("repeat", ["off"]) => Ok(ListenLine::Repeat(None)),
             ("repeat", [a, b]) => match (secs_word(a), secs_word(b)) {
                 (Some(a), Some(b)) if 0.0 <= a && a + 0.1 <= b => {
@@ -840,8 +857,74 @@ impl ListenDesk {
                 self.transpose = n;
                 Ok(format!("transpose: {n:+} semitones"))
             }
+            ListenLine::SaveQueue(to) => {
+                if self.queue.is_empty() {
+                    return Err(ListenError::SaveList("the queue is empty".into()));
+                }
+                let path = if to.contains('/') || to.to_ascii_lowercase().ends_with(".m3u8") {
+                    PathBuf::from(&to)
+                } else {
+                    let dir = self
+                        .notes_dir
+                        .as_ref()
+                        .ok_or_else(|| ListenError::SaveList("no data folder".into()))?
+                        .join("lists");
+                    crate::session::make_private_dir(&dir, true)
+                        .map_err(|e| ListenError::SaveList(e.to_string()))?;
+                    dir.join(format!("{}.m3u8", crate::session::safe_name(&to)))
+                };
+                let text = playlist::to_m3u8(&self.queue, &path);
+                crate::session::write_private(&path, text.as_bytes())
+                    .map_err(|e| ListenError::SaveList(format!("{}: {e}", path.display())))?;
+                Ok(format!(
+                    "saved: {} songs in {}",
+                    self.queue.len(),
+                    path.display()
+                ))
+            }
+            ListenLine::Lists => {
+                let names = self.list_names();
+                Ok(if names.is_empty() {
+                    "lists: none saved".into()
+                } else {
+                    format!("lists: {}", names.join(" | "))
+                })
+            }
+            ListenLine::PlayList(name) => {
+                let path = self
+                    .notes_dir
+                    .as_ref()
+                    .map(|d| {
+                        d.join("lists")
+                            .join(format!("{}.m3u8", crate::session::safe_name(&name)))
+                    })
+                    .filter(|p| p.is_file())
+                    .ok_or(ListenError::NoSuchList(name))?;
+                self.play_all(&[path])
+            }
             _ => Ok(String::new()),
         }
+    }
+
+    /// The names of the lists saved in the data folder.
+    pub fn list_names(&self) -> Vec<String> {
+        let Some(dir) = self.notes_dir.as_ref().map(|d| d.join("lists")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let p = e.path();
+                if p.extension()? != "m3u8" {
+                    return None;
+                }
+                Some(p.file_stem()?.to_string_lossy().into_owned())
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     /// Tells the engine where the song playing next waits by itself.
