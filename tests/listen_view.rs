@@ -264,3 +264,36 @@ fn lyrics_follow_the_song_and_cues_and_repeat_are_set_from_the_panel() {
     );
     assert_all_in(&room, lang);
 }
+
+/// The therapist's microphone dips the music by itself: with input 1 chosen in the
+/// settings, speaking into it (here a tone, not heard through Samspill) brings the
+/// music down by the talk depth, and it comes back after a pause.
+#[test]
+fn the_microphone_chosen_in_the_settings_dips_the_music_while_it_is_heard() {
+    let music = tempfile::tempdir().unwrap();
+    let flac = song(music.path());
+    let mut room = room(Settings {
+        unmonitored_inputs: vec![0],
+        ..Settings::default()
+    });
+    let lang = Language::Bokmal;
+    room.click(tr(lang, Text::ViewSettings));
+    room.click(&samspill::ui::i18n::tr_n(lang, Text::ListenMicInput, 1));
+    assert_eq!(room.saved().listen.mic_input, Some(0), "the choice is kept");
+    drop_files(&mut room, &[flac]);
+    silence(&mut room, 0.5);
+    let loud = rms(&silence(&mut room, 0.5));
+    let speaking = room.run_engine(1.5, |at, one, _| common_panel::tone(one, at, 200.0, 0.3));
+    let dipped = rms(&speaking[48_000..]);
+    let db = 20.0 * (dipped / loud).log10();
+    assert!(
+        (db + 15.0).abs() < 1.0,
+        "the voice dips the music 15 dB: {db:.1}"
+    );
+    silence(&mut room, 2.0);
+    let back = rms(&silence(&mut room, 0.5));
+    assert!(
+        (back / loud - 1.0).abs() < 0.02,
+        "the music is back: {back} vs {loud}"
+    );
+}

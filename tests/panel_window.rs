@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
+use samspill::control::listen::ListenLine;
 use samspill::controller::{build_looper, LooperConfig};
 use samspill::engine::looper::LoopOp;
 use samspill::session::settings::{AudioHost, AudioSettings, Language, Settings};
 use samspill::ui::{
-    self, state::RecordAction, Action, ApplyError, AudioControl, AudioState, AudioStatus, Panel,
-    View,
+    self,
+    state::{ListenAction, RecordAction},
+    Action, ApplyError, AudioControl, AudioState, AudioStatus, Panel, View,
 };
 use samspill::{new_engine, Command, EngineConfig};
 use winit::platform::x11::EventLoopBuilderExtX11;
@@ -115,6 +117,10 @@ type Shot = Arc<Mutex<Option<Arc<egui::ColorImage>>>>;
 enum Step {
     Act(&'static [Action]),
     Shoot(&'static str),
+    /// The songs the test made (a list with lyrics beside its first song) are opened.
+    OpenSongs,
+    /// A cue at this many seconds, with this prompt, on the song playing.
+    Cue(f64, &'static str),
 }
 
 const SCRIPT: &[(f32, Step)] = &[
@@ -158,6 +164,18 @@ const SCRIPT: &[(f32, Step)] = &[
     (17.6, Step::Act(&[Action::Record(RecordAction::Stop)])),
     (18.0, Step::Act(&[Action::Language(Language::English)])),
     (18.5, Step::Shoot("panel-screenshot-record-english.png")),
+    (
+        19.0,
+        Step::Act(&[
+            Action::Language(Language::Bokmal),
+            Action::Show(View::Listen),
+        ]),
+    ),
+    (19.1, Step::OpenSongs),
+    (19.3, Step::Cue(1.5, "Hva tenker du på når du hører dette?")),
+    (22.5, Step::Shoot("panel-screenshot-listen.png")),
+    (22.6, Step::Act(&[Action::Language(Language::English)])),
+    (23.1, Step::Shoot("panel-screenshot-listen-english.png")),
 ];
 
 fn shot_names() -> Vec<&'static str> {
@@ -165,7 +183,7 @@ fn shot_names() -> Vec<&'static str> {
         .iter()
         .filter_map(|(_, s)| match s {
             Step::Shoot(name) => Some(*name),
-            Step::Act(_) => None,
+            _ => None,
         })
         .collect()
 }
@@ -178,6 +196,8 @@ struct Photographer {
     done: usize,
     /// Shared with the test, which reads them once the window is closed.
     shots: Arc<Mutex<Vec<Shot>>>,
+    /// Where the test's songs are.
+    songs: PathBuf,
 }
 
 impl eframe::App for Photographer {
@@ -194,6 +214,19 @@ impl eframe::App for Photographer {
                         self.panel.act(action.clone());
                     }
                 }
+                Step::OpenSongs => {
+                    let list = self.songs.join("liste.m3u");
+                    self.panel
+                        .act(Action::Listen(ListenAction::Open(vec![list])));
+                }
+                Step::Cue(at, prompt) => {
+                    self.panel
+                        .act(Action::Listen(ListenAction::Line(ListenLine::Cue(
+                            Some(*at),
+                            prompt.to_string(),
+                            false,
+                        ))));
+                }
                 Step::Shoot(_) => {
                     let slot: Shot = Arc::default();
                     let fill = slot.clone();
@@ -209,6 +242,38 @@ impl eframe::App for Photographer {
         }
         ctx.request_repaint_after(Duration::from_millis(30));
     }
+}
+
+/// Two songs (notes, as a singer's demo), lyrics beside the first, and a list that
+/// also names a song that is not there.
+fn make_songs(dir: &Path) {
+    for (name, base) in [("Sang for deg", 220.0), ("Vise", 196.0)] {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(dir.join(format!("{name}.wav")), spec).unwrap();
+        for i in 0..30 * 48_000 {
+            let t = i as f64 / 48_000.0;
+            let f = base * [1.0, 1.25, 1.5, 1.335][(t / 0.6) as usize % 4];
+            let s = 0.25 * (std::f64::consts::TAU * f * t).sin() * (-2.0 * (t % 0.6)).exp();
+            w.write_sample((s * 32767.0) as i16).unwrap();
+            w.write_sample((s * 30000.0) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+    std::fs::write(
+        dir.join("Sang for deg.lrc"),
+        "[00:00.50]Når morgenen kommer\n[00:02.00]og lyset slipper inn\n[00:04.00]da synger jeg for deg\n[00:06.00]en sang som er din\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("liste.m3u"),
+        "#EXTINF:30,Sang for deg\nSang for deg.wav\n#EXTINF:30,Vise\nVise.wav\nborte.mp3\n",
+    )
+    .unwrap();
 }
 
 fn target_dir() -> PathBuf {
@@ -302,11 +367,14 @@ fn the_panel_opens_a_real_window_and_its_screenshot_shows_the_panel() {
         builder.with_any_thread(true);
     }));
     let shots: Arc<Mutex<Vec<Shot>>> = Arc::default();
+    let songs = tempfile::tempdir().unwrap();
+    make_songs(songs.path());
     let photographer = Photographer {
         panel,
         started: Instant::now(),
         done: 0,
         shots: shots.clone(),
+        songs: songs.path().to_owned(),
     };
     let result = ui::open_window(options, Default::default(), move |_| Box::new(photographer));
     stop.store(true, Ordering::Relaxed);

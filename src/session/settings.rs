@@ -97,6 +97,10 @@ pub struct ListenSettings {
     pub gap_secs: f32,
     /// dB the talk button dips the music, 3 to 40.
     pub talk_depth_db: f32,
+    /// The input (from 0) whose sound dips the music by itself (the therapist's
+    /// microphone), and the level it must pass (dBFS).
+    pub mic_input: Option<usize>,
+    pub mic_threshold_db: f32,
 }
 
 impl Default for ListenSettings {
@@ -106,6 +110,8 @@ impl Default for ListenSettings {
             run_on: false,
             gap_secs: 2.0,
             talk_depth_db: 15.0,
+            mic_input: None,
+            mic_threshold_db: -30.0,
         }
     }
 }
@@ -322,6 +328,18 @@ impl Settings {
             dls.talk_depth_db,
             " dB",
         );
+        let v = ls.mic_threshold_db;
+        fix(
+            "listen.mic_threshold_db",
+            &mut ls.mic_threshold_db,
+            (-70.0..=0.0).contains(&v),
+            dls.mic_threshold_db,
+            " dB",
+        );
+        if ls.mic_input.is_some_and(|i| i >= crate::engine::MAX_INPUTS) {
+            problems.push("listen.mic_input is not an input; using none".into());
+            ls.mic_input = None;
+        }
         (self, problems)
     }
 

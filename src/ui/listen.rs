@@ -257,7 +257,15 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
                 if !easy {
                     line = format!(
                         "{line}  ·  {}",
-                        tr_n(lang, Text::ListenLevel, format!("{:+.1}", d.gain_db))
+                        tr_n(
+                            lang,
+                            Text::ListenLevel,
+                            format!(
+                                "{}{}",
+                                if d.gain_db >= 0.0 { "+" } else { "−" },
+                                super::i18n::decimal(lang, d.gain_db.abs() as f32, 1)
+                            )
+                        )
                     );
                 }
                 ui.label(RichText::new(line).size(sizes.body).color(theme::WEAK_TEXT));

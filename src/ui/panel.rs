@@ -341,6 +341,7 @@ impl Panel {
                     ListenLine::RunOn(l.run_on),
                     ListenLine::Gap(l.gap_secs),
                     ListenLine::TalkDepth(-l.talk_depth_db),
+                    ListenLine::Mic(l.mic_input.map(|i| i as u8), l.mic_threshold_db),
                 ] {
                     let _ = desk.run(line);
                 }
@@ -749,6 +750,7 @@ impl Panel {
                     ListenLine::RunOn(l.run_on),
                     ListenLine::Gap(l.gap_secs),
                     ListenLine::TalkDepth(-l.talk_depth_db),
+                    ListenLine::Mic(l.mic_input.map(|i| i as u8), l.mic_threshold_db),
                 ] {
                     let _ = desk.run(line);
                 }

@@ -5,7 +5,7 @@
 
 use eframe::egui::{self, Align, Layout, RichText};
 
-use super::i18n::{bytes_text, decimal, language_text, ms_text, rate_text, tr, Text};
+use super::i18n::{bytes_text, decimal, language_text, ms_text, rate_text, tr, tr_n, Text};
 use super::jam::looper_config;
 use super::state::{Action, PanelState};
 use super::theme::{self, Sizes};
@@ -95,6 +95,20 @@ fn listening(ui: &mut egui::Ui, state: &PanelState, sizes: &Sizes, actions: &mut
         for db in [6.0f32, 10.0, 15.0, 20.0, 30.0] {
             if choice(ui, s.talk_depth_db == db, &decimal(lang, db, 0)) {
                 actions.push(changed(&|l| l.talk_depth_db = db));
+            }
+        }
+    });
+    row(ui, sizes, tr(lang, Text::ListenMicDips), |ui| {
+        if choice(ui, s.mic_input.is_none(), tr(lang, Text::ListenMicOff)) {
+            actions.push(changed(&|l| l.mic_input = None));
+        }
+        for i in 0..state.snapshot.inputs.len() {
+            if choice(
+                ui,
+                s.mic_input == Some(i),
+                &tr_n(lang, Text::ListenMicInput, i + 1),
+            ) {
+                actions.push(changed(&|l| l.mic_input = Some(i)));
             }
         }
     });
