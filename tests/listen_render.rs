@@ -541,3 +541,63 @@ fn an_a_b_repeat_goes_round_without_a_click() {
         );
     }
 }
+
+/// With the list running on, songs of one album follow each other without a gap (the
+/// next song's first frame right after the last one's last), and a song of another
+/// album after the set gap.
+#[test]
+fn an_album_plays_on_gapless_and_another_album_after_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let one = music(3.0, SR);
+    let two = [
+        one[0].iter().map(|v| -v * 0.5).collect::<Vec<f32>>(),
+        one[1].iter().map(|v| -v * 0.5).collect(),
+    ];
+    write_wav(&d.join("one.wav"), &one, SR, 24);
+    write_wav(&d.join("two.wav"), &two, SR, 24);
+    let p = |n: &str| d.join(n).to_string_lossy().into_owned();
+    for (wav, flac, album) in [
+        ("one.wav", "1.flac", "Plate"),
+        ("two.wav", "2.flac", "Plate"),
+        ("one.wav", "3.flac", "Annen plate"),
+    ] {
+        let tag = format!("--tag=ALBUM={album}");
+        run("flac", &["-s", "-f", &tag, "-o", &p(flac), &p(wav)]);
+    }
+    std::fs::write(d.join("plate.m3u8"), "1.flac\n2.flac\n3.flac\n").unwrap();
+    let out = render_script(
+        d,
+        "[[command]]\nat_secs = 0\nlisten = \"listen run-on on\"\n\
+         [[command]]\nat_secs = 0\nlisten = \"listen gap 1\"\n\
+         [[command]]\nat_secs = 0\nlisten = \"play plate.m3u8\"\n",
+        8.5,
+    );
+    let said = out.said.join("\n");
+    assert!(
+        said.contains("playing: 2 of 3 \"2.flac\", gapless after the last (the same album)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ended: 2 \"2.flac\"; the next in 1 s"),
+        "{said}"
+    );
+    assert!(said.contains("playing: 3 of 3"), "{said}");
+    let played = played(&out);
+    // Song two's first frames right after song one's last (both at the same gain here:
+    // the same music at -6 dB measures 6 LU quieter and is brought up by 6 dB).
+    let m = &one[0];
+    for k in [0usize, 1, 2, 100, 24_000] {
+        let want = -m[k];
+        let got = played[2 * (3 * 48_000 + k)];
+        assert!(
+            (got - want).abs() < 2e-3 * want.abs().max(0.05),
+            "frame {k} of song two: {got} vs {want}"
+        );
+    }
+    let last = played[2 * (3 * 48_000 - 1)];
+    assert!((last - m[3 * 48_000 - 1]).abs() < 2e-3 * m[3 * 48_000 - 1].abs().max(0.05));
+    // Then a second of silence before the other album.
+    let gap = &played[2 * (6 * 48_000 + 4_800)..2 * (7 * 48_000 - 4_800)];
+    assert!(gap.iter().all(|v| *v == 0.0), "a gap before another album");
+}

@@ -292,6 +292,13 @@ struct Now {
     lyrics: Option<Arc<Lyrics>>,
     /// Seconds where the song was at the last poll (cues between it and now are reached).
     last_secs: f64,
+    /// Where the album's next song goes to be played on in the same ring, gapless.
+    then: Option<Sender<listen_feeder::FollowOn>>,
+    /// Frames taken from the ring before this song began (a song the album went on to).
+    offset: Option<u64>,
+    album: Option<String>,
+    /// The song handed on to the feeder: its place, gain and length.
+    follows: Option<(usize, f64, GainFrom, Option<f64>)>,
 }
 
 /// A song of the queue as a panel shows it.
@@ -495,8 +502,67 @@ impl ListenDesk {
     /// The song's place now, in seconds.
     fn position_secs(&self) -> f64 {
         self.now.as_ref().map_or(0.0, |n| {
-            n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64
+            let frames = match n.offset {
+                Some(off) => n.status.played.load(Relaxed).saturating_sub(off),
+                None => n.status.position.load(Relaxed),
+            };
+            frames as f64 / n.rate.max(1) as f64
         })
+    }
+
+    /// With the list running on, the next song of the same album goes to the feeder, to
+    /// follow this one's last frame without a gap (ReplayGain's album rule: an album is
+    /// heard as it was made). Not for a song that repeats a stretch.
+    fn follow_on(&mut self) {
+        if !self.settings.run_on {
+            return;
+        }
+        let Some(n) = self.now.as_ref() else {
+            return;
+        };
+        if n.follows.is_some() || n.notes.repeat.is_some() || n.then.is_none() {
+            return;
+        }
+        let Some(album) = n.album.clone() else {
+            return;
+        };
+        let i = n.index + 1;
+        let Some(entry) = self.queue.get(i).filter(|e| e.problem.is_none()).cloned() else {
+            return;
+        };
+        let Ok(file) = SongFile::open(&entry.path) else {
+            return;
+        };
+        if file.tags.album.as_deref() != Some(album.as_str()) {
+            return;
+        }
+        if self.offline {
+            self.scanner.ask([entry.path.clone()]);
+            self.scanner.wait(600.0);
+        }
+        let (gain_db, from) = loudness::gain_db(
+            self.settings.target_lufs as f64,
+            self.scanner.measured(&entry.path),
+            &file.tags,
+        );
+        let secs = file.secs();
+        let rate = self.rate();
+        let Ok(stream) = SongStream::new(file, rate) else {
+            return;
+        };
+        let Some(n) = self.now.as_mut() else {
+            return;
+        };
+        let sent = n.then.as_ref().is_some_and(|t| {
+            t.send(listen_feeder::FollowOn {
+                stream,
+                gain: db_to_gain(gain_db as f32),
+            })
+            .is_ok()
+        });
+        if sent {
+            n.follows = Some((i, gain_db, from, secs));
+        }
     }
 
     /// Not rt: the song at `index` starts `from_secs` in.
@@ -517,6 +583,7 @@ impl ListenDesk {
         let file = SongFile::open(&entry.path)?;
         let title = title_of(&entry, Some(&file));
         let secs = file.secs();
+        let file_album = file.tags.album.clone().filter(|a| !a.is_empty());
         let (gain_db, gain_from) = loudness::gain_db(
             self.settings.target_lufs as f64,
             self.scanner.measured(&entry.path),
@@ -553,6 +620,7 @@ impl ListenDesk {
             },
             self.news_tx.clone(),
         )?;
+        let (song, then) = song;
         let status = song.status.clone();
         self.send(Command::ListenPlay(song))?;
         if let Some(l) = self.lengths.get_mut(index) {
@@ -569,6 +637,10 @@ impl ListenDesk {
             notes,
             lyrics: song_lyrics,
             last_secs: from_secs - 1e-6,
+            then: Some(then),
+            offset: None,
+            album: file_album,
+            follows: None,
         });
         if !same {
             self.prompt = None;
@@ -576,6 +648,7 @@ impl ListenDesk {
         self.paused = false;
         self.next_at = None;
         self.pending_next = None;
+        self.follow_on();
         let length = secs
             .map(|s| format!(" ({})", time_text(s)))
             .unwrap_or_default();
@@ -631,9 +704,11 @@ impl ListenDesk {
                 let n = self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
                 // Past the cue it waited at: the next one that waits.
                 let at = n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64;
+                // (Not in a song the album went on to: the ring counts from another song.)
                 let next = n
                     .notes
                     .next_wait_after(at + 1e-3)
+                    .filter(|_| n.offset.is_none())
                     .map(|s| (s * n.rate as f64).round() as u64);
                 self.send(Command::ListenPauseAt(next))?;
                 self.send(Command::ListenResume)?;
@@ -934,6 +1009,7 @@ impl ListenDesk {
             let next = n
                 .notes
                 .next_wait_after(at)
+                .filter(|_| n.offset.is_none())
                 .map(|s| (s * n.rate as f64).round() as u64);
             self.send(Command::ListenPauseAt(next))?;
         }
@@ -995,8 +1071,60 @@ impl ListenDesk {
         while let Ok(n) = self.news.try_recv() {
             said.push(format!("listen problem: {}; it stops there", n.error));
         }
+        let boundary = self.now.as_ref().and_then(|n| {
+            let at = n.status.next_from.load(Relaxed);
+            (at > 0 && n.status.played.load(Relaxed) >= at).then_some(at)
+        });
+        if let Some(at) = boundary {
+            if let Some(n) = self.now.as_mut() {
+                n.status.next_from.store(0, Relaxed);
+                if let Some((i, gain_db, from, secs)) = n.follows.take() {
+                    let was = n.index;
+                    n.index = i;
+                    n.offset = Some(at);
+                    n.gain_db = gain_db;
+                    n.gain_from = from;
+                    n.secs = secs;
+                    n.last_secs = -1e-6;
+                    n.notes = SongNotes::default();
+                    n.key = None;
+                    n.lyrics = None;
+                    let path = self.queue.get(i).map(|e| e.path.clone());
+                    if let Some(p) = &path {
+                        n.key = loudness::content_key(p).ok();
+                        if let (Some(d), Some(k)) = (&self.notes_dir, &n.key) {
+                            n.notes = SongNotes::load(&d.join("songs"), k).unwrap_or_default();
+                        }
+                        n.lyrics = lyrics::find_for(p).map(Arc::new);
+                    }
+                    if let Some(l) = self.lengths.get_mut(i) {
+                        *l = secs;
+                    }
+                    self.prompt = None;
+                    let title = |k: usize| {
+                        self.queue
+                            .get(k)
+                            .map(|e| title_of(e, None))
+                            .unwrap_or_default()
+                    };
+                    said.push(format!("ended: {} \"{}\"", was + 1, title(was)));
+                    said.push(format!(
+                        "playing: {} of {} \"{}\", gapless after the last (the same album), gain {gain_db:+.2} dB ({})",
+                        i + 1,
+                        self.queue.len(),
+                        title(i),
+                        from.word()
+                    ));
+                }
+            }
+            self.follow_on();
+        }
         if let Some(n) = self.now.as_mut() {
-            let secs = n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64;
+            let secs = match n.offset {
+                Some(off) => n.status.played.load(Relaxed).saturating_sub(off),
+                None => n.status.position.load(Relaxed),
+            } as f64
+                / n.rate.max(1) as f64;
             // Forward a little at a time: a seek or a repeat's wrap reaches nothing.
             if secs >= n.last_secs && secs - n.last_secs < 2.0 {
                 if let Some(c) = n.notes.cue_between(n.last_secs, secs) {

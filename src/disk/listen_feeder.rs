@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use ringbuf::traits::{Observer, Producer, Split};
 use ringbuf::{HeapProd, HeapRb};
 
@@ -35,6 +35,13 @@ pub struct Start {
 /// Frames of fade at each side of an A–B repeat's seam: a short dip, no click.
 const SEAM_FRAMES: usize = 240;
 
+/// The next song of an album, played on in the same ring without a gap, at its own gain
+/// (linear).
+pub struct FollowOn {
+    pub stream: SongStream,
+    pub gain: f32,
+}
+
 /// What the feeder says after the start: a song that broke part way.
 #[derive(Debug)]
 pub struct FeedNews {
@@ -56,6 +63,12 @@ struct Feeder {
     repeat: Option<(u64, u64)>,
     /// Frames of the next decoded ones still to fade in (after a seam).
     fade_in: usize,
+    /// Songs to play on into, the gain of the ring's first song, the level of the song
+    /// being read against it, and the frames put in `left` so far.
+    next: Receiver<FollowOn>,
+    base_gain: f32,
+    ratio: f32,
+    produced: u64,
 }
 
 impl Feeder {
@@ -67,6 +80,12 @@ impl Feeder {
         let before = self.left.len();
         let more = self.stream.read(&mut self.left)?;
         let new = (self.left.len() - before) / 2;
+        if self.ratio != 1.0 {
+            for v in &mut self.left[before..] {
+                *v *= self.ratio;
+            }
+        }
+        self.produced += new as u64;
         for k in 0..new.min(self.fade_in) {
             let g = (SEAM_FRAMES - self.fade_in + k) as f32 / SEAM_FRAMES as f32;
             self.left[before + 2 * k] *= g;
@@ -92,7 +111,15 @@ impl Feeder {
                 self.end = a;
                 self.fade_in = SEAM_FRAMES;
             }
-            _ if !more => self.ended = true,
+            _ if !more => match self.next.try_recv() {
+                // The album goes on: the next song's first frame right after this one's last.
+                Ok(f) => {
+                    self.stream = f.stream;
+                    self.ratio = f.gain / self.base_gain.max(1e-9);
+                    self.status.next_from.store(self.produced, Relaxed);
+                }
+                Err(_) => self.ended = true,
+            },
             _ => {}
         }
         Ok(())
@@ -134,7 +161,7 @@ pub fn start(
     mut stream: SongStream,
     start: Start,
     news: Sender<FeedNews>,
-) -> Result<Box<ListenStream>, DecodeError> {
+) -> Result<(Box<ListenStream>, Sender<FollowOn>), DecodeError> {
     let rate = stream.rate() as f64;
     if start.from_secs > 0.0 {
         stream.seek(start.from_secs)?;
@@ -147,7 +174,17 @@ pub fn start(
         .repeat
         .map(|(a, b)| ((a * rate).round() as u64, (b * rate).round() as u64))
         .filter(|(a, b)| a < b && from < *b);
+    let gain = if start.gain.is_finite() {
+        start.gain.clamp(0.0, 16.0)
+    } else {
+        1.0
+    };
+    let (then, next) = crossbeam_channel::bounded(1);
     let mut feeder = Feeder {
+        next,
+        base_gain: gain,
+        ratio: 1.0,
+        produced: 0,
         stream,
         prod,
         left: Vec::with_capacity(16_384),
@@ -161,11 +198,7 @@ pub fn start(
     feeder.fill(2 * (PREFILL_SECS * rate) as usize)?;
     let song = Box::new(ListenStream {
         ring: cons,
-        gain: if start.gain.is_finite() {
-            start.gain.clamp(0.0, 16.0)
-        } else {
-            1.0
-        },
+        gain,
         from,
         fade_in: (start.fade_in_secs.max(0.0) * rate as f32) as u32,
         pause_at: start
@@ -196,5 +229,5 @@ pub fn start(
             }
         })
         .map_err(|e| DecodeError::Unreadable(Default::default(), e.to_string()))?;
-    Ok(song)
+    Ok((song, then))
 }

@@ -24,6 +24,8 @@ pub struct ListenStatus {
     pub underruns: AtomicU64,
     /// Frames taken from the ring so far (the place goes round in a repeat; this does not).
     pub played: AtomicU64,
+    /// The feeder: at this many frames taken, the next song of the album begins (0: none).
+    pub next_from: AtomicU64,
     /// Frames the feeder has put in the ring, and whether the song's last is among them.
     pub fed: AtomicU64,
     pub fed_all: AtomicBool,
