@@ -601,3 +601,47 @@ fn an_album_plays_on_gapless_and_another_album_after_the_gap() {
     let gap = &played[2 * (6 * 48_000 + 4_800)..2 * (7 * 48_000 - 4_800)];
     assert!(gap.iter().all(|v| *v == 0.0), "a gap before another album");
 }
+
+/// The device's rate changes while a song plays (a new interface, another setting):
+/// the engine lets the song go, and the desk starts it again, decoded for the new rate,
+/// from where it was.
+#[test]
+fn a_song_goes_on_after_the_device_rate_changes() {
+    use samspill::control::listen::{ListenDesk, ListenLine};
+    let songs = make_songs();
+    let (controller, mut engine) = samspill::new_engine(&samspill::EngineConfig::default());
+    let mut desk = ListenDesk::offline(controller.clone(), None);
+    let said = desk
+        .run(ListenLine::Play(songs.dir.path().join("song.flac")))
+        .unwrap();
+    assert!(said.starts_with("playing: 1 of 1"), "{said}");
+    let silence = vec![0f32; 256];
+    let (mut l, mut r) = (vec![0f32; 256], vec![0f32; 256]);
+    let mut run = |engine: &mut samspill::engine::Engine, desk: &mut ListenDesk, blocks: usize| {
+        let mut out = Vec::new();
+        let mut lines = Vec::new();
+        for _ in 0..blocks {
+            assert_no_alloc::assert_no_alloc(|| {
+                engine.process(&[&silence, &silence], &mut l, &mut r, &[])
+            });
+            out.extend_from_slice(&l);
+            lines.extend(desk.poll());
+            desk.pump();
+            controller.collect_garbage();
+        }
+        (out, lines)
+    };
+    let (before, _) = run(&mut engine, &mut desk, 375); // 2 s at 48 kHz
+    assert!(common::rms(&before[48_000..]) > 0.01);
+    engine.set_sample_rate(samspill::prep::for_rate(44_100));
+    let (after, lines) = run(&mut engine, &mut desk, 345); // 2 s at 44.1 kHz
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("listen: the sound device changed"))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(line.ends_with("from 0:02"), "{line}");
+    assert!(
+        common::rms(&after[22_050..]) > 0.01,
+        "the song plays on at 44.1 kHz"
+    );
+}

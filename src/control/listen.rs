@@ -356,6 +356,8 @@ pub struct ListenDesk {
     prompt: Option<String>,
     transpose: i32,
     session_note: String,
+    /// When a song the engine let go was last started again.
+    restarted: Option<Instant>,
 }
 
 fn title_of(e: &Entry, file: Option<&SongFile>) -> String {
@@ -454,6 +456,7 @@ impl ListenDesk {
             prompt: None,
             transpose: 0,
             session_note: String::new(),
+            restarted: None,
         }
     }
 
@@ -1070,6 +1073,37 @@ impl ListenDesk {
         let mut said = Vec::new();
         while let Ok(n) = self.news.try_recv() {
             said.push(format!("listen problem: {}; it stops there", n.error));
+        }
+        // Let go without ending (the device's rate changed under it): it goes on from
+        // where it was, decoded for the new rate. Once a second at most.
+        let dropped = self
+            .now
+            .as_ref()
+            .filter(|n| n.status.done.load(Relaxed) && !n.status.ended.load(Relaxed));
+        if let Some(n) = dropped {
+            let (index, at) = (n.index, self.position_secs());
+            let paused = self.paused;
+            if self
+                .restarted
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+            {
+                self.restarted = Some(Instant::now());
+                match self.start_at(index, at, SEEK_FADE_SECS) {
+                    Ok(_) => {
+                        said.push(format!(
+                            "listen: the sound device changed; the song goes on from {}",
+                            time_text(at)
+                        ));
+                        if paused {
+                            let _ = self.run(ListenLine::Pause);
+                        }
+                    }
+                    Err(e) => {
+                        self.now = None;
+                        said.push(format!("listen problem: {e}"));
+                    }
+                }
+            }
         }
         let boundary = self.now.as_ref().and_then(|n| {
             let at = n.status.next_from.load(Relaxed);
