@@ -91,7 +91,7 @@ fn scan_speed(songs: &[PathBuf], secs: f64) {
         let frames = AtomicU64::new(0);
         let stop = AtomicBool::new(false);
         let cpu = thread_cpu();
-        let m = loudness::measure(s, &frames, &stop).unwrap().unwrap();
+        let (m, _overview) = loudness::measure(s, &frames, &stop).unwrap().unwrap();
         let used = thread_cpu() - cpu;
         println!(
             "loudness scan, {} 44.1 kHz stereo: {:.0}× real time on one core ({:.1} LUFS, {:.1} dBTP)",

@@ -244,6 +244,29 @@ fn lyrics_follow_the_song_and_cues_and_repeat_are_set_from_the_panel() {
         Some("What do you hear?")
     );
 
+    // Once the scan (on its own thread) has read the song, its waveform is drawn; a
+    // press on it goes there.
+    let start = std::time::Instant::now();
+    while room.harness.state().state().listen.desk.overview.is_none()
+        && start.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        room.harness.run();
+    }
+    let o = room.harness.state().state().listen.desk.overview.clone();
+    assert_eq!(
+        o.expect("the song's overview").peaks.len(),
+        469,
+        "10 s of 1024-frame peaks"
+    );
+    room.click(tr(lang, Text::ListenSongLine));
+    silence(&mut room, 0.1);
+    let at = room.harness.state().state().listen.desk.position_secs;
+    assert!(
+        (at - 5.1).abs() < 0.2,
+        "a press in the middle goes to the middle: {at}"
+    );
+
     room.click(tr(lang, Text::ListenRepeatA));
     silence(&mut room, 1.0);
     room.click(tr(lang, Text::ListenRepeatB));

@@ -333,6 +333,8 @@ pub struct ListenView {
     pub lyrics: Option<Arc<Lyrics>>,
     pub lyric_line: Option<usize>,
     pub transpose: i32,
+    /// The song's overview once the scan has read it, for its waveform.
+    pub overview: Option<loudness::Overview>,
 }
 
 pub struct ListenDesk {
@@ -1267,6 +1269,11 @@ impl ListenDesk {
                     .and_then(|l| l.line_at(self.position_secs()))
             }),
             transpose: self.transpose,
+            overview: self
+                .now
+                .as_ref()
+                .and_then(|n| self.queue.get(n.index))
+                .and_then(|e| self.scanner.overview(&e.path)),
         }
     }
 

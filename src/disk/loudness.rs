@@ -81,13 +81,27 @@ pub fn gain_db(target: f64, m: Option<Measured>, tags: &Tags) -> (f64, GainFrom)
     }
 }
 
-/// Not rt: measures the song at `path` (at its own rate), `frames` counting the frames
-/// read so far; `stop` ends it early (`None`).
+/// A song's overview for the panel: the loudest sample of every 1024 frames at the
+/// file's own rate (`disk::overview`'s bytes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Overview {
+    pub peaks: Arc<Vec<u8>>,
+    pub file_rate: u32,
+}
+
+impl Overview {
+    pub fn secs_per_peak(&self) -> f64 {
+        super::overview::FRAMES_PER_PEAK as f64 / self.file_rate.max(1) as f64
+    }
+}
+
+/// Not rt: measures the song at `path` (at its own rate) and makes its overview on the
+/// way, `frames` counting the frames read so far; `stop` ends it early (`None`).
 pub fn measure(
     path: &Path,
     frames: &AtomicU64,
     stop: &AtomicBool,
-) -> Result<Option<Measured>, DecodeError> {
+) -> Result<Option<(Measured, Overview)>, DecodeError> {
     let mut file = SongFile::open(path)?;
     let mut meter = ebur128::EbuR128::new(
         2,
@@ -96,6 +110,7 @@ pub fn measure(
     )
     .map_err(|e| DecodeError::Broken(path.to_owned(), e.to_string()))?;
     let mut buf = Vec::with_capacity(16_384);
+    let mut peaks = super::overview::PeakMaker::default();
     loop {
         if stop.load(Relaxed) {
             return Ok(None);
@@ -103,6 +118,7 @@ pub fn measure(
         buf.clear();
         let more = file.decode_more(&mut buf)?;
         if !buf.is_empty() {
+            peaks.push(&buf);
             meter
                 .add_frames_f32(&buf)
                 .map_err(|e| DecodeError::Broken(path.to_owned(), e.to_string()))?;
@@ -116,14 +132,19 @@ pub fn measure(
     let peak = (0..2)
         .filter_map(|c| meter.true_peak(c).ok())
         .fold(0.0f64, f64::max);
-    Ok(Some(Measured {
+    let measured = Measured {
         lufs,
         peak_dbtp: if peak > 0.0 {
             20.0 * peak.log10()
         } else {
             f64::NEG_INFINITY
         },
-    }))
+    };
+    let overview = Overview {
+        peaks: Arc::new(peaks.finish()),
+        file_rate: file.file_rate,
+    };
+    Ok(Some((measured, overview)))
 }
 
 /// Bytes read from each of a big file's start, middle and end for its key.
@@ -192,8 +213,9 @@ pub struct ScanProgress {
 
 struct Shared {
     queue: Mutex<VecDeque<PathBuf>>,
-    /// By path: what was measured (or found by content) this run.
+    /// By path: what was measured (or found by content) this run, and the overviews.
     found: Mutex<BTreeMap<PathBuf, Measured>>,
+    overviews: Mutex<BTreeMap<PathBuf, Overview>>,
     /// Failures by path.
     failed: Mutex<BTreeMap<PathBuf, DecodeError>>,
     cache: Mutex<Cache>,
@@ -217,6 +239,7 @@ impl Scanner {
         let shared = Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
             found: Mutex::new(BTreeMap::new()),
+            overviews: Mutex::new(BTreeMap::new()),
             failed: Mutex::new(BTreeMap::new()),
             cache: Mutex::new(cache),
             cache_path,
@@ -269,6 +292,11 @@ impl Scanner {
         self.shared.found.lock().ok()?.get(path).copied()
     }
 
+    /// The overview of `path`, once it is measured.
+    pub fn overview(&self, path: &Path) -> Option<Overview> {
+        self.shared.overviews.lock().ok()?.get(path).cloned()
+    }
+
     /// Why `path` could not be measured, if it could not.
     pub fn failed(&self, path: &Path) -> Option<DecodeError> {
         self.shared.failed.lock().ok()?.get(path).cloned()
@@ -306,30 +334,66 @@ impl Drop for Scanner {
     }
 }
 
+/// Where a song's overview is kept beside the cache: `overviews/KEY.peaks` (the file
+/// rate in its first four bytes).
+fn overview_path(cache: &Path, key: &str) -> PathBuf {
+    cache
+        .with_file_name("overviews")
+        .join(format!("{key}.peaks"))
+}
+
+fn load_overview(cache: &Path, key: &str) -> Option<Overview> {
+    let bytes = std::fs::read(overview_path(cache, key)).ok()?;
+    let rate = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+    Some(Overview {
+        peaks: Arc::new(bytes[4..].to_vec()),
+        file_rate: rate,
+    })
+}
+
+fn save_overview(cache: &Path, key: &str, o: &Overview) {
+    let path = overview_path(cache, key);
+    if let Some(dir) = path.parent() {
+        if crate::session::make_private_dir(dir, true).is_err() {
+            return;
+        }
+    }
+    let mut bytes = o.file_rate.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&o.peaks);
+    let _ = crate::session::write_private(&path, &bytes);
+}
+
 fn scan_one(s: &Shared, path: &Path) {
     let key = content_key(path).ok();
-    let cached = key
-        .as_ref()
-        .and_then(|k| s.cache.lock().ok()?.songs.get(k).copied());
-    let result = match cached {
-        Some(m) => Ok(Some(m)),
+    let cached = key.as_ref().and_then(|k| {
+        let m = s.cache.lock().ok()?.songs.get(k).copied()?;
+        // Without its overview the song is read again for it.
+        let o = s.cache_path.as_deref().and_then(|c| load_overview(c, k))?;
+        Some((m, o))
+    });
+    let result = match cached.clone() {
+        Some(found) => Ok(Some(found)),
         None => {
             s.progress.frames.store(0, Relaxed);
             measure(path, &s.progress.frames, &s.stop)
         }
     };
     match result {
-        Ok(Some(m)) => {
+        Ok(Some((m, o))) => {
             if let Ok(mut f) = s.found.lock() {
                 f.insert(path.to_owned(), m);
             }
             if cached.is_none() {
                 if let (Some(k), Ok(mut c)) = (key, s.cache.lock()) {
-                    c.songs.insert(k, m);
+                    c.songs.insert(k.clone(), m);
                     if let Some(p) = &s.cache_path {
                         let _ = c.save(p);
+                        save_overview(p, &k, &o);
                     }
                 }
+            }
+            if let Ok(mut f) = s.overviews.lock() {
+                f.insert(path.to_owned(), o);
             }
         }
         Ok(None) => {}

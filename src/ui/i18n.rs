@@ -73,6 +73,7 @@ text_table! {
     ListenSessionNote => ("Notat for timen", "Note for this session"),
     ListenRemove => ("Fjern", "Remove"),
     ListenWaits => ("venter", "waits"),
+    ListenSongLine => ("Sangen fra start til slutt – trykk for å hoppe dit", "The song from start to end – press to go there"),
     ListenMicDips => ("Musikken dempes når det snakkes i", "The music dips while someone speaks into"),
     ListenMicOff => ("ingen", "none"),
     ListenMicInput => ("inngang {n}", "input {n}"),

@@ -44,6 +44,70 @@ pub fn places() -> Vec<(String, PathBuf)> {
     out
 }
 
+/// The song from start to end: its waveform (once measured) or a plain bar, the part
+/// played, cue points as marks, the A–B stretch shaded; a click there seeks.
+fn song_line(ui: &mut egui::Ui, state: &PanelState, len: f64, actions: &mut Vec<Action>) {
+    use crate::control::listen::ListenLine;
+    let sizes = theme::sizes(state.settings.easy_mode);
+    let d = &state.listen.desk;
+    let (rect, response) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), sizes.meter_height * 2.5),
+        egui::Sense::click(),
+    );
+    let name = tr(state.lang(), Text::ListenSongLine);
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Slider, true, name));
+    let p = ui.painter_at(rect);
+    p.rect_filled(rect, 4.0, theme::METER_BACK);
+    let x = |secs: f64| rect.left() + rect.width() * (secs / len).clamp(0.0, 1.0) as f32;
+    if let Some((a, b)) = d.repeat {
+        let r = egui::Rect::from_x_y_ranges(x(a)..=x(b), rect.y_range());
+        p.rect_filled(r, 4.0, theme::BUTTON_PRESSED);
+    }
+    let played = egui::Rect::from_x_y_ranges(rect.left()..=x(d.position_secs), rect.y_range());
+    match &d.overview {
+        Some(o) => {
+            // The overview covers the file; drawn over the song's length.
+            let secs = o.peaks.len() as f64 * o.secs_per_peak();
+            let r = egui::Rect::from_x_y_ranges(rect.left()..=x(secs), rect.y_range());
+            super::meter::peaks(&p, r, &o.peaks, theme::WEAK_TEXT);
+            let upto = ((d.position_secs / o.secs_per_peak()) as usize).min(o.peaks.len());
+            let rp = egui::Rect::from_x_y_ranges(
+                rect.left()..=x(upto as f64 * o.secs_per_peak()),
+                rect.y_range(),
+            );
+            super::meter::peaks(&p, rp, &o.peaks[..upto], theme::ACCENT);
+        }
+        None => {
+            p.rect_filled(played, 4.0, theme::ACCENT);
+        }
+    }
+    for c in &d.cues {
+        let xc = x(c.at_secs);
+        p.line_segment(
+            [egui::pos2(xc, rect.top()), egui::pos2(xc, rect.bottom())],
+            egui::Stroke::new(
+                2.5,
+                if c.wait {
+                    theme::STOP
+                } else {
+                    theme::METER_LOUD
+                },
+            ),
+        );
+    }
+    let xn = x(d.position_secs);
+    p.line_segment(
+        [egui::pos2(xn, rect.top()), egui::pos2(xn, rect.bottom())],
+        egui::Stroke::new(1.5, theme::TEXT),
+    );
+    if response.clicked() && !state.settings.easy_mode {
+        if let Some(at) = response.interact_pointer_pos() {
+            let secs = ((at.x - rect.left()) / rect.width()).clamp(0.0, 0.999) as f64 * len;
+            actions.push(Action::Listen(ListenAction::Line(ListenLine::Seek(secs))));
+        }
+    }
+}
+
 /// The words beside the song: the line being sung marked, chords above their words.
 fn lyrics_card(
     ui: &mut egui::Ui,
@@ -270,8 +334,7 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
                 }
                 ui.label(RichText::new(line).size(sizes.body).color(theme::WEAK_TEXT));
                 if let Some(len) = d.secs.filter(|s| *s > 0.0) {
-                    let done = (d.position_secs / len).clamp(0.0, 1.0) as f32;
-                    ui.add(egui::ProgressBar::new(done).desired_width(ui.available_width()));
+                    song_line(ui, state, len, actions);
                 }
             }
             None => {

@@ -250,3 +250,51 @@ mod tests {
         assert_eq!(bar_percent(level(0.25)), 80.0);
     }
 }
+
+/// An overview (one byte per 1024 frames: the loudest sample, 0..255) drawn into `r`: a
+/// line a pixel wide per column, as loud as the loudest peak under it, on a decibel scale
+/// (48 dB tall, as Ardour's logarithmic view), so a quiet singer is still seen.
+pub fn peaks(p: &egui::Painter, r: Rect, peaks: &[u8], color: Color32) {
+    let columns = r.width().floor() as usize;
+    if peaks.is_empty() || columns == 0 {
+        return;
+    }
+    let half = r.height() * 0.45;
+    let stroke = Stroke::new(1.0, color);
+    for c in 0..columns {
+        let a = c * peaks.len() / columns;
+        let b = ((c + 1) * peaks.len() / columns)
+            .max(a + 1)
+            .min(peaks.len());
+        let v = peaks[a..b].iter().copied().max().unwrap_or(0) as f32 / 255.0;
+        let h = (shown_height(v) * half).max(0.5);
+        let x = r.left() + c as f32 + 0.5;
+        p.line_segment(
+            [pos2(x, r.center().y - h), pos2(x, r.center().y + h)],
+            stroke,
+        );
+    }
+}
+
+/// A peak (0..1 of full scale) as a share of the half height: -48 dBFS and below are a
+/// hairline, full scale fills it.
+fn shown_height(peak: f32) -> f32 {
+    const FLOOR_DB: f32 = 48.0;
+    if peak <= 0.0 {
+        return 0.0;
+    }
+    ((20.0 * peak.log10() + FLOOR_DB) / FLOOR_DB).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod waveform_tests {
+    use super::shown_height;
+
+    #[test]
+    fn waveforms_are_drawn_in_decibels() {
+        assert_eq!(shown_height(0.0), 0.0);
+        assert_eq!(shown_height(1.0), 1.0);
+        assert!((shown_height(0.5) - (1.0 - 6.0206 / 48.0)).abs() < 1e-3);
+        assert_eq!(shown_height(0.001), 0.0, "-60 dBFS is below the floor");
+    }
+}

@@ -377,54 +377,14 @@ fn stretch(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
     });
 }
 
-/// The take's overview drawn in its place: a line a pixel wide per column, as loud as
-/// the loudest sample under it, on a decibel scale (48 dB tall, as Ardour's logarithmic
-/// view), so a quiet singer's take is still seen.
+/// The take's overview drawn in its place.
 fn waveform(p: &egui::Painter, r: egui::Rect, t: &LaneTake, color: egui::Color32) {
     use crate::disk::overview::FRAMES_PER_PEAK;
     let first = (t.offset / FRAMES_PER_PEAK) as usize;
     let count = t.frames.div_ceil(FRAMES_PER_PEAK) as usize;
-    let peaks = match t.peaks.get(first..) {
-        Some(p) => &p[..count.min(p.len())],
-        None => return,
-    };
-    let columns = r.width().floor() as usize;
-    if peaks.is_empty() || columns == 0 {
-        return;
+    if let Some(peaks) = t.peaks.get(first..) {
+        super::meter::peaks(p, r, &peaks[..count.min(peaks.len())], color);
     }
-    let half = r.height() * 0.45;
-    let stroke = egui::Stroke::new(1.0, color);
-    for c in 0..columns {
-        let (a, b) = (
-            c * peaks.len() / columns,
-            ((c + 1) * peaks.len() / columns).max(c * peaks.len() / columns + 1),
-        );
-        let v = peaks[a..b.min(peaks.len())]
-            .iter()
-            .copied()
-            .max()
-            .unwrap_or(0) as f32
-            / 255.0;
-        let h = (shown_height(v) * half).max(0.5);
-        let xc = r.left() + c as f32 + 0.5;
-        p.line_segment(
-            [
-                egui::pos2(xc, r.center().y - h),
-                egui::pos2(xc, r.center().y + h),
-            ],
-            stroke,
-        );
-    }
-}
-
-/// A peak (0..1 of full scale) as a share of the lane's half height: -48 dBFS and below
-/// are a hairline, full scale fills it.
-fn shown_height(peak: f32) -> f32 {
-    const FLOOR_DB: f32 = 48.0;
-    if peak <= 0.0 {
-        return 0.0;
-    }
-    ((20.0 * peak.log10() + FLOOR_DB) / FLOOR_DB).clamp(0.0, 1.0)
 }
 
 /// Where the device dropped out during the take: a red line each.
@@ -435,18 +395,5 @@ fn dropout_marks(p: &egui::Painter, r: egui::Rect, t: &LaneTake) {
             [egui::pos2(xm, r.top()), egui::pos2(xm, r.bottom())],
             egui::Stroke::new(2.0, theme::PROBLEM),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shown_height;
-
-    #[test]
-    fn waveforms_are_drawn_in_decibels() {
-        assert_eq!(shown_height(0.0), 0.0);
-        assert_eq!(shown_height(1.0), 1.0);
-        assert!((shown_height(0.5) - (1.0 - 6.0206 / 48.0)).abs() < 1e-3);
-        assert_eq!(shown_height(0.001), 0.0, "-60 dBFS is below the floor");
     }
 }
