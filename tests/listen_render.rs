@@ -139,6 +139,19 @@ fn make_songs() -> Songs {
             &p("alac.m4a"),
         ],
     );
+    run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            &p("song48.wav"),
+            "-c:a",
+            "pcm_s24be",
+            &p("song.aiff"),
+        ],
+    );
     Songs { dir, m48 }
 }
 
@@ -207,8 +220,9 @@ fn songs_from_independent_encoders_play_as_ffmpeg_decodes_them() {
     // most frames it may be shifted: decoders of lossy formats differ a little, and
     // symphonia's MP4 reader does not cut the AAC encoder's 1024 frames of priming; the
     // MP3 is at 44.1 kHz, resampled by rubato here and by ffmpeg's own resampler there)
-    let cases: [(&str, f64, i64); 6] = [
+    let cases: [(&str, f64, i64); 7] = [
         ("song48.wav", -100.0, 0),
+        ("song.aiff", -100.0, 0),
         ("song.flac", -100.0, 0),
         ("alac.m4a", -100.0, 0),
         ("song.ogg", -60.0, 0),

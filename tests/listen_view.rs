@@ -320,3 +320,53 @@ fn the_microphone_chosen_in_the_settings_dips_the_music_while_it_is_heard() {
         "the music is back: {back} vs {loud}"
     );
 }
+
+/// The song chooser: "Choose songs …" opens it; folders are gone into, a song pressed
+/// plays, "Play the whole folder" queues all of it.
+#[test]
+fn songs_are_chosen_in_the_panel_without_a_desktop_file_dialog() {
+    use samspill::ui::state::ListenAction;
+    use samspill::ui::Action;
+    let music = tempfile::tempdir().unwrap();
+    let album = music.path().join("Plate");
+    std::fs::create_dir(&album).unwrap();
+    song(&album);
+    std::fs::copy(album.join("A440.flac"), album.join("B440.flac")).unwrap();
+    let mut room = room(Settings {
+        language: Language::English,
+        ..Settings::default()
+    });
+    let lang = Language::English;
+    room.click(tr(lang, Text::ViewListen));
+    assert!(room.has(tr(lang, Text::ListenChoose)));
+    room.click(tr(lang, Text::ListenChoose));
+    assert!(room.has(tr(lang, Text::ListenClose)), "the chooser is open");
+    // Where it opens depends on the machine; the test's folder is chosen from there.
+    room.harness
+        .state_mut()
+        .act(Action::Listen(ListenAction::Choose(Some(
+            music.path().to_owned(),
+        ))));
+    room.harness.run();
+    room.click("Plate/");
+    assert!(
+        room.has("A440.flac") && room.has("B440.flac"),
+        "{:?}",
+        room.texts()
+    );
+    room.click("B440.flac");
+    silence(&mut room, 0.2);
+    let d = room.harness.state().state().listen.desk.clone();
+    assert_eq!(d.queue.len(), 1);
+    assert_eq!(d.queue[0].title, "B440.flac");
+    assert!(!room.has(tr(lang, Text::ListenClose)), "the chooser closes");
+    room.click(tr(lang, Text::ListenChoose));
+    room.harness
+        .state_mut()
+        .act(Action::Listen(ListenAction::Choose(Some(album.clone()))));
+    room.harness.run();
+    room.click(tr(lang, Text::ListenPlayFolder));
+    silence(&mut room, 0.2);
+    assert_eq!(room.harness.state().state().listen.desk.queue.len(), 2);
+    assert_all_in(&room, lang);
+}

@@ -379,6 +379,51 @@ pub fn time_text(secs: f64) -> String {
     format!("{}:{:02}", s / 60, s % 60)
 }
 
+/// A folder as the panel's song chooser shows it: its folders, then its songs and lists.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Folder {
+    pub dir: PathBuf,
+    pub folders: Vec<PathBuf>,
+    pub songs: Vec<PathBuf>,
+    /// The folder could not be read: why.
+    pub problem: Option<String>,
+}
+
+/// Not rt: what `dir` holds that the chooser offers (hidden files left out).
+pub fn folder(dir: &Path) -> Folder {
+    let mut f = Folder {
+        dir: dir.to_owned(),
+        ..Folder::default()
+    };
+    match std::fs::read_dir(dir) {
+        Ok(rd) => {
+            for e in rd.flatten() {
+                let p = e.path();
+                let hidden = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_none_or(|n| n.starts_with('.'));
+                if hidden {
+                    continue;
+                }
+                if p.is_dir() {
+                    f.folders.push(p);
+                } else if playlist::is_playlist(&p)
+                    || p.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| SONG_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                {
+                    f.songs.push(p);
+                }
+            }
+            f.folders.sort();
+            f.songs.sort();
+        }
+        Err(e) => f.problem = Some(e.to_string()),
+    }
+    f
+}
+
 /// A decoder's refusal as a list shows it.
 pub fn problem_of(e: &DecodeError) -> Problem {
     match e {

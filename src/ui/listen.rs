@@ -280,6 +280,59 @@ fn talking_card(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>
     }
 }
 
+/// The song chooser: the folder, its folders to go into, its songs and lists to play,
+/// or the whole folder.
+fn chooser(
+    ui: &mut egui::Ui,
+    state: &PanelState,
+    f: &crate::control::listen::Folder,
+    actions: &mut Vec<Action>,
+) {
+    let lang = state.lang();
+    let act = |a: ListenAction| Action::Listen(a);
+    ui.separator();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(f.dir.display().to_string()).strong());
+        if let Some(up) = f.dir.parent() {
+            if ui.button(tr(lang, Text::ListenUp)).clicked() {
+                actions.push(act(ListenAction::Choose(Some(up.to_owned()))));
+            }
+        }
+        if !f.songs.is_empty() && ui.button(tr(lang, Text::ListenPlayFolder)).clicked() {
+            actions.push(act(ListenAction::Open(vec![f.dir.clone()])));
+        }
+        if ui.button(tr(lang, Text::ListenClose)).clicked() {
+            actions.push(act(ListenAction::Choose(None)));
+        }
+    });
+    if let Some(p) = &f.problem {
+        ui.label(
+            RichText::new(format!("{} ({p})", tr(lang, Text::ProblemUnreadable)))
+                .color(theme::PROBLEM),
+        );
+    }
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("chooser")
+        .max_height(260.0)
+        .show(ui, |ui| {
+            for d in &f.folders {
+                if ui.button(format!("{}/", name(d))).clicked() {
+                    actions.push(act(ListenAction::Choose(Some(d.clone()))));
+                }
+            }
+            for s in &f.songs {
+                if ui.button(name(s)).clicked() {
+                    actions.push(act(ListenAction::Open(vec![s.clone()])));
+                }
+            }
+        });
+}
+
 /// Why a song cannot play, in the panel's language (a system's own words after it).
 fn problem_text(lang: crate::session::settings::Language, p: &Problem) -> String {
     match p {
@@ -508,7 +561,19 @@ pub fn draw(ui: &mut egui::Ui, state: &PanelState, actions: &mut Vec<Action>) {
                 if ui.button(tr(lang, Text::ListenLookAgain)).clicked() {
                     actions.push(act(ListenAction::LookForPlaces));
                 }
+                if ui.button(tr(lang, Text::ListenChoose)).clicked() {
+                    let start = l
+                        .places
+                        .first()
+                        .map(|(_, p)| p.clone())
+                        .or_else(|| directories::UserDirs::new().map(|u| u.home_dir().to_owned()))
+                        .unwrap_or_else(|| PathBuf::from("/"));
+                    actions.push(act(ListenAction::Choose(Some(start))));
+                }
             });
+            if let Some(f) = &l.chooser {
+                chooser(ui, state, f, actions);
+            }
             ui.label(RichText::new(tr(lang, Text::ListenDropHint)).color(theme::WEAK_TEXT));
         });
     }

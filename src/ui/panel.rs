@@ -420,6 +420,13 @@ impl Panel {
             self.state.listen.places = super::listen::places();
             return;
         }
+        if let ListenAction::Choose(dir) = a {
+            self.state.listen.chooser = dir.map(|d| crate::control::listen::folder(&d));
+            return;
+        }
+        if matches!(a, ListenAction::Open(_)) {
+            self.state.listen.chooser = None;
+        }
         let desk = self.listen_desk();
         let result = match a {
             ListenAction::Open(paths) => desk.play_all(&paths),
@@ -436,6 +443,7 @@ impl Panel {
             | ListenAction::NoteDraft(_)
             | ListenAction::SessionDraft(_)
             | ListenAction::MarkA(_)
+            | ListenAction::Choose(_)
             | ListenAction::LookForPlaces => return,
         };
         self.note_listen_result(result);

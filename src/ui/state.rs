@@ -48,6 +48,8 @@ pub struct ListenState {
     pub session_note: Option<String>,
     /// A–B: A marked, waiting for B.
     pub repeat_a: Option<f64>,
+    /// The song chooser, open at a folder.
+    pub chooser: Option<crate::control::listen::Folder>,
     /// Where songs usually are: the Music folder and USB sticks, by name.
     pub places: Vec<(String, PathBuf)>,
 }
@@ -78,6 +80,8 @@ pub enum ListenAction {
     MarkA(f64),
     /// Looks again for the Music folder and USB sticks.
     LookForPlaces,
+    /// The song chooser at this folder (`None`: closed).
+    Choose(Option<PathBuf>),
 }
 
 /// The Record view as shown: what the song desk last said of itself, and its news.
