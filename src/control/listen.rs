@@ -533,6 +533,19 @@ impl ListenDesk {
         self.settings
     }
 
+    /// The listening settings the panel keeps, applied (each as its typed line would).
+    pub fn apply(&mut self, l: &crate::session::settings::ListenSettings) {
+        for line in [
+            ListenLine::Fade(l.fade_secs),
+            ListenLine::RunOn(l.run_on),
+            ListenLine::Gap(l.gap_secs),
+            ListenLine::TalkDepth(-l.talk_depth_db),
+            ListenLine::Mic(l.mic_input.map(|i| i as u8), l.mic_threshold_db),
+        ] {
+            let _ = self.run(line);
+        }
+    }
+
     fn rate(&self) -> u32 {
         self.controller.shared().sample_rate.load(Relaxed)
     }

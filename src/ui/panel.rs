@@ -315,7 +315,7 @@ impl Panel {
 
     /// The listen desk, made on first use; the loudness cache beside the settings.
     fn listen_desk(&mut self) -> &mut crate::control::listen::ListenDesk {
-        use crate::control::listen::{ListenDesk, ListenLine};
+        use crate::control::listen::ListenDesk;
         let desk = match self.listening.take() {
             Some(d) => d,
             None => {
@@ -335,16 +335,7 @@ impl Panel {
                 if let Some(d) = dir {
                     desk = desk.keep_notes_in(d);
                 }
-                let l = &self.state.settings.listen;
-                for line in [
-                    ListenLine::Fade(l.fade_secs),
-                    ListenLine::RunOn(l.run_on),
-                    ListenLine::Gap(l.gap_secs),
-                    ListenLine::TalkDepth(-l.talk_depth_db),
-                    ListenLine::Mic(l.mic_input.map(|i| i as u8), l.mic_threshold_db),
-                ] {
-                    let _ = desk.run(line);
-                }
+                desk.apply(&self.state.settings.listen);
                 desk
             }
         };
@@ -751,17 +742,7 @@ impl Panel {
             Action::Record(a) => self.record_action(a),
             Action::Listen(a) => self.listen_action(a),
             Action::ListenSettings(l) => {
-                use crate::control::listen::ListenLine;
-                let desk = self.listen_desk();
-                for line in [
-                    ListenLine::Fade(l.fade_secs),
-                    ListenLine::RunOn(l.run_on),
-                    ListenLine::Gap(l.gap_secs),
-                    ListenLine::TalkDepth(-l.talk_depth_db),
-                    ListenLine::Mic(l.mic_input.map(|i| i as u8), l.mic_threshold_db),
-                ] {
-                    let _ = desk.run(line);
-                }
+                self.listen_desk().apply(&l);
                 self.state.settings.listen = l;
                 self.save();
             }
