@@ -374,6 +374,23 @@ fn title_of(e: &Entry, file: Option<&SongFile>) -> String {
         })
 }
 
+/// Today as a session note is named: `YYYY-MM-DD`.
+fn today() -> String {
+    let name = crate::session::jam::default_jam_name();
+    name.split(' ').next().unwrap_or(&name).to_string()
+}
+
+impl Now {
+    /// The song's place in seconds (in a song the album went on to, counted from its start).
+    fn secs(&self) -> f64 {
+        let frames = match self.offset {
+            Some(off) => self.status.played.load(Relaxed).saturating_sub(off),
+            None => self.status.position.load(Relaxed),
+        };
+        frames as f64 / self.rate.max(1) as f64
+    }
+}
+
 pub fn time_text(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
     format!("{}:{:02}", s / 60, s % 60)
@@ -510,11 +527,9 @@ impl ListenDesk {
     /// Keeps song notes (cues, repeat, notes) in `dir/songs` and session notes in
     /// `dir/sessions`.
     pub fn keep_notes_in(mut self, dir: PathBuf) -> ListenDesk {
-        let day = crate::session::jam::default_jam_name();
-        let day = day.split(' ').next().unwrap_or(&day).to_string();
         self.session_note = std::fs::read_to_string(crate::session::notes::session_note_path(
             &dir.join("sessions"),
-            &day,
+            &today(),
         ))
         .unwrap_or_default();
         self.notes_dir = Some(dir);
@@ -564,13 +579,7 @@ impl ListenDesk {
 
     /// The song's place now, in seconds.
     fn position_secs(&self) -> f64 {
-        self.now.as_ref().map_or(0.0, |n| {
-            let frames = match n.offset {
-                Some(off) => n.status.played.load(Relaxed).saturating_sub(off),
-                None => n.status.position.load(Relaxed),
-            };
-            frames as f64 / n.rate.max(1) as f64
-        })
+        self.now.as_ref().map_or(0.0, Now::secs)
     }
 
     /// With the list running on, the next song of the same album goes to the feeder, to
@@ -764,16 +773,9 @@ impl ListenDesk {
                 Ok(format!("paused at {}", time_text(self.position_secs())))
             }
             ListenLine::Resume => {
-                let n = self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
+                self.now.as_ref().ok_or(ListenError::NothingPlaying)?;
                 // Past the cue it waited at: the next one that waits.
-                let at = n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64;
-                // (Not in a song the album went on to: the ring counts from another song.)
-                let next = n
-                    .notes
-                    .next_wait_after(at + 1e-3)
-                    .filter(|_| n.offset.is_none())
-                    .map(|s| (s * n.rate as f64).round() as u64);
-                self.send(Command::ListenPauseAt(next))?;
+                self.send_next_wait(1e-3)?;
                 self.send(Command::ListenResume)?;
                 self.paused = false;
                 Ok(format!(
@@ -910,7 +912,7 @@ impl ListenDesk {
                         wait,
                     })
                 })?;
-                self.send_next_wait()?;
+                self.send_next_wait(0.0)?;
                 Ok(said)
             }
             ListenLine::Uncue(i) => {
@@ -921,7 +923,7 @@ impl ListenDesk {
                 self.change_notes(|n| {
                     n.cues.remove(i);
                 })?;
-                self.send_next_wait()?;
+                self.send_next_wait(0.0)?;
                 Ok(format!("cue {} removed", i + 1))
             }
             ListenLine::Cues => {
@@ -978,8 +980,7 @@ impl ListenDesk {
             ListenLine::SessionNote(text) => {
                 self.session_note = text;
                 if let Some(d) = &self.notes_dir {
-                    let day = crate::session::jam::default_jam_name();
-                    let day = day.split(' ').next().unwrap_or(&day).to_string();
+                    let day = today();
                     let dir = d.join("sessions");
                     crate::session::make_private_dir(&dir, true).map_err(|e| {
                         crate::session::notes::NotesError::Write(dir.clone(), e.to_string())
@@ -1065,13 +1066,15 @@ impl ListenDesk {
         names
     }
 
-    /// Tells the engine where the song playing next waits by itself.
-    fn send_next_wait(&mut self) -> Result<(), ListenError> {
+    /// Tells the engine where the song playing next waits by itself, after `past`
+    /// seconds beyond where it is. (Not in a song the album went on to: the ring counts
+    /// from another song.)
+    fn send_next_wait(&mut self, past: f64) -> Result<(), ListenError> {
         if let Some(n) = &self.now {
             let at = n.status.position.load(Relaxed) as f64 / n.rate.max(1) as f64;
             let next = n
                 .notes
-                .next_wait_after(at)
+                .next_wait_after(at + past)
                 .filter(|_| n.offset.is_none())
                 .map(|s| (s * n.rate as f64).round() as u64);
             self.send(Command::ListenPauseAt(next))?;
@@ -1214,11 +1217,7 @@ impl ListenDesk {
             self.follow_on();
         }
         if let Some(n) = self.now.as_mut() {
-            let secs = match n.offset {
-                Some(off) => n.status.played.load(Relaxed).saturating_sub(off),
-                None => n.status.position.load(Relaxed),
-            } as f64
-                / n.rate.max(1) as f64;
+            let secs = n.secs();
             // Forward a little at a time: a seek or a repeat's wrap reaches nothing.
             if secs >= n.last_secs && secs - n.last_secs < 2.0 {
                 if let Some(c) = n.notes.cue_between(n.last_secs, secs) {
